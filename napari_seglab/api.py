@@ -6,11 +6,9 @@ import numpy as np
 
 from .core.features import compute_features, fill_non_finite
 from .core.segmenters import make_segmenter
+from .core.training import balanced_seed_indices
 
 __all__ = ["segment", "prepare_image", "prepare_seeds"]
-
-#: Seeded pixels kept per class for training (balanced, deterministic).
-MAX_SAMPLES_PER_CLASS = 5000
 
 
 def prepare_image(image, channel_axis=None) -> np.ndarray:
@@ -70,16 +68,6 @@ def prepare_seeds(seeds, spatial_shape) -> np.ndarray | None:
     if s.dtype != bool and s.size and s.min() < 0:
         raise ValueError(f"seed labels must be >= 0 (0 = not seeded); got {s.min()}")
     return s.astype(np.int64, copy=False) if s.dtype == bool else s
-
-
-def _balanced_sample(index_by_class, max_per_class, rng):
-    """At most ``max_per_class`` flat indices per class, deterministically."""
-    picked = []
-    for idx in index_by_class:
-        if idx.size > max_per_class:
-            idx = np.sort(rng.choice(idx, max_per_class, replace=False))
-        picked.append(idx)
-    return np.concatenate(picked)
 
 
 def _result_dtype(max_label: int):
@@ -167,14 +155,13 @@ def segment(
     data, finite = fill_non_finite(data)
     usable = np.ones(spatial, bool) if finite is None else finite
 
-    if method == "otsu":
+    if segmenter.input == "intensity":
         X = data.mean(axis=-1, dtype=np.float32)[..., np.newaxis]
     else:
         X = compute_features(data, features, spacing=spacing, channel_axis=-1)
     X = X.reshape(-1, X.shape[-1])
     usable_flat = usable.ravel()
     seeds_flat = None if seeds is None else seeds.ravel()
-    rng = np.random.default_rng(params.get("random_state", 0))
 
     # Without missing pixels, skip the masked copies of the feature stack.
     X_usable = X if finite is None else X[usable_flat]
@@ -184,15 +171,13 @@ def segment(
             y = seeds_flat if finite is None else seeds_flat[usable_flat]
         segmenter.fit(X_usable, y)
     else:
-        seeded = (seeds_flat > 0) & usable_flat
-        classes = np.unique(seeds_flat[seeded])
+        train, classes = balanced_seed_indices(
+            seeds, mask=finite, random_state=params.get("random_state", 0))
         if classes.size < 2:
             raise ValueError(
                 f"method {method!r} needs seeds of at least two classes; got "
                 f"{classes.size}" + (f" (label {classes[0]})" if classes.size else "")
             )
-        by_class = [np.flatnonzero(seeded & (seeds_flat == c)) for c in classes]
-        train = _balanced_sample(by_class, MAX_SAMPLES_PER_CLASS, rng)
         segmenter.fit(X[train], seeds_flat[train])
 
     max_label = int(segmenter.classes_.max())

@@ -38,6 +38,9 @@ class _Segmenter:
     """get_params / set_params and shared checks (no BaseEstimator needed)."""
 
     unsupervised = False
+    #: "features": X is the feature stack; "intensity": X is one column, the
+    #: image intensity (mean over channels), and features are not computed.
+    input = "features"
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -391,7 +394,7 @@ class KMeansSegmenter(_Segmenter):
 
 
 class OtsuSegmenter(_Segmenter):
-    """Otsu's threshold on the first feature (the intensity).
+    """Otsu's threshold on the intensity (the first column of X).
 
     Without seeds, pixels at or below the threshold get label 1 and those
     above get 2. With two seed classes, the class whose seeds are brighter
@@ -405,6 +408,7 @@ class OtsuSegmenter(_Segmenter):
     """
 
     unsupervised = True
+    input = "intensity"
 
     def __init__(self):
         pass
