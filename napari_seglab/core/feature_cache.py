@@ -1,0 +1,148 @@
+"""A cache of feature stacks, so re-training and new strokes reuse them.
+
+Plain Python (no napari): the caller passes the image array and a version
+token it bumps whenever the data change in place.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
+from .features import _resolve_spec, compute_features
+
+__all__ = ["FeatureCache"]
+
+
+class FeatureCache:
+    """LRU cache of :func:`~napari_seglab.core.features.compute_features` results.
+
+    Entries are keyed by the image object's identity, a caller-supplied
+    ``version`` token, ``spacing``, ``channel_axis`` and the spec; a full
+    stack and single slices (for live previews) are cached separately, and a
+    slice is served from a cached full stack when there is one.
+
+    Parameters
+    ----------
+    max_bytes : int, optional
+        Budget; least recently used entries are evicted beyond it. A result
+        larger than the budget is returned but not kept.
+    num_workers : int, optional
+        Threads passed to :func:`compute_features`.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Lookups served from the cache / computed.
+
+    Examples
+    --------
+    >>> img = np.random.default_rng(0).random((32, 32))
+    >>> cache = FeatureCache()
+    >>> a = cache.get(img, "minimal"); b = cache.get(img, "minimal")
+    >>> a is b, cache.hits, cache.misses
+    (True, 1, 1)
+    """
+
+    def __init__(self, max_bytes: int = 4 * 2**30, *, num_workers=None):
+        self.max_bytes = int(max_bytes)
+        self.num_workers = num_workers
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict = OrderedDict()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return sum(e[1].nbytes for e in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _key(self, image, spec, spacing, channel_axis, version, what):
+        spacing = None if spacing is None else tuple(float(s) for s in np.atleast_1d(spacing))
+        return (id(image), version, spacing, channel_axis, _resolve_spec(spec), what)
+
+    def _lookup(self, key, image):
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        ref, value = entry
+        if ref() is not image:  # id reused by another object: stale
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def _store(self, key, image, value):
+        if value.nbytes > self.max_bytes:
+            return
+        self._entries[key] = (weakref.ref(image), value)
+        while self.nbytes > self.max_bytes:
+            self._entries.popitem(last=False)
+
+    def get(self, image, spec=None, *, spacing=None, channel_axis=None, version=0):
+        """The full feature stack of ``image`` (computed on first use).
+
+        Parameters
+        ----------
+        image : ndarray
+            The image (kept by weak reference; must support weakrefs, as
+            NumPy arrays do).
+        spec, spacing, channel_axis
+            As in :func:`~napari_seglab.core.features.compute_features`.
+        version : hashable, optional
+            Token the caller changes when the data change in place.
+
+        Returns
+        -------
+        ndarray of float32, shape ``spatial + (n_features,)``
+            Shared with the cache: do not modify it.
+        """
+        key = self._key(image, spec, spacing, channel_axis, version, "full")
+        value = self._lookup(key, image)
+        if value is not None:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis,
+                                 num_workers=self.num_workers)
+        self._store(key, image, value)
+        return value
+
+    def get_slice(self, image, spec=None, index=0, *, spacing=None, channel_axis=None,
+                  version=0):
+        """Features of slice ``index`` (along the first spatial axis).
+
+        Served from a cached full stack when present, else computed alone
+        (with the margin that makes it equal to the full computation).
+
+        Returns
+        -------
+        ndarray of float32, shape ``spatial[1:] + (n_features,)``
+        """
+        full = self._lookup(
+            self._key(image, spec, spacing, channel_axis, version, "full"), image)
+        if full is not None:
+            self.hits += 1
+            return full[index]
+        key = self._key(image, spec, spacing, channel_axis, version, ("slice", int(index)))
+        value = self._lookup(key, image)
+        if value is not None:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis,
+                                 num_workers=self.num_workers, region=(int(index),))
+        self._store(key, image, value)
+        return value
+
+    def invalidate(self, image=None) -> None:
+        """Drop every entry, or only those of ``image``."""
+        if image is None:
+            self._entries.clear()
+            return
+        for key in [k for k, (ref, _) in self._entries.items() if ref() is image]:
+            del self._entries[key]
