@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.features import compute_features, fill_non_finite
-from .core.segmenters import make_segmenter
-from .core.training import balanced_seed_indices
+from .core.model_io import SeededModel
 
 __all__ = ["segment", "prepare_image", "prepare_seeds"]
 
@@ -82,6 +80,7 @@ def segment(
     spacing=None,
     channel_axis=None,
     features=None,
+    return_proba=False,
     **params,
 ) -> np.ndarray:
     """Label every pixel of ``image`` from a few seeded pixels.
@@ -96,7 +95,14 @@ def segment(
         labels. Required (with at least two classes) for supervised methods
         (``"knn"``, ``"nearest_mean"``); optional for ``"kmeans"`` and
         ``"otsu"``.
-    method : {"knn", "nearest_mean", "kmeans", "otsu"}, default "knn"
+    method : str, default "knn"
+        Supervised: ``"knn"``, ``"nearest_mean"``, ``"random_forest"``.
+        Unsupervised (seeds optional, seeded initialisation):
+        ``"kmeans"``, ``"gmm"``. Thresholds on the intensity (seeds
+        optional): ``"manual"`` (needs ``threshold=``), ``"otsu"``,
+        ``"li"``, ``"yen"``, ``"triangle"``, ``"minimum"``, ``"local"``
+        (adaptive; ``block_size``, ``offset``). See
+        :data:`napari_seglab.core.segmenters.SEGMENTERS`.
     spacing : sequence of float, optional
         Voxel size per spatial axis in the image's axis order (the napari
         layer scale, e.g. mm). Filter σ are in these units. ``None`` = 1.
@@ -104,12 +110,16 @@ def segment(
         Axis of ``image`` holding channels.
     features : FeatureSpec, str or None, optional
         The per-pixel features (a spec or a preset name); ``None`` = the
-        default preset. Not used by ``"otsu"``, which thresholds the
+        default preset. Not used by the thresholds, which use the
         intensity (the mean over channels).
+    return_proba : bool, default False
+        Also return the class probabilities.
     **params
         Parameters of the method, with scikit-learn's names:
         ``n_neighbors``/``weights`` (knn), ``n_clusters``/``random_state``
-        (kmeans). ``random_state`` defaults to 0: the same input gives the
+        (kmeans), ``n_components`` (gmm), ``n_estimators``/``max_depth``
+        (random_forest), ``threshold`` (manual), ``block_size``/``offset``
+        (local). ``random_state`` defaults to 0: the same input gives the
         same result.
 
     Returns
@@ -117,7 +127,15 @@ def segment(
     labels : ndarray of unsigned int, the image's spatial shape
         Seed labels for every pixel; seeded pixels keep their own. Without
         seeds, k-means gives ``1..n_clusters`` by ascending mean intensity
-        and Otsu gives 1 (below) and 2 (above the threshold).
+        and thresholds give 1 (below) and 2 (above the threshold); with
+        seeds of two classes, the brighter class is above.
+    proba : ndarray of float32, spatial shape + (n_classes,)
+        Only with ``return_proba``. The last axis follows the sorted labels
+        the method gives: the sorted seed labels (k-means/GMM extra
+        clusters numbered after the largest seed), or ``1..n`` without
+        seeds. Thresholds give hard 0/1. Non-finite pixels get 0.
+        :func:`napari_seglab.core.segmenters.uncertainty` turns it into
+        ``1 - max``.
 
     Raises
     ------
@@ -144,7 +162,8 @@ def segment(
     >>> int(labels[20, 5]), int(labels[20, 35])
     (1, 2)
     """
-    segmenter = make_segmenter(method, **params)
+    model = SeededModel(method, features, params)
+    segmenter = model.make_segmenter()  # unknown method / parameter: fail early
     data = prepare_image(image, channel_axis)
     spatial = data.shape[:-1]
     seeds = prepare_seeds(seeds, spatial)
@@ -152,40 +171,5 @@ def segment(
         raise ValueError(
             f"method {method!r} learns from seeds: paint seeds of at least two classes"
         )
-    data, finite = fill_non_finite(data)
-    usable = np.ones(spatial, bool) if finite is None else finite
-
-    if segmenter.input == "intensity":
-        X = data.mean(axis=-1, dtype=np.float32)[..., np.newaxis]
-    else:
-        X = compute_features(data, features, spacing=spacing, channel_axis=-1)
-    X = X.reshape(-1, X.shape[-1])
-    usable_flat = usable.ravel()
-    seeds_flat = None if seeds is None else seeds.ravel()
-
-    # Without missing pixels, skip the masked copies of the feature stack.
-    X_usable = X if finite is None else X[usable_flat]
-    if segmenter.unsupervised:
-        y = None
-        if seeds_flat is not None:
-            y = seeds_flat if finite is None else seeds_flat[usable_flat]
-        segmenter.fit(X_usable, y)
-    else:
-        train, classes = balanced_seed_indices(
-            seeds, mask=finite, random_state=params.get("random_state", 0))
-        if classes.size < 2:
-            raise ValueError(
-                f"method {method!r} needs seeds of at least two classes; got "
-                f"{classes.size}" + (f" (label {classes[0]})" if classes.size else "")
-            )
-        segmenter.fit(X[train], seeds_flat[train])
-
-    max_label = int(segmenter.classes_.max())
-    if seeds_flat is not None and seeds_flat.size:
-        max_label = max(max_label, int(seeds_flat.max()))
-    out = np.zeros(X.shape[0], _result_dtype(max_label))
-    out[usable_flat] = segmenter.predict(X_usable)
-    if seeds_flat is not None:
-        seeded = seeds_flat > 0
-        out[seeded] = seeds_flat[seeded]
-    return out.reshape(spatial)
+    return model.fit_predict(data, seeds, spacing=spacing, channel_axis=-1,
+                             return_proba=return_proba)

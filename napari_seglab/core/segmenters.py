@@ -8,25 +8,55 @@ Two kinds:
 
 * supervised (``unsupervised = False``): ``fit`` sees only seeded pixels,
   ``y`` holds their labels (any integers; ``classes_`` keeps them).
-* unsupervised (``unsupervised = True``, k-means and thresholds): ``fit``
-  sees a sample of *all* pixels; ``y`` is optional and uses the project's
-  seed convention, ``0`` = not seeded.
+* unsupervised (``unsupervised = True``, k-means, Gaussian mixture and
+  thresholds): ``fit`` sees a sample of *all* pixels; ``y`` is optional and
+  uses the project's seed convention, ``0`` = not seeded.
+
+Every fitted segmenter also has ``predict_proba(X)``, shaped
+``(n_samples, n_classes)``, columns in ``classes_`` order, rows summing to 1,
+``argmax`` agreeing with ``predict``.
+
+What ``X`` is depends on the class attribute ``input``:
+
+* ``"features"``: the feature stack, one row per pixel;
+* ``"intensity"``: one column, the image intensity (mean over channels);
+* ``"image"``: the intensity *image* itself (2D or 3D, spatial), for
+  spatial methods (local threshold); ``y`` is then a seed image of the same
+  shape and ``predict`` returns a label image.
+
+A segmenter's fitted state is plain arrays (:meth:`_Segmenter.get_state`,
+``set_state``), so it can be saved without pickle (see
+:mod:`napari_seglab.core.model_io`); the random forest is the exception
+(``refit_on_load = True``): it is refitted from its training samples.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
 __all__ = [
     "SEGMENTERS",
+    "THRESHOLD_METHODS",
+    "GaussianMixtureSegmenter",
     "KMeansSegmenter",
     "KNNSegmenter",
+    "LiSegmenter",
+    "LocalThresholdSegmenter",
+    "ManualThresholdSegmenter",
+    "MinimumSegmenter",
     "NearestMeanSegmenter",
-    "OtsuSegmenter",
     "NotFittedError",
+    "OtsuSegmenter",
+    "RandomForestSegmenter",
+    "ThresholdSegmenter",
+    "TriangleSegmenter",
+    "YenSegmenter",
     "make_segmenter",
+    "try_all_thresholds",
+    "uncertainty",
 ]
 
 
@@ -35,12 +65,77 @@ class NotFittedError(ValueError, AttributeError):
 
 
 class _Segmenter:
-    """get_params / set_params and shared checks (no BaseEstimator needed)."""
+    """get_params / set_params, state arrays and shared checks."""
 
     unsupervised = False
     #: "features": X is the feature stack; "intensity": X is one column, the
-    #: image intensity (mean over channels), and features are not computed.
+    #: image intensity (mean over channels), and features are not computed;
+    #: "image": X is the spatial intensity image.
     input = "features"
+    #: The fitted state cannot be rebuilt from arrays: refit from the
+    #: training samples instead (deterministic with ``random_state``).
+    refit_on_load = False
+    #: Fitted attributes that make the state: name -> (dtype kind, shape).
+    #: Shapes use "K" (classes), "F" (features) or other letters (any size,
+    #: the same wherever the letter recurs).
+    _state_spec = {}
+
+    def get_state(self) -> dict:
+        """The fitted state as plain arrays (name -> ndarray)."""
+        self._check_fitted()
+        names = ("classes_", "n_features_in_") + tuple(self._state_spec)
+        return {name: np.asarray(getattr(self, name)) for name in names}
+
+    def set_state(self, state: dict):
+        """Restore a fitted state from :meth:`get_state`'s arrays.
+
+        Every array is checked (names, dtype kind, shape, finite values);
+        a bad one raises ValueError naming it.
+        """
+        spec = {"classes_": ("iu", ("K",)), "n_features_in_": ("iu", ())}
+        spec.update(self._state_spec)
+        if not isinstance(state, dict) or set(state) != set(spec):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"{type(self).__name__} state needs arrays {sorted(spec)}; got {got}"
+            )
+        sizes = {}
+        arrays = {}
+        for name, (kinds, shape) in spec.items():
+            a = np.asarray(state[name])
+            if a.dtype.kind not in kinds:
+                raise ValueError(
+                    f"state array {name!r} must have dtype kind {kinds!r}; got {a.dtype}"
+                )
+            if a.ndim != len(shape):
+                raise ValueError(
+                    f"state array {name!r} must have {len(shape)} axes; got shape {a.shape}"
+                )
+            for letter, n in zip(shape, a.shape):
+                if sizes.setdefault(letter, n) != n:
+                    raise ValueError(
+                        f"state array {name!r} has shape {a.shape}, inconsistent with "
+                        f"the other arrays ({letter} = {sizes[letter]})"
+                    )
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise ValueError(f"state array {name!r} holds NaN or infinite values")
+            arrays[name] = a
+        classes = arrays["classes_"]
+        if classes.size < 1 or np.unique(classes).size != classes.size:
+            raise ValueError(f"state 'classes_' must be distinct labels; got {classes}")
+        n_features = int(arrays["n_features_in_"])
+        if n_features < 1 or sizes.get("F", n_features) != n_features:
+            raise ValueError(
+                f"state 'n_features_in_' = {n_features} does not match the arrays"
+            )
+        for name, a in arrays.items():
+            setattr(self, name, a if a.ndim else a[()])
+        self.n_features_in_ = n_features
+        self._after_set_state()
+        return self
+
+    def _after_set_state(self):
+        """Rebuild caches derived from the state arrays."""
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -131,6 +226,34 @@ def _sq_distances(X, centres, centres_sq=None):
     return np.maximum(d, 0, out=d)
 
 
+def _softmax_neg_half(d):
+    """Row-wise softmax of ``-d / 2`` (in place)."""
+    d *= -0.5
+    d -= d.max(axis=1, keepdims=True)
+    np.exp(d, out=d)
+    d /= d.sum(axis=1, keepdims=True)
+    return d
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+        )
+    return value
+
+
+_SCALE_STATE = {"mean_": ("f", ("F",)), "scale_": ("f", ("F",))}
+
+
 class NearestMeanSegmenter(_Segmenter):
     """Assign each pixel to the class whose mean feature vector is nearest.
 
@@ -147,6 +270,8 @@ class NearestMeanSegmenter(_Segmenter):
     centroids_ : ndarray, shape (n_classes, n_features)
         Class means in the scaled feature space.
     """
+
+    _state_spec = {**_SCALE_STATE, "centroids_": ("f", ("K", "F"))}
 
     def __init__(self, scale=True):
         self.scale = scale
@@ -167,15 +292,16 @@ class NearestMeanSegmenter(_Segmenter):
         return _sq_distances(self._transform(X), self.centroids_)
 
     def predict(self, X):
-        return self.classes_[np.argmin(self._distances(X), axis=1)]
+        d = self._distances(X)
+        return self.classes_[np.argmin(d, axis=1)]
 
     def predict_proba(self, X):
-        """Softmax of negative squared distances (a soft nearest mean)."""
-        d = -0.5 * self._distances(X)
-        d -= d.max(axis=1, keepdims=True)
-        np.exp(d, out=d)
-        d /= d.sum(axis=1, keepdims=True)
-        return d
+        """Softmax of negative half squared distances (a soft nearest mean)."""
+        return _softmax_neg_half(self._distances(X))
+
+
+#: kNN search routes; "auto" picks "kdtree" up to this many features.
+_KDTREE_MAX_FEATURES = 4
 
 
 class KNNSegmenter(_Segmenter):
@@ -189,6 +315,16 @@ class KNNSegmenter(_Segmenter):
         ``"distance"`` weighs each vote by the inverse distance.
     scale : bool, default True
         Standardise each feature (z-score from the training samples).
+    algorithm : {"auto", "kdtree", "sklearn", "brute"}, default "auto"
+        How neighbours are found; all are exact (they differ from
+        scikit-learn's ``KNeighborsClassifier`` only at exact distance
+        ties). ``"kdtree"``: :class:`scipy.spatial.cKDTree` queried on all
+        cores, fastest in low dimension (2-3× scikit-learn at 2 features);
+        ``"sklearn"``: :class:`sklearn.neighbors.NearestNeighbors` (its
+        tree copes better with 7+ scaled features and scribbles far from
+        most pixels); ``"brute"``: float32 distances by matrix product in
+        chunks and ``argpartition``. ``"auto"``: k-d tree up to 4
+        features, scikit-learn above.
 
     Attributes
     ----------
@@ -198,37 +334,69 @@ class KNNSegmenter(_Segmenter):
         The scaled training samples and their class indices.
     """
 
-    def __init__(self, n_neighbors=5, weights="uniform", scale=True):
+    _state_spec = {**_SCALE_STATE, "X_": ("f", ("N", "F")), "y_": ("iu", ("N",))}
+
+    def __init__(self, n_neighbors=5, weights="uniform", scale=True, algorithm="auto"):
         self.n_neighbors = n_neighbors
         self.weights = weights
         self.scale = scale
+        self.algorithm = algorithm
+
+    def _check_params(self):
+        _check_int("n_neighbors", self.n_neighbors, 1)
+        _check_choice("weights", self.weights, ("uniform", "distance"))
+        _check_choice("algorithm", self.algorithm, ("auto", "kdtree", "sklearn", "brute"))
 
     def fit(self, X, y):
-        if isinstance(self.n_neighbors, bool) or not isinstance(
-            self.n_neighbors, (int, np.integer)
-        ):
-            raise TypeError(f"n_neighbors must be an int; got {self.n_neighbors!r}")
-        if self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be >= 1; got {self.n_neighbors}")
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(
-                f"weights must be 'uniform' or 'distance'; got {self.weights!r}"
-            )
+        self._check_params()
         X = self._check_X(X, fitting=True)
         self.classes_, y_index = _check_supervised_y(X, y)
         self._fit_scaling(X)
         self.X_ = np.ascontiguousarray(self._transform(X), dtype=np.float32)
         self.y_ = y_index.astype(np.intp)
-        self._X_sq = np.einsum("ij,ij->i", self.X_, self.X_)
         self.n_features_in_ = X.shape[1]
+        self._after_set_state()
         return self
 
-    def predict_proba(self, X, *, chunk_size=8192):
-        """Fraction of (weighted) neighbour votes per class, ``(n, n_classes)``."""
+    def _after_set_state(self):
+        self._check_params()
+        if self.y_.size and (self.y_.min() < 0 or self.y_.max() >= self.classes_.size):
+            raise ValueError("state 'y_' holds class indices outside classes_")
+        self.X_ = np.ascontiguousarray(self.X_, dtype=np.float32)
+        self.y_ = self.y_.astype(np.intp)
+        self._X_sq = np.einsum("ij,ij->i", self.X_, self.X_)
+        self._tree = None
+
+    @property
+    def algorithm_(self):
+        """The route ``predict`` takes ("kdtree" or "brute")."""
+        if self.algorithm != "auto":
+            return self.algorithm
+        return "kdtree" if self.n_features_in_ <= _KDTREE_MAX_FEATURES else "sklearn"
+
+    def kneighbors(self, X, *, chunk_size=8192):
+        """Squared distances and indices of the ``k`` nearest training samples."""
         X = self._check_X(X)
         k = min(int(self.n_neighbors), self.X_.shape[0])
-        n_classes = self.classes_.size
-        proba = np.empty((X.shape[0], n_classes), np.float32)
+        if self.algorithm_ == "kdtree":
+            from scipy.spatial import cKDTree
+
+            if self._tree is None:
+                self._tree = cKDTree(self.X_.astype(np.float64))
+            d, idx = self._tree.query(self._transform(X), k=k, workers=-1)
+            d = np.square(d, dtype=np.float32)
+            if k == 1:
+                d, idx = d[:, None], idx[:, None]
+            return d, idx
+        if self.algorithm_ == "sklearn":
+            from sklearn.neighbors import NearestNeighbors
+
+            if self._tree is None:
+                self._tree = NearestNeighbors(n_neighbors=k, n_jobs=-1).fit(self.X_)
+            d, idx = self._tree.kneighbors(self._transform(X), k)
+            return np.square(d, dtype=np.float32), idx
+        dist = np.empty((X.shape[0], k), np.float32)
+        index = np.empty((X.shape[0], k), np.intp)
         for start in range(0, X.shape[0], chunk_size):
             xs = self._transform(X[start : start + chunk_size])
             d = _sq_distances(xs, self.X_, self._X_sq)
@@ -236,20 +404,29 @@ class KNNSegmenter(_Segmenter):
                 idx = np.argpartition(d, k - 1, axis=1)[:, :k]
             else:
                 idx = np.broadcast_to(np.arange(d.shape[1]), d.shape)
-            votes = self.y_[idx]
-            if self.weights == "distance":
-                w = 1.0 / (np.sqrt(np.take_along_axis(d, idx, axis=1)) + 1e-12)
-            else:
-                w = np.ones(idx.shape, np.float32)
-            p = np.zeros((xs.shape[0], n_classes), np.float32)
-            rows = np.repeat(np.arange(xs.shape[0]), k)
-            np.add.at(p, (rows, votes.ravel()), w.ravel())
-            p /= p.sum(axis=1, keepdims=True)
-            proba[start : start + chunk_size] = p
+            dist[start : start + chunk_size] = np.take_along_axis(d, idx, axis=1)
+            index[start : start + chunk_size] = idx
+        return dist, index
+
+    def predict_proba(self, X):
+        """Fraction of (weighted) neighbour votes per class, ``(n, n_classes)``."""
+        d, idx = self.kneighbors(X)
+        votes = self.y_[idx]
+        n_classes = self.classes_.size
+        proba = np.zeros((idx.shape[0], n_classes), np.float32)
+        if self.weights == "distance":
+            w = 1.0 / (np.sqrt(d) + 1e-6)
+            for c in range(n_classes):
+                proba[:, c] = np.where(votes == c, w, 0).sum(axis=1)
+        else:
+            for c in range(n_classes):
+                proba[:, c] = np.count_nonzero(votes == c, axis=1)
+        proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def _kmeans_plusplus(X, centres, n_extra, rng):
@@ -264,6 +441,44 @@ def _kmeans_plusplus(X, centres, n_extra, rng):
         i = rng.choice(X.shape[0], p=d / total) if total > 0 else rng.integers(X.shape[0])
         centres.append(X[i])
     return np.asarray(centres, np.float32)
+
+
+def _check_seed_y(X, y):
+    """Seed classes of an unsupervised fit's optional ``y`` (0 = not seeded)."""
+    if y is None:
+        return None, np.array([], np.int64)
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must have one label per row of X ({X.shape[0]}); got shape {y.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer) and y.dtype != bool:
+        raise TypeError(f"y must hold integer labels; got dtype {y.dtype}")
+    if (y < 0).any():
+        raise ValueError("seed labels must be >= 0 (0 = not seeded)")
+    seeded = y > 0
+    if not seeded.any():
+        return None, np.array([], np.int64)
+    return y, np.unique(y[seeded])
+
+
+def _n_groups(name, value, seed_classes, n_samples):
+    if value is None:
+        value = max(seed_classes.size, 2)
+    value = _check_int(name, value, 1)
+    if value < max(seed_classes.size, 1):
+        raise ValueError(
+            f"{name}={value} is less than the {seed_classes.size} seed classes "
+            f"painted; use {name} >= {max(seed_classes.size, 1)}"
+        )
+    if value > n_samples:
+        raise ValueError(f"{name}={value} exceeds the {n_samples} pixels given")
+    return value
+
+
+def _group_labels(seed_classes, n):
+    start = int(seed_classes.max()) + 1
+    return np.concatenate([seed_classes, np.arange(start, start + n - seed_classes.size)])
 
 
 class KMeansSegmenter(_Segmenter):
@@ -306,6 +521,7 @@ class KMeansSegmenter(_Segmenter):
     """
 
     unsupervised = True
+    _state_spec = {**_SCALE_STATE, "cluster_centers_": ("f", ("K", "F"))}
 
     def __init__(
         self, n_clusters=None, max_iter=100, tol=1e-4, max_samples=200_000,
@@ -321,40 +537,16 @@ class KMeansSegmenter(_Segmenter):
     def fit(self, X, y=None):
         X = self._check_X(X, fitting=True)
         rng = np.random.default_rng(self.random_state)
-        seeded = None
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape != (X.shape[0],):
-                raise ValueError(
-                    f"y must have one label per row of X ({X.shape[0]}); got {y.shape}"
-                )
-            if (y < 0).any():
-                raise ValueError("seed labels must be >= 0 (0 = not seeded)")
-            seeded = y > 0
-            if not seeded.any():
-                seeded = None
-        seed_classes = np.unique(y[seeded]) if seeded is not None else np.array([], int)
-        n_clusters = self.n_clusters
-        if n_clusters is None:
-            n_clusters = max(seed_classes.size, 2)
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-            raise TypeError(f"n_clusters must be an int; got {n_clusters!r}")
-        if n_clusters < max(seed_classes.size, 1):
-            raise ValueError(
-                f"n_clusters={n_clusters} is less than the {seed_classes.size} seed "
-                f"classes painted; use n_clusters >= {max(seed_classes.size, 1)}"
-            )
-        if n_clusters > X.shape[0]:
-            raise ValueError(
-                f"n_clusters={n_clusters} exceeds the {X.shape[0]} pixels given"
-            )
+        y, seed_classes = _check_seed_y(X, y)
+        n_clusters = _n_groups("n_clusters", self.n_clusters, seed_classes, X.shape[0])
+        max_samples = _check_int("max_samples", self.max_samples, 1)
 
         self._fit_scaling(X)
         Xs = self._transform(X)
         init = [Xs[y == c].mean(axis=0) for c in seed_classes]
         sample = Xs
-        if Xs.shape[0] > self.max_samples:
-            sample = Xs[rng.choice(Xs.shape[0], self.max_samples, replace=False)]
+        if Xs.shape[0] > max_samples:
+            sample = Xs[rng.choice(Xs.shape[0], max_samples, replace=False)]
         centres = _kmeans_plusplus(sample, init, n_clusters - len(init), rng)
 
         for self.n_iter_ in range(1, int(self.max_iter) + 1):
@@ -372,9 +564,7 @@ class KMeansSegmenter(_Segmenter):
                 break
 
         if seed_classes.size:
-            start = int(seed_classes.max()) + 1
-            extra = np.arange(start, start + n_clusters - seed_classes.size)
-            self.classes_ = np.concatenate([seed_classes, extra])
+            self.classes_ = _group_labels(seed_classes, n_clusters)
         else:
             order = np.argsort(centres[:, 0] * self.scale_[0] + self.mean_[0], kind="stable")
             centres = centres[order]
@@ -383,22 +573,293 @@ class KMeansSegmenter(_Segmenter):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X, *, chunk_size=65536):
+    def _distances(self, X, chunk_size=65536):
         X = self._check_X(X)
-        out = np.empty(X.shape[0], self.classes_.dtype)
+        out = np.empty((X.shape[0], self.classes_.size), np.float32)
         for start in range(0, X.shape[0], chunk_size):
-            d = _sq_distances(self._transform(X[start : start + chunk_size]),
-                              self.cluster_centers_)
-            out[start : start + chunk_size] = self.classes_[np.argmin(d, axis=1)]
+            out[start : start + chunk_size] = _sq_distances(
+                self._transform(X[start : start + chunk_size]), self.cluster_centers_)
         return out
 
+    def predict(self, X):
+        d = self._distances(X)
+        return self.classes_[np.argmin(d, axis=1)]
 
-class OtsuSegmenter(_Segmenter):
-    """Otsu's threshold on the intensity (the first column of X).
+    def predict_proba(self, X):
+        """Softmax of negative half squared distances to the centres."""
+        return _softmax_neg_half(self._distances(X))
 
-    Without seeds, pixels at or below the threshold get label 1 and those
-    above get 2. With two seed classes, the class whose seeds are brighter
-    (higher mean) gets the pixels above the threshold.
+
+class GaussianMixtureSegmenter(_Segmenter):
+    """Gaussian mixture model (EM), seeded by the painted classes.
+
+    With seeds, component ``i`` starts from the mean and covariance of seed
+    class ``i`` and keeps its label; extra components start at k-means++
+    points with unit covariance and get labels after the largest seed.
+    Without seeds, scikit-learn's k-means++ initialisation is used and
+    components are labelled ``1..n`` by ascending mean of the first feature
+    (the intensity). EM runs on a random subsample of all pixels
+    (:class:`sklearn.mixture.GaussianMixture`); prediction is computed here
+    from the fitted means, precisions and weights.
+
+    Parameters
+    ----------
+    n_components : int or None, default None
+        ``None`` = the number of seed classes, or 2 without seeds.
+    covariance_type : {"full", "diag"}, default "full"
+    max_iter : int, default 100
+    tol : float, default 1e-3
+    reg_covar : float, default 1e-4
+        Added to the covariance diagonals (in scaled units).
+    max_samples : int, default 50_000
+        Pixels EM sees at most.
+    scale : bool, default True
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    means_ : ndarray, shape (n_components, n_features)
+    precisions_cholesky_ : ndarray, shape (n_components, n_features, n_features)
+        Cholesky factors of the precisions (full matrices, also for "diag").
+    weights_ : ndarray, shape (n_components,)
+    converged_ : bool
+    """
+
+    unsupervised = True
+    _state_spec = {
+        **_SCALE_STATE,
+        "means_": ("f", ("K", "F")),
+        "precisions_cholesky_": ("f", ("K", "F", "F")),
+        "weights_": ("f", ("K",)),
+    }
+
+    def __init__(self, n_components=None, covariance_type="full", max_iter=100,
+                 tol=1e-3, reg_covar=1e-4, max_samples=50_000, scale=True,
+                 random_state=0):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_samples = max_samples
+        self.scale = scale
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import GaussianMixture
+
+        _check_choice("covariance_type", self.covariance_type, ("full", "diag"))
+        X = self._check_X(X, fitting=True)
+        y, seed_classes = _check_seed_y(X, y)
+        n = _n_groups("n_components", self.n_components, seed_classes, X.shape[0])
+        max_samples = _check_int("max_samples", self.max_samples, 1)
+        rng = np.random.default_rng(self.random_state)
+        self._fit_scaling(X)
+        Xs = self._transform(X).astype(np.float64)
+        sample = Xs
+        if Xs.shape[0] > max_samples:
+            sample = Xs[np.sort(rng.choice(Xs.shape[0], max_samples, replace=False))]
+        n_features = X.shape[1]
+        kwargs = {}
+        if seed_classes.size:
+            means, precisions = [], []
+            for c in seed_classes:
+                members = Xs[y == c]
+                means.append(members.mean(axis=0))
+                cov = (np.cov(members, rowvar=False).reshape(n_features, n_features)
+                       if members.shape[0] > 1 else np.zeros((n_features,) * 2))
+                var = np.diag(cov) + self.reg_covar + 1e-2
+                if self.covariance_type == "full":
+                    cov = cov + np.diag(var - np.diag(cov))
+                    precisions.append(np.linalg.inv(cov))
+                else:
+                    precisions.append(1.0 / var)
+            extra = _kmeans_plusplus(sample.astype(np.float32), means,
+                                     n - seed_classes.size, rng)[seed_classes.size:]
+            for m in extra:
+                means.append(m)
+                precisions.append(np.eye(n_features) if self.covariance_type == "full"
+                                  else np.ones(n_features))
+            kwargs = dict(means_init=np.asarray(means, np.float64),
+                          precisions_init=np.asarray(precisions, np.float64),
+                          weights_init=np.full(n, 1.0 / n))
+        else:
+            kwargs = dict(init_params="k-means++")
+        gm = GaussianMixture(
+            n_components=n, covariance_type=self.covariance_type,
+            max_iter=int(self.max_iter), tol=self.tol, reg_covar=self.reg_covar,
+            random_state=int(rng.integers(2**31 - 1)), **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm.fit(sample)
+        self.converged_ = bool(gm.converged_)
+        self.n_iter_ = int(gm.n_iter_)
+        means = gm.means_.astype(np.float32)
+        pc = gm.precisions_cholesky_
+        if self.covariance_type == "diag":
+            pc = np.stack([np.diag(p) for p in pc])
+        pc = pc.astype(np.float32)
+        weights = gm.weights_.astype(np.float32)
+        if seed_classes.size:
+            self.classes_ = _group_labels(seed_classes, n)
+        else:
+            order = np.argsort(means[:, 0], kind="stable")
+            means, pc, weights = means[order], pc[order], weights[order]
+            self.classes_ = np.arange(1, n + 1)
+        self.means_, self.precisions_cholesky_, self.weights_ = means, pc, weights
+        self.n_features_in_ = n_features
+        return self
+
+    def _after_set_state(self):
+        if (self.weights_ <= 0).any():
+            raise ValueError("state 'weights_' must be positive")
+        diag = np.diagonal(self.precisions_cholesky_, axis1=1, axis2=2)
+        if (diag <= 0).any():
+            raise ValueError("state 'precisions_cholesky_' must have a positive diagonal")
+
+    def _log_resp(self, X, chunk_size=65536):
+        X = self._check_X(X)
+        k = self.classes_.size
+        diag = np.diagonal(self.precisions_cholesky_, axis1=1, axis2=2)
+        const = (np.log(diag).sum(axis=1) + np.log(self.weights_)
+                 - 0.5 * X.shape[1] * np.log(2 * np.pi)).astype(np.float32)
+        out = np.empty((X.shape[0], k), np.float32)
+        for start in range(0, X.shape[0], chunk_size):
+            xs = self._transform(X[start : start + chunk_size])
+            for j in range(k):
+                z = (xs - self.means_[j]) @ self.precisions_cholesky_[j]
+                out[start : start + chunk_size, j] = const[j] - 0.5 * np.einsum(
+                    "ij,ij->i", z, z)
+        return out
+
+    def predict(self, X):
+        d = self._log_resp(X)
+        return self.classes_[np.argmax(d, axis=1)]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component."""
+        d = self._log_resp(X)
+        d -= d.max(axis=1, keepdims=True)
+        np.exp(d, out=d)
+        d /= d.sum(axis=1, keepdims=True)
+        return d
+
+
+class RandomForestSegmenter(_Segmenter):
+    """Random forest (:class:`sklearn.ensemble.RandomForestClassifier`).
+
+    Trees are depth-limited so that prediction stays fast; classes are
+    weighted inversely to their seed counts. The fitted forest is not plain
+    arrays: a saved model keeps the training samples and refits on load
+    (deterministic with ``random_state``).
+
+    Parameters
+    ----------
+    n_estimators : int, default 50
+    max_depth : int or None, default 10
+    min_samples_leaf : int, default 1
+    max_features : {"sqrt", "log2"}, int, float or None, default "sqrt"
+    class_weight : {"balanced", "balanced_subsample"} or None, default "balanced"
+    n_jobs : int, default -1
+        Threads for fitting and prediction (-1 = all cores).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    estimator_ : RandomForestClassifier
+    """
+
+    refit_on_load = True
+
+    def __init__(self, n_estimators=50, max_depth=10, min_samples_leaf=1,
+                 max_features="sqrt", class_weight="balanced", n_jobs=-1,
+                 random_state=0):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.ensemble import RandomForestClassifier
+
+        _check_int("n_estimators", self.n_estimators, 1)
+        if self.max_depth is not None:
+            _check_int("max_depth", self.max_depth, 1)
+        _check_choice("class_weight", self.class_weight,
+                      ("balanced", "balanced_subsample", None))
+        X = self._check_X(X, fitting=True)
+        self.classes_, y_index = _check_supervised_y(X, y)
+        self.estimator_ = RandomForestClassifier(
+            n_estimators=int(self.n_estimators), max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
+            class_weight=self.class_weight, n_jobs=self.n_jobs,
+            random_state=self.random_state,
+        ).fit(X, y_index)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def get_state(self):
+        raise TypeError("a random forest is not plain arrays; refit it from its "
+                        "training samples (refit_on_load = True)")
+
+    def set_state(self, state):
+        self.get_state()
+
+    def predict_proba(self, X):
+        X = self._check_X(X)
+        return self.estimator_.predict_proba(X).astype(np.float32)
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+# --------------------------------------------------------------------------
+# Thresholds
+
+
+def _threshold_classes(values, y):
+    """``[label below, label above]`` from optional seeds (0 = not seeded)."""
+    if y is None:
+        return np.array([1, 2])
+    y = np.asarray(y)
+    if y.shape != values.shape:
+        raise ValueError(
+            f"seeds must match the intensities' shape {values.shape}; got {y.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer) and y.dtype != bool:
+        raise TypeError(f"y must hold integer labels; got dtype {y.dtype}")
+    seed_classes = np.unique(y[y > 0])
+    if seed_classes.size == 0:
+        return np.array([1, 2])
+    if seed_classes.size != 2:
+        raise ValueError(
+            f"a threshold splits pixels in two: paint seeds of exactly two classes "
+            f"(or none); got {seed_classes.size} ({', '.join(map(str, seed_classes))})"
+        )
+    means = [values[y == c].mean() for c in seed_classes]
+    return seed_classes[np.argsort(means, kind="stable")]
+
+
+def _one_hot(above):
+    proba = np.zeros(above.shape + (2,), np.float32)
+    proba[..., 1] = above
+    proba[..., 0] = 1 - proba[..., 1]
+    return proba
+
+
+class ThresholdSegmenter(_Segmenter):
+    """A global threshold on the intensity (the first column of X).
+
+    Pixels at or below the threshold get label 1, those above get 2; with
+    seeds of two classes, the class whose seeds are brighter (higher mean)
+    gets the pixels above. Subclasses say how the threshold is found;
+    ``predict_proba`` is hard (0 or 1).
 
     Attributes
     ----------
@@ -409,13 +870,12 @@ class OtsuSegmenter(_Segmenter):
 
     unsupervised = True
     input = "intensity"
+    _state_spec = {"threshold_": ("f", ())}
 
-    def __init__(self):
-        pass
+    def _threshold(self, values):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def fit(self, X, y=None):
-        from skimage.filters import threshold_otsu
-
         X = self._check_X(X, fitting=True)
         values = X[:, 0]
         if values.min() == values.max():
@@ -423,27 +883,239 @@ class OtsuSegmenter(_Segmenter):
                 f"the image is uniform (every pixel is {values.min():g}); "
                 "a threshold cannot split it"
             )
-        self.threshold_ = float(threshold_otsu(values))
-        self.classes_ = np.array([1, 2])
-        if y is not None:
-            y = np.asarray(y)
-            seeded = y > 0
-            seed_classes = np.unique(y[seeded])
-            if seed_classes.size == 1 or seed_classes.size > 2:
-                raise ValueError(
-                    f"Otsu splits pixels in two: paint seeds of exactly two classes "
-                    f"(or none); got {seed_classes.size} "
-                    f"({', '.join(map(str, seed_classes))})"
-                )
-            if seed_classes.size == 2:
-                means = [values[y == c].mean() for c in seed_classes]
-                self.classes_ = seed_classes[np.argsort(means, kind="stable")]
+        threshold = self._threshold(values)
+        self.classes_ = _threshold_classes(values, y)
+        self.threshold_ = float(threshold)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _after_set_state(self):
+        if self.classes_.size != 2:
+            raise ValueError(f"a threshold has 2 classes; state has {self.classes_.size}")
+        self.threshold_ = float(self.threshold_)
 
     def predict(self, X):
         X = self._check_X(X)
         return self.classes_[(X[:, 0] > self.threshold_).astype(np.intp)]
+
+    def predict_proba(self, X):
+        X = self._check_X(X)
+        return _one_hot(X[:, 0] > self.threshold_)
+
+
+def _skimage_threshold(name):
+    import skimage.filters as filters
+
+    function = getattr(filters, f"threshold_{name}")
+
+    def _threshold(self, values):
+        try:
+            return function(values)
+        except RuntimeError as err:  # threshold_minimum: no two peaks
+            raise ValueError(f"the {name!r} threshold failed on this image: {err}") from None
+
+    return _threshold
+
+
+class OtsuSegmenter(ThresholdSegmenter):
+    """Otsu's threshold (:func:`skimage.filters.threshold_otsu`)."""
+
+    def __init__(self):
+        pass
+
+    _threshold = _skimage_threshold("otsu")
+
+
+class LiSegmenter(ThresholdSegmenter):
+    """Li's minimum cross-entropy threshold (:func:`skimage.filters.threshold_li`)."""
+
+    def __init__(self):
+        pass
+
+    _threshold = _skimage_threshold("li")
+
+
+class YenSegmenter(ThresholdSegmenter):
+    """Yen's threshold (:func:`skimage.filters.threshold_yen`)."""
+
+    def __init__(self):
+        pass
+
+    _threshold = _skimage_threshold("yen")
+
+
+class TriangleSegmenter(ThresholdSegmenter):
+    """Triangle threshold (:func:`skimage.filters.threshold_triangle`)."""
+
+    def __init__(self):
+        pass
+
+    _threshold = _skimage_threshold("triangle")
+
+
+class MinimumSegmenter(ThresholdSegmenter):
+    """Minimum between the two histogram peaks (:func:`skimage.filters.threshold_minimum`).
+
+    Raises ValueError when the smoothed histogram does not have two peaks.
+    """
+
+    def __init__(self):
+        pass
+
+    _threshold = _skimage_threshold("minimum")
+
+
+class ManualThresholdSegmenter(ThresholdSegmenter):
+    """A threshold the user gives.
+
+    Parameters
+    ----------
+    threshold : float
+        Required; pixels above it get the upper label.
+    """
+
+    def __init__(self, threshold=None):
+        self.threshold = threshold
+
+    def _threshold(self, values):
+        if self.threshold is None:
+            raise ValueError("method 'manual' needs threshold=<a number>")
+        if isinstance(self.threshold, bool) or not isinstance(
+                self.threshold, (int, float, np.integer, np.floating)):
+            raise TypeError(f"threshold must be a number; got {self.threshold!r}")
+        if not np.isfinite(self.threshold):
+            raise ValueError(f"threshold must be finite; got {self.threshold}")
+        return float(self.threshold)
+
+    def fit(self, X, y=None):
+        X = self._check_X(X, fitting=True)
+        values = X[:, 0]
+        self.threshold_ = self._threshold(values)
+        self.classes_ = _threshold_classes(values, y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+
+class LocalThresholdSegmenter(_Segmenter):
+    """Local (adaptive) threshold (:func:`skimage.filters.threshold_local`).
+
+    Spatial: ``X`` is the intensity *image* (2D or 3D), ``y`` an optional
+    seed image of the same shape; ``predict`` returns a label image and
+    ``predict_proba`` a hard ``shape + (2,)`` array. A pixel is "above" when
+    it exceeds the weighted mean of its ``block_size`` neighbourhood minus
+    ``offset``. Labels as in :class:`ThresholdSegmenter`.
+
+    Parameters
+    ----------
+    block_size : int, default 35
+        Odd neighbourhood size in pixels.
+    offset : float, default 0.0
+    statistic : {"gaussian", "mean", "median"}, default "gaussian"
+        How the neighbourhood is averaged (skimage's ``method``).
+    """
+
+    unsupervised = True
+    input = "image"
+
+    def __init__(self, block_size=35, offset=0.0, statistic="gaussian"):
+        self.block_size = block_size
+        self.offset = offset
+        self.statistic = statistic
+
+    def _check_image(self, X, fitting=False):
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"the local threshold needs a 2D or 3D intensity image; got shape {X.shape}"
+            )
+        if not fitting:
+            self._check_fitted()
+        if not np.isfinite(X).all():
+            raise ValueError("the image holds NaN or infinite values; fill them first")
+        return X
+
+    def fit(self, X, y=None):
+        block = _check_int("block_size", self.block_size, 3)
+        if block % 2 == 0:
+            raise ValueError(f"block_size must be odd; got {block}")
+        _check_choice("statistic", self.statistic, ("gaussian", "mean", "median"))
+        X = self._check_image(X, fitting=True)
+        self.classes_ = _threshold_classes(X, y)
+        self.n_features_in_ = 1
+        return self
+
+    def _above(self, X):
+        from skimage.filters import threshold_local
+
+        X = self._check_image(X)
+        return X > threshold_local(X, int(self.block_size), method=self.statistic,
+                                   offset=float(self.offset))
+
+    def _after_set_state(self):
+        if self.classes_.size != 2:
+            raise ValueError(f"a threshold has 2 classes; state has {self.classes_.size}")
+
+    def predict(self, X):
+        above = self._above(X)
+        return self.classes_[above.astype(np.intp)]
+
+    def predict_proba(self, X):
+        return _one_hot(self._above(X))
+
+
+#: Global thresholds (method names) that :func:`try_all_thresholds` runs.
+THRESHOLD_METHODS = ("otsu", "li", "yen", "triangle", "minimum", "local")
+
+
+def try_all_thresholds(image, seeds=None, *, methods=THRESHOLD_METHODS):
+    """Every threshold method on one intensity image, like skimage's gallery.
+
+    Parameters
+    ----------
+    image : ndarray, 2D or 3D
+        The intensity (average channels first); must be finite.
+    seeds : ndarray of int, optional
+        Same shape; with two seed classes, the brighter one is "above".
+    methods : sequence of str
+        Method names from :data:`THRESHOLD_METHODS` (default: all).
+
+    Returns
+    -------
+    dict
+        ``{method: labels}`` (labels 1 below / 2 above, or the seed
+        labels). A method that cannot split this image (e.g. "minimum"
+        without two histogram peaks) maps to the ValueError it raised.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    out = {}
+    for name in methods:
+        segmenter = make_segmenter(name)
+        try:
+            if segmenter.input == "image":
+                out[name] = segmenter.fit(image, seeds).predict(image)
+            else:
+                X = image.reshape(-1, 1)
+                y = None if seeds is None else np.asarray(seeds).reshape(-1)
+                out[name] = segmenter.fit(X, y).predict(X).reshape(image.shape)
+        except ValueError as err:
+            out[name] = err
+    return out
+
+
+def uncertainty(proba, axis=-1):
+    """``1 - max probability`` per pixel: 0 where the vote is unanimous.
+
+    Parameters
+    ----------
+    proba : ndarray
+        Class probabilities along ``axis``.
+
+    Returns
+    -------
+    ndarray of float32, ``proba``'s shape without ``axis``
+    """
+    proba = np.asarray(proba, dtype=np.float32)
+    return (1.0 - proba.max(axis=axis)).astype(np.float32)
 
 
 #: method name -> segmenter class, as ``napari_seglab.segment(method=...)`` takes it.
@@ -451,11 +1123,19 @@ SEGMENTERS = {
     "knn": KNNSegmenter,
     "nearest_mean": NearestMeanSegmenter,
     "kmeans": KMeansSegmenter,
+    "gmm": GaussianMixtureSegmenter,
+    "random_forest": RandomForestSegmenter,
+    "manual": ManualThresholdSegmenter,
     "otsu": OtsuSegmenter,
+    "li": LiSegmenter,
+    "yen": YenSegmenter,
+    "triangle": TriangleSegmenter,
+    "minimum": MinimumSegmenter,
+    "local": LocalThresholdSegmenter,
 }
 
 
-def make_segmenter(method: str, **params):
+def make_segmenter(method: str, /, **params):
     """Build the segmenter for ``method`` with ``params``.
 
     Raises

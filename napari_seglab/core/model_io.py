@@ -1,0 +1,565 @@
+"""Trained models: apply to other images, save and load without pickle.
+
+A :class:`SeededModel` bundles a feature spec, a segmenter (method name +
+parameters) and what it learned from one image's seeds; it can then label
+any compatible image (same number of channels): "train on one subject,
+test on another".
+
+Model file format (``.npz``, version 1)
+---------------------------------------
+One NumPy ``.npz`` archive (a zip), read with ``allow_pickle=False``:
+
+``header``
+    0-d unicode array holding a JSON object::
+
+        {"format": "napari-seglab-model", "version": 1,
+         "method": "knn", "params": {...},       # make_segmenter(method, **params)
+         "input": "features" | "intensity" | "image",
+         "features": {"filters": [[name, sigma], ...]} | null,
+         "n_channels": int, "n_features": int, "ndim": 2 | 3,
+         "spacing": [float, ...] | null,          # of the training image
+         "classes": [int, ...],                   # sorted labels the model gives
+         "max_per_class": int | null, "balance": bool,
+         "refit_on_load": bool,
+         "arrays": {name: {"dtype": str, "shape": [int, ...]}},
+         "software": {"napari-seglab": str, "numpy": str, "scikit-learn": str}}
+
+``train_X`` (float32, ``(n, n_features)``), ``train_y`` (int64, ``(n,)``)
+    The training samples: the (balanced) seeded pixels' raw inputs
+    (features, or intensity) and their labels. Empty for unsupervised
+    methods fitted without seeds and for the local threshold.
+``state.<name>``
+    The segmenter's fitted state arrays (``_Segmenter.get_state``), for
+    every method whose estimator is plain arrays (kNN, nearest mean,
+    k-means, Gaussian mixture, thresholds).
+``check_proba`` (float32, ``(m, n_classes)``)
+    Only with ``refit_on_load``: the probabilities of the first training
+    samples at save time.
+
+Estimators that cannot be rebuilt from arrays (the scikit-learn random
+forest) are **refitted on load** from ``train_X``/``train_y`` with the saved
+parameters (``random_state`` included), which gives the same forest with the
+same scikit-learn version; ``check_proba`` detects a difference (then a
+``UserWarning`` says so).
+
+Loading checks every field (format name, version, types, shapes, dtypes,
+known method and parameters, classes) and raises ``ValueError`` for a
+damaged, truncated, tampered (CRC) or foreign file.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+from .features import PRESETS, FeatureSpec, compute_features, fill_non_finite
+from .segmenters import SEGMENTERS, make_segmenter
+from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SeededModel", "load_model", "save_model"]
+
+FORMAT_NAME = "napari-seglab-model"
+FORMAT_VERSION = 1
+_CHECK_ROWS = 256
+
+
+def _resolve_spec(features) -> FeatureSpec:
+    if features is None:
+        return PRESETS["default"]
+    if isinstance(features, FeatureSpec):
+        return features
+    if isinstance(features, str):
+        if features not in PRESETS:
+            raise ValueError(
+                f"unknown feature preset {features!r}; presets are {', '.join(PRESETS)}"
+            )
+        return PRESETS[features]
+    raise TypeError(
+        f"features must be None, a preset name or a FeatureSpec; got "
+        f"{type(features).__name__}"
+    )
+
+
+def _prepare(image, channel_axis):
+    """``spatial + (C,)`` float32, non-finite pixels filled, and the finite mask."""
+    data = np.asarray(image)
+    if data.dtype == object or np.issubdtype(data.dtype, np.complexfloating) or not (
+            np.issubdtype(data.dtype, np.number) or data.dtype == bool):
+        raise TypeError(f"image must hold real numbers; got dtype {data.dtype}")
+    data = data[..., np.newaxis] if channel_axis is None else np.moveaxis(
+        data, channel_axis, -1)
+    if data.ndim - 1 not in (2, 3):
+        raise ValueError(
+            f"image must be 2D or 3D spatially; got spatial shape {data.shape[:-1]}"
+        )
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    return fill_non_finite(data)
+
+
+class SeededModel:
+    """Features + segmenter, trained on one image's seeds, applied to any image.
+
+    Parameters
+    ----------
+    method : str, default "knn"
+        A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
+    features : FeatureSpec, str or None, default None
+        Feature spec or preset name; ``None`` = the default preset. Ignored
+        by threshold methods (they use the intensity, the channel mean).
+    params : dict, optional
+        Parameters of the method (``make_segmenter(method, **params)``).
+    max_per_class : int or None, default 5000
+        Seeded pixels kept per class for supervised training.
+    balance : bool, default True
+        Cut every class to the smallest class's count (see
+        :func:`~napari_seglab.core.training.balanced_seed_indices`).
+
+    Attributes
+    ----------
+    segmenter_ : the fitted segmenter
+    classes_ : ndarray
+        Sorted labels the model gives; the last axis of ``predict_proba``.
+    spec_ : FeatureSpec
+    n_channels_, n_features_, ndim_ : int
+    spacing_ : tuple of float or None
+        Spacing of the training image (features use physical σ).
+    X_train_, y_train_ : ndarray
+        The training samples (raw inputs of the balanced seeded pixels).
+
+    Examples
+    --------
+    >>> from napari_seglab.core.phantoms import tissue_phantom, scribble_seeds
+    >>> a, truth = tissue_phantom((64, 64), random_state=0)
+    >>> b, _ = tissue_phantom((64, 64), random_state=1)
+    >>> model = SeededModel("nearest_mean").fit(a, scribble_seeds(truth))
+    >>> model.predict(b).shape, model.classes_.tolist()
+    ((64, 64), [1, 2, 3])
+    """
+
+    def __init__(self, method="knn", features=None, params=None, *,
+                 max_per_class=MAX_SAMPLES_PER_CLASS, balance=True):
+        self.method = method
+        self.features = features
+        self.params = params
+        self.max_per_class = max_per_class
+        self.balance = balance
+
+    # -- building blocks (cache compute_inputs' result for live updates) --
+
+    def make_segmenter(self):
+        """The unfitted segmenter; TypeError names an unknown parameter."""
+        params = {} if self.params is None else dict(self.params)
+        return make_segmenter(self.method, **params)
+
+    def _input_kind(self):
+        return SEGMENTERS[self.method].input if self.method in SEGMENTERS else None
+
+    def compute_inputs(self, image, *, spacing=None, channel_axis=None):
+        """What the segmenter reads, for :meth:`fit_inputs` / :meth:`predict_inputs`.
+
+        Returns
+        -------
+        inputs : ndarray
+            ``spatial + (n_features,)`` features, ``spatial + (1,)``
+            intensity, or the spatial intensity image (method input "image").
+        finite : ndarray of bool or None
+            Pixels finite in every channel (``None`` = all).
+        """
+        segmenter = self.make_segmenter()
+        data, finite = _prepare(image, channel_axis)
+        if segmenter.input == "features":
+            inputs = compute_features(data, _resolve_spec(self.features),
+                                      spacing=spacing, channel_axis=-1)
+        elif segmenter.input == "intensity":
+            inputs = data.mean(axis=-1, dtype=np.float32)[..., np.newaxis]
+        else:
+            inputs = data.mean(axis=-1, dtype=np.float32)
+        self._last_channels = data.shape[-1]
+        return inputs, finite
+
+    def fit_inputs(self, inputs, seeds=None, finite=None):
+        """Fit on :meth:`compute_inputs`' output and ``seeds`` (0 = not seeded)."""
+        segmenter = self.make_segmenter()
+        spatial = inputs.shape if segmenter.input == "image" else inputs.shape[:-1]
+        if seeds is not None:
+            seeds = np.asarray(seeds)
+            if not (np.issubdtype(seeds.dtype, np.integer) or seeds.dtype == bool):
+                raise TypeError(f"seeds must hold integer labels; got dtype {seeds.dtype}")
+            if seeds.shape != spatial:
+                raise ValueError(
+                    f"seeds must have the image's spatial shape {spatial}; got {seeds.shape}"
+                )
+            if seeds.size and seeds.min() < 0:
+                raise ValueError(f"seed labels must be >= 0 (0 = not seeded); got {seeds.min()}")
+            seeds = seeds.astype(np.int64)
+            if not (seeds > 0).any():
+                seeds = None
+        if seeds is None and not segmenter.unsupervised:
+            raise ValueError(
+                f"method {self.method!r} learns from seeds: paint seeds of at least "
+                "two classes"
+            )
+        n_in = 1 if segmenter.input == "image" else inputs.shape[-1]
+        X_train = np.zeros((0, n_in), np.float32)
+        y_train = np.zeros(0, np.int64)
+        if seeds is not None:
+            random_state = (self.params or {}).get("random_state", 0)
+            train, classes = balanced_seed_indices(
+                seeds, mask=finite, max_per_class=self.max_per_class,
+                balance=self.balance, random_state=random_state)
+            if not segmenter.unsupervised and classes.size < 2:
+                raise ValueError(
+                    f"method {self.method!r} needs seeds of at least two classes; got "
+                    f"{classes.size}" + (f" (label {classes[0]})" if classes.size else "")
+                )
+            if segmenter.input != "image":
+                X_train = inputs.reshape(-1, n_in)[train]
+                y_train = seeds.ravel()[train]
+        if segmenter.input == "image":
+            segmenter.fit(inputs, seeds)
+        elif not segmenter.unsupervised:
+            segmenter.fit(X_train, y_train)
+        else:
+            flat = inputs.reshape(-1, n_in)
+            y = None if seeds is None else seeds.ravel()
+            if finite is not None:
+                keep = finite.ravel()
+                flat = flat[keep]
+                y = None if y is None else y[keep]
+            segmenter.fit(flat, y)
+        self.segmenter_ = segmenter
+        self.classes_ = np.sort(segmenter.classes_)
+        self._order = np.argsort(segmenter.classes_, kind="stable")
+        self.spec_ = _resolve_spec(self.features)
+        self.n_features_ = n_in
+        self.ndim_ = len(spatial)
+        self.n_channels_ = (n_in // self.spec_.n_features_per_channel
+                            if segmenter.input == "features"
+                            else getattr(self, "_last_channels", 1))
+        self.X_train_ = np.ascontiguousarray(X_train, dtype=np.float32)
+        self.y_train_ = y_train.astype(np.int64)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "segmenter_"):
+            from .segmenters import NotFittedError
+
+            raise NotFittedError("this SeededModel is not fitted yet; call fit first")
+
+    def predict_inputs(self, inputs, finite=None, *, proba=False):
+        """Labels (or ``spatial + (n_classes,)`` probabilities) from inputs.
+
+        Non-finite pixels get label 0 (probabilities 0).
+        """
+        self._check_fitted()
+        seg = self.segmenter_
+        if seg.input == "image":
+            spatial = inputs.shape
+            out = seg.predict_proba(inputs) if proba else seg.predict(inputs)
+            out = out.reshape((-1, out.shape[-1]) if proba else -1)
+        else:
+            spatial = inputs.shape[:-1]
+            if inputs.shape[-1] != self.n_features_:
+                raise ValueError(
+                    f"the image gives {inputs.shape[-1]} features; the model was "
+                    f"trained with {self.n_features_} (same channels and features needed)"
+                )
+            flat = inputs.reshape(-1, inputs.shape[-1])
+            keep = None if finite is None else finite.ravel()
+            X = flat if keep is None else flat[keep]
+            res = seg.predict_proba(X) if proba else seg.predict(X)
+            if keep is None:
+                out = res
+            else:
+                shape = (flat.shape[0],) + res.shape[1:]
+                out = np.zeros(shape, res.dtype)
+                out[keep] = res
+        if proba:
+            out = np.ascontiguousarray(out[:, self._order], dtype=np.float32)
+            if seg.input == "image" and finite is not None:
+                out[~finite.ravel()] = 0
+            return out.reshape(spatial + (self.classes_.size,))
+        labels = out.astype(np.min_scalar_type(max(int(self.classes_.max()), 1)))
+        if seg.input == "image" and finite is not None:
+            labels[~finite.ravel()] = 0
+        return labels.reshape(spatial)
+
+    # -- whole images --
+
+    def _check_image_channels(self, image, channel_axis):
+        n = 1 if channel_axis is None else np.shape(image)[channel_axis]
+        if n != self.n_channels_:
+            raise ValueError(
+                f"the image has {n} channel(s); the model was trained on "
+                f"{self.n_channels_}"
+            )
+
+    def fit(self, image, seeds=None, *, spacing=None, channel_axis=None):
+        """Compute the inputs of ``image`` and fit on ``seeds``; returns self."""
+        inputs, finite = self.compute_inputs(image, spacing=spacing,
+                                             channel_axis=channel_axis)
+        self.fit_inputs(inputs, seeds, finite)
+        self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+        return self
+
+    def predict(self, image, *, spacing=None, channel_axis=None):
+        """Labels of every pixel of ``image`` (spatial shape; 0 = non-finite)."""
+        self._check_fitted()
+        self._check_image_channels(image, channel_axis)
+        return self.predict_inputs(*self.compute_inputs(
+            image, spacing=spacing, channel_axis=channel_axis))
+
+    def predict_proba(self, image, *, spacing=None, channel_axis=None):
+        """``spatial + (n_classes,)`` float32, last axis in ``classes_`` order."""
+        self._check_fitted()
+        self._check_image_channels(image, channel_axis)
+        inputs, finite = self.compute_inputs(image, spacing=spacing,
+                                             channel_axis=channel_axis)
+        return self.predict_inputs(inputs, finite, proba=True)
+
+    def fit_predict(self, image, seeds=None, *, spacing=None, channel_axis=None,
+                    return_proba=False):
+        """Fit and label the same image (inputs computed once).
+
+        Seeded pixels keep their seed label. With ``return_proba``, returns
+        ``(labels, proba)``.
+        """
+        inputs, finite = self.compute_inputs(image, spacing=spacing,
+                                             channel_axis=channel_axis)
+        self.fit_inputs(inputs, seeds, finite)
+        self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+        labels = self.predict_inputs(inputs, finite)
+        if seeds is not None:
+            seeds = np.asarray(seeds)
+            seeded = seeds > 0
+            if seeded.any():
+                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
+                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
+                labels[seeded] = seeds[seeded]
+        if return_proba:
+            return labels, self.predict_inputs(inputs, finite, proba=True)
+        return labels
+
+
+# --------------------------------------------------------------------------
+# Files
+
+
+def _software():
+    import sklearn
+
+    from .. import __version__
+
+    return {"napari-seglab": __version__, "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__}
+
+
+def save_model(path, model: SeededModel):
+    """Write a fitted :class:`SeededModel` to ``path`` (.npz; see the module doc)."""
+    if not isinstance(model, SeededModel):
+        raise TypeError(f"model must be a SeededModel; got {type(model).__name__}")
+    model._check_fitted()
+    seg = model.segmenter_
+    params = seg.get_params()
+    try:
+        json.dumps(params)
+    except TypeError as err:
+        raise ValueError(f"parameters {params} cannot be saved as JSON: {err}") from None
+    arrays = {"train_X": model.X_train_, "train_y": model.y_train_}
+    if seg.refit_on_load:
+        arrays["check_proba"] = seg.predict_proba(model.X_train_[:_CHECK_ROWS])
+    else:
+        for name, value in seg.get_state().items():
+            arrays[f"state.{name}"] = np.asarray(value)
+    header = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "method": model.method,
+        "params": params,
+        "input": seg.input,
+        "features": model.spec_.to_dict() if seg.input == "features" else None,
+        "n_channels": int(model.n_channels_),
+        "n_features": int(model.n_features_),
+        "ndim": int(model.ndim_),
+        "spacing": None if getattr(model, "spacing_", None) is None else list(model.spacing_),
+        "classes": [int(c) for c in model.classes_],
+        "max_per_class": None if model.max_per_class is None else int(model.max_per_class),
+        "balance": bool(model.balance),
+        "refit_on_load": bool(seg.refit_on_load),
+        "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)}
+                   for k, v in arrays.items()},
+        "software": _software(),
+    }
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, header=np.array(json.dumps(header)), **arrays)
+
+
+def _need(header, key, types, what):
+    if key not in header:
+        raise ValueError(f"header lacks {key!r}")
+    value = header[key]
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ValueError(f"header {key!r} must be {what}; got {value!r}")
+    if not isinstance(value, types):
+        raise ValueError(f"header {key!r} must be {what}; got {value!r}")
+    return value
+
+
+def _read(path):
+    with open(path, "rb") as fh:
+        try:
+            archive = np.load(fh, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"not a readable .npz archive ({err})") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not a .npz archive")
+        with archive:
+            if "header" not in archive.files:
+                raise ValueError(f"no 'header' entry (entries: {', '.join(archive.files)})")
+            arrays = {}
+            for name in archive.files:
+                try:
+                    arrays[name] = archive[name]
+                except (ValueError, OSError, EOFError, zipfile.BadZipFile,
+                        zlib.error) as err:
+                    raise ValueError(f"entry {name!r} is damaged ({err})") from None
+    return arrays
+
+
+def _parse(arrays):
+    raw = arrays.pop("header")
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise ValueError(f"'header' must be a JSON string; got {raw.dtype} {raw.shape}")
+    try:
+        header = json.loads(str(raw))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"'header' is not valid JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError("'header' is not a JSON object")
+    if header.get("format") != FORMAT_NAME:
+        raise ValueError(
+            f"format is {header.get('format')!r}, not {FORMAT_NAME!r} (a foreign file?)"
+        )
+    version = _need(header, "version", int, "an int")
+    if version != FORMAT_VERSION:
+        newer = " (made by a newer napari-seglab?)" if version > FORMAT_VERSION else ""
+        raise ValueError(f"format version {version} is not supported; "
+                         f"this napari-seglab reads version {FORMAT_VERSION}{newer}")
+    method = _need(header, "method", str, "a method name")
+    if method not in SEGMENTERS:
+        raise ValueError(f"unknown method {method!r}; methods are {', '.join(SEGMENTERS)}")
+    params = _need(header, "params", dict, "an object")
+    kind = _need(header, "input", str, "a string")
+    if kind != SEGMENTERS[method].input:
+        raise ValueError(f"input {kind!r} does not match method {method!r}")
+    features = header.get("features")
+    n_channels = _need(header, "n_channels", int, "an int")
+    n_features = _need(header, "n_features", int, "an int")
+    ndim = _need(header, "ndim", int, "an int")
+    if n_channels < 1 or n_features < 1 or ndim not in (2, 3):
+        raise ValueError(f"bad sizes: n_channels={n_channels}, n_features={n_features}, "
+                         f"ndim={ndim}")
+    if kind == "features":
+        spec = FeatureSpec.from_dict(features)
+        if spec.n_features_per_channel * n_channels != n_features:
+            raise ValueError(f"n_features={n_features} does not match the feature spec "
+                             f"× {n_channels} channel(s)")
+    else:
+        if features is not None or n_features != 1:
+            raise ValueError(f"method {method!r} reads the intensity: features must be "
+                             "null and n_features 1")
+        spec = None
+    spacing = header.get("spacing")
+    if spacing is not None and not (
+            isinstance(spacing, list) and len(spacing) == ndim
+            and all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0
+                    for s in spacing)):
+        raise ValueError(f"spacing must be null or {ndim} positive numbers; got {spacing!r}")
+    classes = _need(header, "classes", list, "a list of labels")
+    if not classes or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                              for c in classes) or classes != sorted(set(classes)):
+        raise ValueError(f"classes must be sorted distinct labels >= 0; got {classes!r}")
+    max_per_class = header.get("max_per_class")
+    if max_per_class is not None and (not isinstance(max_per_class, int) or max_per_class < 1):
+        raise ValueError(f"max_per_class must be null or an int >= 1; got {max_per_class!r}")
+    balance = _need(header, "balance", bool, "true or false")
+    refit = _need(header, "refit_on_load", bool, "true or false")
+    if refit != SEGMENTERS[method].refit_on_load:
+        raise ValueError(f"refit_on_load={refit} does not match method {method!r}")
+    declared = _need(header, "arrays", dict, "an object")
+    if set(declared) != set(arrays):
+        raise ValueError(f"entries {sorted(arrays)} differ from the header's "
+                         f"{sorted(declared)}")
+    for name, a in arrays.items():
+        d = declared[name]
+        if not isinstance(d, dict) or d.get("dtype") != a.dtype.str or d.get("shape") != list(a.shape):
+            raise ValueError(f"entry {name!r} is {a.dtype.str} {list(a.shape)}, but the "
+                             f"header says {d!r}")
+    X, y = arrays.get("train_X"), arrays.get("train_y")
+    if X is None or y is None:
+        raise ValueError("training samples 'train_X'/'train_y' are missing")
+    if X.dtype != np.float32 or X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"train_X must be float32 (n, {n_features}); got {X.dtype} {X.shape}")
+    if y.dtype != np.int64 or y.shape != (X.shape[0],):
+        raise ValueError(f"train_y must be int64 ({X.shape[0]},); got {y.dtype} {y.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("train_X holds NaN or infinite values")
+    if y.size and not np.isin(y, classes).all():
+        raise ValueError("train_y holds labels outside 'classes'")
+
+    try:
+        model = SeededModel(method, spec, params, max_per_class=max_per_class,
+                            balance=balance)
+        seg = model.make_segmenter()
+    except TypeError as err:
+        raise ValueError(f"bad parameters for {method!r}: {err}") from None
+    if refit:
+        seg.fit(X, y)
+    else:
+        prefix = "state."
+        state = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        seg.set_state(state)
+    if sorted(int(c) for c in seg.classes_) != classes:
+        raise ValueError(f"classes {classes} do not match the segmenter's "
+                         f"{sorted(int(c) for c in seg.classes_)}")
+    if refit:
+        check = arrays.get("check_proba")
+        if check is None:
+            raise ValueError("'check_proba' is missing")
+        now = seg.predict_proba(X[:_CHECK_ROWS])
+        if check.shape != now.shape:
+            raise ValueError(f"check_proba has shape {check.shape}; expected {now.shape}")
+        if not np.allclose(check, now, atol=1e-5):
+            warnings.warn(
+                f"the {method!r} model refitted on load differs from the saved one "
+                f"(saved with {header.get('software')}); predictions may differ slightly",
+                UserWarning, stacklevel=3)
+    model.segmenter_ = seg
+    model.classes_ = np.sort(seg.classes_)
+    model._order = np.argsort(seg.classes_, kind="stable")
+    model.spec_ = spec if spec is not None else _resolve_spec(None)
+    model.n_channels_, model.n_features_, model.ndim_ = n_channels, n_features, ndim
+    model.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+    model.X_train_, model.y_train_ = X, y
+    return model
+
+
+def load_model(path) -> SeededModel:
+    """Read a model written by :func:`save_model`; fitted, ready to predict.
+
+    Raises
+    ------
+    ValueError
+        The file is damaged, truncated, tampered with, of another format or
+        version, or holds inconsistent fields (the message says which).
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    try:
+        return _parse(_read(path))
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{path}: not a valid {FORMAT_NAME} file: {err}") from None

@@ -1,0 +1,163 @@
+"""Trained models: apply to another image, save -> load, refuse bad files."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import napari_seglab
+from napari_seglab.core.model_io import SeededModel, load_model, save_model
+from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+from napari_seglab.core.segmenters import SEGMENTERS
+
+
+@pytest.fixture(scope="module")
+def two_images():
+    a, truth_a = tissue_phantom((96, 96), random_state=0)
+    b, truth_b = tissue_phantom((96, 96), random_state=1)
+    return a, scribble_seeds(truth_a, strokes_per_class=4), b, truth_b
+
+
+def _fit(method, image, seeds):
+    params = {"threshold": 0.3} if method == "manual" else None
+    use = seeds if method in ("knn", "nearest_mean", "random_forest", "kmeans", "gmm") else None
+    return SeededModel(method, "minimal", params).fit(image, use, spacing=(1.0, 1.0))
+
+
+@pytest.mark.parametrize("method", list(SEGMENTERS))
+def test_save_load_identical_predictions(tmp_path, two_images, method):
+    a, seeds, b, _ = two_images
+    model = _fit(method, a, seeds)
+    path = tmp_path / f"{method}.npz"
+    save_model(path, model)
+    loaded = load_model(path)
+    assert loaded.method == method and np.array_equal(loaded.classes_, model.classes_)
+    assert np.array_equal(loaded.predict(b), model.predict(b))
+    np.testing.assert_array_equal(loaded.predict_proba(b), model.predict_proba(b))
+    with np.load(path, allow_pickle=False) as f:  # data only
+        header = json.loads(str(f["header"]))
+    assert header["format"] == "napari-seglab-model" and header["version"] == 1
+
+
+def test_train_on_one_image_apply_to_another(two_images):
+    a, seeds, b, truth_b = two_images
+    model = SeededModel("knn", "minimal").fit(a, seeds)
+    labels = model.predict(b)
+    assert (labels == truth_b + 1).mean() > 0.95
+    proba = model.predict_proba(b)
+    assert proba.shape == b.shape + (3,)
+    assert np.array_equal(model.classes_[proba.argmax(-1)], labels)
+
+
+def test_segment_is_fit_predict(two_images):
+    a, seeds, _, _ = two_images
+    labels = napari_seglab.segment(a, seeds, "random_forest", features="minimal")
+    model_labels = SeededModel("random_forest", "minimal").fit_predict(a, seeds)
+    assert np.array_equal(labels, model_labels)
+
+
+def test_channel_mismatch_refused(two_images):
+    a, seeds, b, _ = two_images
+    model = SeededModel("nearest_mean", "minimal").fit(a, seeds)
+    with pytest.raises(ValueError, match="2 channel.*trained on 1"):
+        model.predict(np.stack([b, b]), channel_axis=0)
+
+
+@pytest.fixture
+def saved(tmp_path, two_images):
+    a, seeds, _, _ = two_images
+    path = tmp_path / "model.npz"
+    save_model(path, _fit("knn", a, seeds))
+    return path
+
+
+def _rewrite(src, dst, edit_header=None, edit_arrays=None):
+    with np.load(src, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    header = json.loads(str(arrays.pop("header")))
+    if edit_header:
+        edit_header(header)
+    if edit_arrays:
+        edit_arrays(arrays)
+    np.savez(dst, header=np.array(json.dumps(header)), **arrays)
+
+
+def test_truncated_file_refused(saved, tmp_path):
+    bad = tmp_path / "truncated.npz"
+    bad.write_bytes(saved.read_bytes()[:-200])
+    with pytest.raises(ValueError, match="not a valid napari-seglab-model file"):
+        load_model(bad)
+
+
+def test_flipped_bytes_refused(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as z:
+        info = z.getinfo("state.X_.npy")
+    spot = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[spot] ^= 0xFF
+    bad = tmp_path / "flipped.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged|not a readable"):
+        load_model(bad)
+
+
+def test_foreign_files_refused(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        load_model(text)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.arange(3))
+    with pytest.raises(ValueError, match="no 'header'"):
+        load_model(other)
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.arange(3))
+    with pytest.raises(ValueError, match="not a .npz"):
+        load_model(npy)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h.update(format="ilastik-project"), "format is 'ilastik-project'"),
+    (lambda h: h.update(version=2), "version 2 is not supported"),
+    (lambda h: h.update(method="svm"), "unknown method 'svm'"),
+    (lambda h: h["params"].update(n_trees=3), "bad parameters.*n_trees"),
+    (lambda h: h.update(classes=[1, 2]), "classes"),
+    (lambda h: h.update(n_channels="one"), "n_channels"),
+    (lambda h: h.update(features={"filters": [["laplace", 1.0]]}), "unknown filter"),
+])
+def test_tampered_header_refused(saved, tmp_path, edit, message):
+    bad = tmp_path / "tampered.npz"
+    _rewrite(saved, bad, edit_header=edit)
+    with pytest.raises(ValueError, match=message):
+        load_model(bad)
+
+
+def test_tampered_arrays_refused(saved, tmp_path):
+    def shrink(arrays):
+        arrays["state.X_"] = arrays["state.X_"][:, :1]
+
+    bad = tmp_path / "shape.npz"
+    _rewrite(saved, bad, edit_arrays=shrink)
+    with pytest.raises(ValueError, match="header says"):
+        load_model(bad)
+
+    def consistent(arrays):  # arrays and header agree, but not the sizes
+        arrays["state.X_"] = arrays["state.X_"][:, :1]
+
+    def fix_header(h):
+        h["arrays"]["state.X_"]["shape"][1] = 1
+
+    bad2 = tmp_path / "inconsistent.npz"
+    _rewrite(saved, bad2, edit_header=fix_header, edit_arrays=consistent)
+    with pytest.raises(ValueError, match="state array 'X_'"):
+        load_model(bad2)
+
+    def nan(arrays):
+        arrays["train_X"] = arrays["train_X"].copy()
+        arrays["train_X"][0, 0] = np.nan
+
+    bad3 = tmp_path / "nan.npz"
+    _rewrite(saved, bad3, edit_arrays=nan)
+    with pytest.raises(ValueError, match="NaN"):
+        load_model(bad3)

@@ -1,0 +1,185 @@
+"""Segmenters in core: known answers, probabilities, determinism, parameters."""
+
+import numpy as np
+import pytest
+import skimage.filters as skf
+from sklearn.neighbors import KNeighborsClassifier
+
+import napari_seglab
+from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+from napari_seglab.core.segmenters import (
+    SEGMENTERS, KNNSegmenter, NotFittedError, make_segmenter, try_all_thresholds,
+    uncertainty,
+)
+from napari_seglab.core.training import balanced_seed_indices
+
+SUPERVISED = ["knn", "nearest_mean", "random_forest"]
+CLUSTERING = ["kmeans", "gmm"]
+GLOBAL_THRESHOLDS = ["otsu", "li", "yen", "triangle", "minimum"]
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    image, truth = tissue_phantom((128, 128), random_state=0)
+    seeds = scribble_seeds(truth, strokes_per_class=4, random_state=0)
+    return image, truth, seeds
+
+
+def mean_dice(truth, labels, classes):
+    return np.mean([2 * np.sum((truth == c) & (labels == c))
+                    / (np.sum(truth == c) + np.sum(labels == c)) for c in classes])
+
+
+@pytest.mark.parametrize("method", SUPERVISED + CLUSTERING)
+def test_seeded_methods_find_the_phantom_classes(phantom, method):
+    image, truth, seeds = phantom
+    labels = napari_seglab.segment(image, seeds, method, features="minimal")
+    assert labels.shape == truth.shape
+    assert mean_dice(truth + 1, labels, (1, 2, 3)) > 0.9
+    assert np.array_equal(labels[seeds > 0], seeds[seeds > 0])
+
+
+@pytest.mark.parametrize("method", CLUSTERING)
+def test_unsupervised_clusters_ordered_by_intensity(phantom, method):
+    image, truth, _ = phantom
+    labels = napari_seglab.segment(image, None, method, features="minimal",
+                                   **{("n_clusters" if method == "kmeans" else "n_components"): 3})
+    assert mean_dice(truth + 1, labels, (1, 2, 3)) > 0.9
+
+
+@pytest.mark.parametrize("method", GLOBAL_THRESHOLDS)
+def test_thresholds_match_skimage(phantom, method):
+    image = phantom[0]
+    expected = getattr(skf, f"threshold_{method}")(image.ravel())
+    seg = make_segmenter(method).fit(image.reshape(-1, 1))
+    assert seg.threshold_ == pytest.approx(float(expected), rel=1e-6)
+    labels = napari_seglab.segment(image, None, method)
+    assert np.array_equal(labels, np.where(image > seg.threshold_, 2, 1))
+
+
+def test_local_threshold_matches_skimage(phantom):
+    image = phantom[0]
+    expected = image > skf.threshold_local(image, 35, offset=0.01)
+    labels = napari_seglab.segment(image, None, "local", offset=0.01)
+    assert np.array_equal(labels, np.where(expected, 2, 1))
+
+
+def test_manual_threshold_and_brighter_seed_class_above(phantom):
+    image = phantom[0]
+    seeds = np.zeros(image.shape, np.uint8)
+    seeds[5, 5] = 7  # dark (background)
+    seeds[64, 64] = 4  # bright (tissue)
+    labels = napari_seglab.segment(image, seeds, "manual", threshold=0.3)
+    assert set(np.unique(labels)) == {4, 7}
+    assert np.array_equal(labels == 4, image > 0.3)
+    with pytest.raises(ValueError, match="threshold="):
+        napari_seglab.segment(image, None, "manual")
+
+
+def test_try_all_thresholds(phantom):
+    image = phantom[0]
+    gallery = try_all_thresholds(image)
+    assert set(gallery) == {"otsu", "li", "yen", "triangle", "minimum", "local"}
+    for labels in gallery.values():
+        assert labels.shape == image.shape and set(np.unique(labels)) <= {1, 2}
+
+
+@pytest.mark.parametrize("method", list(SEGMENTERS))
+def test_deterministic_and_proba_consistent(phantom, method):
+    image, truth, seeds = phantom
+    params = {"threshold": 0.3} if method == "manual" else {}
+    use_seeds = seeds if method in SUPERVISED + CLUSTERING else None
+    a, pa = napari_seglab.segment(image, use_seeds, method, features="minimal",
+                                  return_proba=True, **params)
+    b, pb = napari_seglab.segment(image, use_seeds, method, features="minimal",
+                                  return_proba=True, **params)
+    assert np.array_equal(a, b) and np.array_equal(pa, pb)
+    assert pa.dtype == np.float32 and pa.shape == image.shape + (pa.shape[-1],)
+    np.testing.assert_allclose(pa.sum(axis=-1), 1, atol=1e-5)
+    classes = np.unique(a[(use_seeds if use_seeds is not None else a) == 0]) \
+        if use_seeds is not None else np.unique(a)
+    argmax_labels = classes[np.argmax(pa, axis=-1)] if classes.size == pa.shape[-1] else None
+    if argmax_labels is not None:
+        free = a if use_seeds is None else np.where(use_seeds > 0, argmax_labels, a)
+        assert np.array_equal(argmax_labels, free)
+    u = uncertainty(pa)
+    assert u.shape == image.shape and u.min() >= 0 and u.max() <= 1
+
+
+@pytest.mark.parametrize("method", SUPERVISED + CLUSTERING)
+def test_predict_proba_argmax_is_predict(phantom, method):
+    image, truth, seeds = phantom
+    X = np.stack([image.ravel(), image.ravel() ** 2], axis=1)
+    y = seeds.ravel()
+    seg = make_segmenter(method)
+    if seg.unsupervised:
+        seg.fit(X, y)
+    else:
+        seg.fit(X[y > 0], y[y > 0])
+    proba = seg.predict_proba(X)
+    assert proba.shape == (X.shape[0], seg.classes_.size)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(seg.classes_[proba.argmax(axis=1)], seg.predict(X))
+
+
+@pytest.mark.parametrize("algorithm", ["kdtree", "sklearn", "brute"])
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_fast_knn_agrees_with_sklearn(algorithm, weights):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=600) > 0).astype(int) + 1
+    Q = rng.normal(size=(3000, 3)).astype(np.float32)
+    ours = KNNSegmenter(7, weights=weights, scale=False, algorithm=algorithm).fit(X, y)
+    ref = KNeighborsClassifier(7, weights=weights).fit(X, y)
+    assert (ours.predict(Q) == ref.predict(Q)).mean() > 0.999
+    np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q), atol=1e-4)
+
+
+def test_balanced_sampling():
+    seeds = np.zeros((100, 100), np.uint8)
+    seeds[:60] = 1  # 6000 pixels
+    seeds[90, :50] = 2  # 50 pixels
+    idx, classes = balanced_seed_indices(seeds)
+    assert list(classes) == [1, 2]
+    assert np.bincount(seeds.ravel()[idx]).tolist() == [0, 50, 50]
+    idx, _ = balanced_seed_indices(seeds, balance=False, max_per_class=1000)
+    assert np.bincount(seeds.ravel()[idx]).tolist() == [0, 1000, 50]
+    again, _ = balanced_seed_indices(seeds, balance=False, max_per_class=1000)
+    assert np.array_equal(idx, again)
+
+
+def test_unbalanced_seeds_do_not_swamp_small_class():
+    rng = np.random.default_rng(1)
+    image = np.concatenate([rng.normal(0, 1, (50, 100)), rng.normal(2.2, 1, (50, 100))])
+    seeds = np.zeros(image.shape, np.uint8)
+    seeds[:50, :] = 1
+    seeds[60, 40:50] = 2
+    labels = napari_seglab.segment(image, seeds, "knn", features="minimal", n_neighbors=9)
+    assert (labels[50:] == 2).mean() > 0.8
+
+
+def test_unknown_parameter_and_method():
+    with pytest.raises(TypeError, match="n_trees"):
+        napari_seglab.segment(np.zeros((8, 8)), None, "random_forest", n_trees=3)
+    with pytest.raises(TypeError, match="block"):
+        make_segmenter("local", block=3)
+    with pytest.raises(ValueError, match="unknown method 'svm'"):
+        make_segmenter("svm")
+
+
+def test_not_fitted_and_feature_count():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        KNNSegmenter().predict(np.zeros((3, 2)))
+    seg = make_segmenter("nearest_mean").fit(np.eye(2), [1, 2])
+    with pytest.raises(ValueError, match="3 features.*fitted with 2"):
+        seg.predict(np.zeros((4, 3)))
+
+
+def test_bad_parameter_values():
+    X, y = np.eye(4)[:, :2], np.array([1, 1, 2, 2])
+    with pytest.raises(ValueError, match="weights"):
+        KNNSegmenter(weights="far").fit(X, y)
+    with pytest.raises(ValueError, match="block_size must be odd"):
+        make_segmenter("local", block_size=4).fit(np.zeros((8, 8)) + np.eye(8))
+    with pytest.raises(ValueError, match="exactly two classes"):
+        make_segmenter("otsu").fit(np.arange(9.0)[:, None], np.arange(9) % 3 + 1)
