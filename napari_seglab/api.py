@@ -110,7 +110,9 @@ def segment(
         Axis of ``image`` holding channels.
     features : FeatureSpec, str or None, optional
         The per-pixel features (a spec or a preset name); ``None`` = the
-        default preset. Not used by the thresholds, which use the
+        method's own preset: ``"smooth"`` (intensity and Gaussians) for kNN,
+        nearest mean, k-means and GMM, the ``"default"`` filter bank for the
+        random forest. Not used by the thresholds, which use the
         intensity (the mean over channels).
     return_proba : bool, default False
         Also return the class probabilities.

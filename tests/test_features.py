@@ -183,12 +183,13 @@ def test_bad_inputs():
         compute_features(IMG2, "fancy")
     with pytest.raises(ValueError, match="spacing must be 2"):
         compute_features(IMG2, "minimal", spacing=(1, 1, 1))
-    # σ = 11 needs a radius of 44 voxels; the image has 40 rows.
-    with pytest.raises(ValueError, match=r"radius of 44 voxels.*only 40 voxels along that axis"):
-        one(IMG2, "gaussian", 11.0)
+    # σ = 21 voxels is more than half of the image's 40 rows; 20 is fine.
+    one(IMG2, "gaussian", 20.0)
+    with pytest.raises(ValueError, match=r"more than half the image's 40 voxels"):
+        one(IMG2, "gaussian", 21.0)
     # Anisotropic: fine in-plane, too large across 20 thick slices.
     with pytest.raises(ValueError, match="along axis 0 .spacing 3"):
-        one(IMG3, "gaussian", 20.0, spacing=(3.0, 1.0, 1.0))
+        one(IMG3, "gaussian", 31.0, spacing=(3.0, 1.0, 1.0))
 
 
 def test_fill_non_finite():

@@ -242,6 +242,11 @@ def _multiscale(names, sigmas):
 
 PRESETS = {
     "minimal": FeatureSpec((("intensity", 0.0), ("gaussian", 1.0))),
+    # For distance-based methods (kNN, nearest mean, k-means, GMM): intensity
+    # denoised at ilastik's small, middle and large scales.
+    "smooth": FeatureSpec(
+        (("intensity", 0.0),) + _multiscale(("gaussian",), (0.7, 1.6, 3.5))
+    ),
     # Chosen for quality on thin structures (KESM vessels, bench/features.py):
     # multi-scale Hessian eigenvalues (ridges / tubes), their trace (LoG) and
     # gradient magnitude (rims). Plain Gaussian smoothings are left out on
@@ -297,9 +302,10 @@ def fill_non_finite(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return filled, finite.all(axis=-1)
 
 
-def _resolve_spec(spec) -> FeatureSpec:
+def _resolve_spec(spec, default="default") -> FeatureSpec:
+    """A FeatureSpec from a spec, a preset name, its dict, or None (``default``)."""
     if spec is None:
-        return PRESETS["default"]
+        spec = default
     if isinstance(spec, FeatureSpec):
         return spec
     if isinstance(spec, str):
@@ -359,14 +365,14 @@ class _Plan:
                     total = rk + (1 if deriv else 0)
                     if name == "structure_tensor_eigenvalues":
                         total += _radius(_ST_OUTER * v)
-                if check and shape[a] > 1 and rk > shape[a]:
+                # Reflecting borders make any kernel computable; past half the
+                # image a filter mostly sees mirrored copies of it: meaningless.
+                if check and shape[a] > 1 and v > shape[a] / 2:
                     raise ValueError(
                         f"{name} at sigma={sigma:g} is {v:.3g} voxels along axis {a} "
-                        f"(spacing {spacing[a]:g}); its kernel needs a radius of {rk} "
-                        f"voxels ({2 * rk + 1} wide) but the image has only "
-                        f"{shape[a]} voxels along that axis (the radius may be at most the "
-                        f"image size): use sigma <= {shape[a] / _TRUNCATE * spacing[a]:.3g} "
-                        "or a larger image"
+                        f"(spacing {spacing[a]:g}), more than half the image's "
+                        f"{shape[a]} voxels along that axis: use sigma <= "
+                        f"{shape[a] / 2 * spacing[a]:.3g} or a larger image"
                     )
                 self.halo[a] = max(self.halo[a], total + 1)
         self.smooth = sorted(self.smooth)

@@ -56,7 +56,7 @@ import zlib
 
 import numpy as np
 
-from .features import PRESETS, FeatureSpec, compute_features, fill_non_finite
+from .features import FeatureSpec, _resolve_spec, compute_features, fill_non_finite
 from .segmenters import SEGMENTERS, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 
@@ -65,23 +65,6 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SeededModel", "load_model", "save_m
 FORMAT_NAME = "napari-seglab-model"
 FORMAT_VERSION = 1
 _CHECK_ROWS = 256
-
-
-def _resolve_spec(features) -> FeatureSpec:
-    if features is None:
-        return PRESETS["default"]
-    if isinstance(features, FeatureSpec):
-        return features
-    if isinstance(features, str):
-        if features not in PRESETS:
-            raise ValueError(
-                f"unknown feature preset {features!r}; presets are {', '.join(PRESETS)}"
-            )
-        return PRESETS[features]
-    raise TypeError(
-        f"features must be None, a preset name or a FeatureSpec; got "
-        f"{type(features).__name__}"
-    )
 
 
 def _prepare(image, channel_axis):
@@ -108,7 +91,9 @@ class SeededModel:
     method : str, default "knn"
         A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
     features : FeatureSpec, str or None, default None
-        Feature spec or preset name; ``None`` = the default preset. Ignored
+        Feature spec or preset name; ``None`` = the method's own preset
+        (``"smooth"`` for distance-based methods, ``"default"`` for the
+        random forest: ``SEGMENTERS[method].default_features``). Ignored
         by threshold methods (they use the intensity, the channel mean).
     params : dict, optional
         Parameters of the method (``make_segmenter(method, **params)``).
@@ -155,6 +140,11 @@ class SeededModel:
         params = {} if self.params is None else dict(self.params)
         return make_segmenter(self.method, **params)
 
+    def _spec(self) -> FeatureSpec:
+        """The features asked for, or the method's own default preset."""
+        default = getattr(SEGMENTERS.get(self.method), "default_features", "default")
+        return _resolve_spec(self.features, default)
+
     def _input_kind(self):
         return SEGMENTERS[self.method].input if self.method in SEGMENTERS else None
 
@@ -172,7 +162,7 @@ class SeededModel:
         segmenter = self.make_segmenter()
         data, finite = _prepare(image, channel_axis)
         if segmenter.input == "features":
-            inputs = compute_features(data, _resolve_spec(self.features),
+            inputs = compute_features(data, self._spec(),
                                       spacing=spacing, channel_axis=-1)
         elif segmenter.input == "intensity":
             inputs = data.mean(axis=-1, dtype=np.float32)[..., np.newaxis]
@@ -234,7 +224,7 @@ class SeededModel:
         self.segmenter_ = segmenter
         self.classes_ = np.sort(segmenter.classes_)
         self._order = np.argsort(segmenter.classes_, kind="stable")
-        self.spec_ = _resolve_spec(self.features)
+        self.spec_ = self._spec()
         self.n_features_ = n_in
         self.ndim_ = len(spatial)
         self.n_channels_ = (n_in // self.spec_.n_features_per_channel
@@ -541,7 +531,7 @@ def _parse(arrays):
     model.segmenter_ = seg
     model.classes_ = np.sort(seg.classes_)
     model._order = np.argsort(seg.classes_, kind="stable")
-    model.spec_ = spec if spec is not None else _resolve_spec(None)
+    model.spec_ = spec if spec is not None else model._spec()
     model.n_channels_, model.n_features_, model.ndim_ = n_channels, n_features, ndim
     model.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
     model.X_train_, model.y_train_ = X, y

@@ -1,0 +1,167 @@
+"""Turn napari layers into arrays for core, and write results back as layers.
+
+Everything here is napari-side glue; errors a user can fix are raised as
+:class:`InputError` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import napari
+
+#: Key of our bookkeeping in ``layer.metadata``.
+META_KEY = "napari_seglab"
+
+
+class InputError(ValueError):
+    """A problem with the user's layers, worded as what to do about it."""
+
+
+def layer_role(layer) -> str | None:
+    """``"segmentation"``, ``"confusion"``... for layers we made, else None."""
+    info = layer.metadata.get(META_KEY) if hasattr(layer, "metadata") else None
+    return info.get("role") if isinstance(info, dict) else None
+
+
+def image_arrays(layer) -> tuple[np.ndarray, int | None, tuple[float, ...]]:
+    """The image data, its channel axis and its voxel size (the layer scale).
+
+    Raises
+    ------
+    InputError
+        No layer, a multiscale pyramid, or a layer that is not 2D/3D.
+    """
+    if layer is None:
+        raise InputError(
+            "No image layer: open an image (File > Open) or a sample "
+            "(File > Open Sample > Seeded Segmentation Lab), then pick it here."
+        )
+    if getattr(layer, "multiscale", False):
+        raise InputError(
+            f"'{layer.name}' is a multiscale pyramid; seglab needs a single-scale "
+            "image. Open the full-resolution level as its own layer."
+        )
+    data = np.asarray(layer.data)
+    channel_axis = -1 if getattr(layer, "rgb", False) else None
+    spatial_ndim = data.ndim - (1 if channel_axis is not None else 0)
+    if spatial_ndim not in (2, 3):
+        raise InputError(
+            f"'{layer.name}' has {spatial_ndim} dimensions {data.shape}; seglab "
+            "segments 2D images and 3D volumes. For a time series or a stack of "
+            "channels, keep one time point (e.g. slice it in the console: "
+            "viewer.add_image(layer.data[t])) or open the channels as separate layers."
+        )
+    spacing = tuple(float(s) for s in layer.scale[-spatial_ndim:])
+    return data, channel_axis, spacing
+
+
+def spatial_shape(data: np.ndarray, channel_axis) -> tuple[int, ...]:
+    return data.shape if channel_axis is None else data.shape[:-1]
+
+
+def seeds_array(seeds_layer, image_layer, shape) -> np.ndarray:
+    """A snapshot of the seeds (a copy: painting may go on while we compute).
+
+    Raises
+    ------
+    InputError
+        No seeds layer, or one whose shape is not the image's.
+    """
+    if seeds_layer is None:
+        raise InputError(
+            "No seeds layer: press 'New seeds layer' and paint a few strokes per "
+            "class (label 1, 2, ...) with the brush."
+        )
+    seeds = np.asarray(seeds_layer.data)
+    if seeds.shape != tuple(shape):
+        raise InputError(
+            f"The seeds layer '{seeds_layer.name}' has shape {seeds.shape}, but the "
+            f"image '{image_layer.name}' has {tuple(shape)}. Press 'New seeds layer' "
+            "to make one that fits this image."
+        )
+    return seeds.copy()
+
+
+def class_names(labels_layer) -> dict[int, str]:
+    """Names of the classes from a Labels layer's ``features`` (``index``, ``name``)."""
+    features = getattr(labels_layer, "features", None)
+    if features is None or "name" not in features:
+        return {}
+    index = features["index"] if "index" in features else range(len(features))
+    return {int(i): str(n) for i, n in zip(index, features["name"])}
+
+
+def class_color_hex(labels_layer, label: int) -> str:
+    rgba = np.asarray(labels_layer.get_color(label), float).ravel()
+    if rgba.size < 3:
+        return "#000000"
+    return "#" + "".join(f"{int(round(255 * c)):02x}" for c in rgba[:3])
+
+
+def _mark_edited(layer, event=None):
+    info = layer.metadata.get(META_KEY)
+    if isinstance(info, dict) and not info.get("writing"):
+        info["edited"] = True
+
+
+def _track_edits(layer):
+    layer.events.paint.connect(lambda e: _mark_edited(layer, e))
+    layer.events.data.connect(lambda e: _mark_edited(layer, e))
+
+
+def find_output(viewer: napari.Viewer, role: str, source: str, shape):
+    """The newest layer we made for ``role`` and ``source`` that we may overwrite."""
+    for layer in reversed(list(viewer.layers)):
+        info = layer.metadata.get(META_KEY)
+        if (
+            isinstance(info, dict)
+            and info.get("role") == role
+            and info.get("source") == source
+            and not info.get("edited")
+            and layer.data.shape == tuple(shape)
+        ):
+            return layer
+    return None
+
+
+def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: str,
+                 name: str, like=None, **kwargs):
+    """Show ``data`` in our output layer for (``role``, ``source``).
+
+    The layer is re-used while the user has not edited it by hand; once
+    they have, a new layer is added so no correction is ever overwritten.
+
+    Parameters
+    ----------
+    like : Labels layer, optional
+        Colours and class names are copied from it (the seeds layer).
+    **kwargs
+        Layer attributes for a new layer (``scale``, ``translate``, ...).
+    """
+    style = {}
+    if like is not None:
+        style["colormap"] = like.colormap
+        if "name" in getattr(like, "features", {}):
+            style["features"] = like.features
+    layer = find_output(viewer, role, source, data.shape)
+    if layer is None:
+        layer = viewer.add_labels(
+            data, name=name,
+            metadata={META_KEY: {"role": role, "source": source, "edited": False}},
+            **style, **kwargs,
+        )
+        _track_edits(layer)
+        return layer
+    for key, value in style.items():  # before the data: observers see both
+        setattr(layer, key, value)
+    info = layer.metadata[META_KEY]
+    info["writing"] = True
+    try:
+        layer.data = data
+    finally:
+        info["writing"] = False
+    return layer

@@ -1,0 +1,273 @@
+"""The "Seeded segmentation" dock widget: pick layers and a method, press Segment.
+
+Thin by design: it turns layers into arrays, runs
+:func:`napari_seglab.segment` in a worker thread, and writes the result
+back as the ``segmentation`` Labels layer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
+from napari.layers import Image, Labels
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from psygnal import Signal
+from qtpy.QtCore import QTimer
+
+from ._layers import (
+    InputError,
+    class_color_hex,
+    class_names,
+    image_arrays,
+    layer_role,
+    seeds_array,
+    spatial_shape,
+    write_labels,
+)
+from .api import segment
+from .core.features import PRESETS
+from .core.segmenters import SEGMENTERS
+
+if TYPE_CHECKING:
+    import napari
+
+#: Methods offered, by display name.
+METHODS = {
+    "kNN": "knn",
+    "Nearest mean": "nearest_mean",
+    "k-means": "kmeans",
+    "Gaussian mixture": "gmm",
+    "Random forest": "random_forest",
+    "Otsu threshold": "otsu",
+    "Li threshold": "li",
+    "Yen threshold": "yen",
+    "Triangle threshold": "triangle",
+    "Minimum threshold": "minimum",
+    "Local threshold": "local",
+}
+#: Features choice meaning "the method's own preset" (core decides).
+METHOD_DEFAULT = "method's default"
+
+
+@dataclass
+class _Failure:
+    """A user-fixable problem found by core, carried back to the GUI thread."""
+
+    message: str
+
+
+@thread_worker(progress={"total": 0, "desc": "Segmenting"})
+def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params):
+    start = time.perf_counter()
+    try:
+        labels = segment(data, seeds, method, spacing=spacing,
+                         channel_axis=channel_axis, features=features, **params)
+    except (ValueError, TypeError) as exc:
+        return _Failure(str(exc))
+    return labels, time.perf_counter() - start
+
+
+class SegmentationWidget(Container):
+    """Seeded segmentation: seeds layer + method -> ``segmentation`` layer."""
+
+    #: Emitted when a run's outcome is shown: the result layer, or None.
+    finished_run = Signal(object)
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self._generation = 0  # results of older runs are dropped
+        self._worker = None
+        self._legend_source = None
+
+        self.image = ComboBox(label="Image", choices=self._image_choices)
+        self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
+        self.new_seeds = PushButton(text="New seeds layer")
+        self.method = ComboBox(label="Method", choices=list(METHODS), value="kNN")
+        self.n_neighbors = SpinBox(label="Neighbours (k)", value=5, min=1, max=99)
+        self.n_clusters = SpinBox(
+            label="Clusters", value=0, min=0, max=50,
+            tooltip="0 = one per seed class (2 without seeds)",
+        )
+        self.features = ComboBox(label="Features",
+                                 choices=[METHOD_DEFAULT, *PRESETS],
+                                 value=METHOD_DEFAULT)
+        self.run = PushButton(text="Segment")
+        self.status = Label(value="Paint seeds, then press Segment.")
+        self.legend = Label(value="")
+        self.extend([
+            self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
+            self.n_clusters, self.features, self.run, self.status, self.legend,
+        ])
+
+        # napari emits `paint` before it writes the pixels (data_setitem), so
+        # the legend reads the seeds on the next turn of the event loop.
+        self._legend_timer = QTimer()
+        self._legend_timer.setSingleShot(True)
+        self._legend_timer.setInterval(0)
+        self._legend_timer.timeout.connect(self._update_legend)
+
+        self.new_seeds.changed.connect(self.add_seeds_layer)
+        self.run.changed.connect(self.start_segmentation)
+        self.method.changed.connect(self._show_method_params)
+        self.seeds.changed.connect(self._follow_seeds_layer)
+        self.image.changed.connect(self._update_legend)
+        self._show_method_params()
+        self._follow_seeds_layer()
+
+    # -- layer choices -------------------------------------------------------
+    def _image_choices(self, widget=None):
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Image)]
+
+    def _seeds_choices(self, widget=None):
+        candidates = [layer for layer in self.viewer.layers
+                      if isinstance(layer, Labels) and layer_role(layer) is None]
+        # Layers called "seeds" first: that is what the user paints.
+        candidates.sort(key=lambda layer: "seed" not in layer.name.lower())
+        return [(layer.name, layer) for layer in candidates]
+
+    def reset_choices(self, *args):
+        super().reset_choices(*args)
+        self._follow_seeds_layer()
+
+    # -- actions -------------------------------------------------------------
+    def add_seeds_layer(self, *args):
+        """Add an empty ``seeds`` layer fitting the chosen image, ready to paint."""
+        image = self.image.value
+        try:
+            data, channel_axis, _ = image_arrays(image)
+        except InputError as exc:
+            show_warning(str(exc))
+            return None
+        shape = spatial_shape(data, channel_axis)
+        dtype = np.uint8
+        layer = self.viewer.add_labels(
+            np.zeros(shape, dtype), name="seeds",
+            scale=image.scale[-len(shape):], translate=image.translate[-len(shape):],
+        )
+        layer.selected_label = 1
+        layer.brush_size = max(3, min(shape[-2:]) // 64)
+        layer.mode = "paint"
+        self.reset_choices()
+        self.seeds.value = layer
+        return layer
+
+    def _params(self) -> dict:
+        method = METHODS[self.method.value]
+        if method == "knn":
+            return {"n_neighbors": int(self.n_neighbors.value)}
+        if self.n_clusters.value > 0:
+            if method == "kmeans":
+                return {"n_clusters": int(self.n_clusters.value)}
+            if method == "gmm":
+                return {"n_components": int(self.n_clusters.value)}
+        return {}
+
+    def start_segmentation(self, *args):
+        """Run the chosen method in a worker; the newest run's result wins."""
+        image = self.image.value
+        method = METHODS[self.method.value]
+        try:
+            data, channel_axis, spacing = image_arrays(image)
+            shape = spatial_shape(data, channel_axis)
+            seeds_layer = self.seeds.value
+            if seeds_layer is None and SEGMENTERS[method].unsupervised:
+                seeds = None  # unsupervised methods run without seeds
+            else:
+                seeds = seeds_array(seeds_layer, image, shape)
+        except InputError as exc:
+            show_warning(str(exc))
+            return None
+
+        self._generation += 1
+        generation = self._generation
+        worker = _segment_in_thread(
+            data, seeds, method, spacing, channel_axis,
+            None if self.features.value == METHOD_DEFAULT else self.features.value,
+            self._params(), _start_thread=False,
+        )
+        worker.returned.connect(
+            lambda result: self._show_result(result, generation, image, seeds_layer)
+        )
+        worker.errored.connect(self._show_crash)
+        self.status.value = f"Segmenting '{image.name}' with {self.method.value}…"
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def _show_result(self, result, generation, image, seeds_layer):
+        if generation != self._generation:
+            return  # a newer run was started: never show an outdated result
+        if isinstance(result, _Failure):
+            self.status.value = "Not segmented: see the message."
+            show_warning(result.message)
+            self.finished_run.emit(None)
+            return
+        labels, seconds = result
+        ndim = labels.ndim
+        layer = write_labels(
+            self.viewer, labels, role="segmentation", source=image.name,
+            name="segmentation", like=seeds_layer,
+            scale=image.scale[-ndim:], translate=image.translate[-ndim:],
+            opacity=0.5,
+        )
+        self.status.value = (
+            f"{self.method.value}: {labels.size:,} pixels in {seconds:.2f} s "
+            f"→ '{layer.name}'"
+        )
+        show_info(f"Segmented '{image.name}' in {seconds:.2f} s")
+        self.finished_run.emit(layer)
+
+    def _show_crash(self, exc):
+        self.status.value = "Segmentation failed."
+        show_error(f"Segmentation failed unexpectedly: {exc!r}")
+        self.finished_run.emit(None)
+
+    # -- method-dependent controls and legend -----------------------------------
+    def _show_method_params(self, *args):
+        method = METHODS[self.method.value]
+        self.n_neighbors.visible = method == "knn"
+        self.n_clusters.visible = method in ("kmeans", "gmm")
+        self.features.visible = SEGMENTERS[method].input == "features"
+
+    def _follow_seeds_layer(self, *args):
+        layer = self.seeds.value
+        if layer is self._legend_source:
+            return
+        if self._legend_source is not None:
+            self._legend_source.events.paint.disconnect(self._schedule_legend)
+            self._legend_source.events.data.disconnect(self._schedule_legend)
+        self._legend_source = layer
+        if layer is not None:
+            layer.events.paint.connect(self._schedule_legend)
+            layer.events.data.connect(self._schedule_legend)
+        self._update_legend()
+
+    def _schedule_legend(self, *args):
+        self._legend_timer.start()
+
+    def _update_legend(self, *args):
+        layer = self.seeds.value
+        if layer is None:
+            self.legend.value = "No seeds layer yet."
+            return
+        values, counts = np.unique(np.asarray(layer.data), return_counts=True)
+        names = class_names(layer)
+        rows = []
+        for value, count in zip(values.tolist(), counts.tolist()):
+            if value == 0:
+                continue
+            colour = class_color_hex(layer, value)
+            name = names.get(value, f"class {value}")
+            rows.append(f"<span style='color:{colour}'>■</span> {value}: {name} "
+                        f"({count:,} px)")
+        unpainted = [f"{i}: {n}" for i, n in names.items() if i not in values]
+        if unpainted:
+            rows.append("<i>not painted yet: " + ", ".join(unpainted) + "</i>")
+        self.legend.value = "<b>Classes</b><br>" + "<br>".join(rows or ["none painted"])

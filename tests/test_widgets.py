@@ -1,0 +1,168 @@
+"""The user's path through the real widgets: paint, click Segment, read Dice."""
+
+import numpy as np
+import pytest
+
+import napari_seglab._widget as widget_module
+from napari_seglab.core.phantoms import scribble_seeds
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
+    """Messages the widget shows the user as napari warnings."""
+    shown = []
+    monkeypatch.setattr(widget_module, "show_warning", shown.append)
+    return shown
+
+
+def open_sample(viewer, sample="phantom_2d"):
+    viewer.open_sample("napari-seglab", sample)
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    return seg, ev
+
+
+def paint_scribbles(viewer, **kwargs):
+    """Paint like a user: through the Labels API, with undo history."""
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data, **kwargs)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    return scribbles
+
+
+def click_segment(qtbot, seg):
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.run.native.click()
+
+
+def segmentations(viewer):
+    return [layer for layer in viewer.layers if layer.name.startswith("segmentation")]
+
+
+def test_paint_segment_and_evaluate_2d(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    seg, ev = open_sample(viewer)
+    scribbles = paint_scribbles(viewer)
+    qtbot.waitUntil(lambda: "fluid" in seg.legend.value and "px" in seg.legend.value)
+    assert "not painted" not in seg.legend.value
+
+    click_segment(qtbot, seg)
+    (result,) = segmentations(viewer)
+    truth = viewer.layers["ground truth"].data
+    dice = np.mean([2 * np.sum((result.data == c + 1) & (truth == c))
+                    / (np.sum(result.data == c + 1) + np.sum(truth == c))
+                    for c in range(3)])
+    assert dice > 0.85
+    seeded = scribbles > 0
+    np.testing.assert_array_equal(result.data[seeded], scribbles[seeded])
+    assert viewer.layers["seeds"].data[seeded].tolist() == scribbles[seeded].tolist()
+
+    # The evaluation panel picked the new result and maps truth 0,1,2 -> 1,2,3.
+    qtbot.waitUntil(lambda: "Mean Dice" in ev.results.value)
+    assert ev.pred.value is result
+    assert {v: w.value for v, w in ev._mapping_widgets.items()} == {0: 1, 1: 2, 2: 3}
+    assert ev.last_scores["mean_dice"] == pytest.approx(dice, abs=1e-9)
+    overlay = viewer.layers["confusion"]
+    assert viewer.layers.index(overlay) == len(viewer.layers) - 1
+
+    # A hand correction moves the overlay and the Dice without a button press.
+    positive = ev.positive.value
+    wrong = np.nonzero((truth + 1 == positive) & (result.data == positive))
+    pick = tuple(axis[:50] for axis in wrong)
+    result.data_setitem(pick, 1 if positive != 1 else 2)
+    qtbot.waitUntil(lambda: (overlay.data[pick] == 3).all(), timeout=5000)  # FN
+    assert ev.last_scores["mean_dice"] < dice
+
+
+def test_rerun_reuses_layer_unless_edited(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    paint_scribbles(viewer)
+    click_segment(qtbot, seg)
+    (first,) = segmentations(viewer)
+
+    seg.method.value = "Nearest mean"
+    click_segment(qtbot, seg)
+    assert segmentations(viewer) == [first]
+
+    first.data_setitem((np.array([5]), np.array([5])), 3)  # the user's correction
+    corrected = first.data.copy()
+    seg.method.value = "kNN"
+    click_segment(qtbot, seg)
+    layers = segmentations(viewer)
+    assert len(layers) == 2
+    np.testing.assert_array_equal(first.data, corrected)
+
+
+def test_kmeans_runs_without_seeds_and_3d_volume(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer, "phantom_3d")
+    seg.method.value = "k-means"
+    seg.n_clusters.value = 3
+    click_segment(qtbot, seg)
+    (result,) = segmentations(viewer)
+    image = viewer.layers["phantom 3D"]
+    assert result.data.shape == image.data.shape
+    assert tuple(result.scale) == tuple(image.scale)
+    # Unsupervised: 1..3 by ascending intensity.
+    means = [image.data[result.data == k].mean() for k in (1, 2, 3)]
+    assert means == sorted(means)
+
+
+@pytest.mark.parametrize("problem", ["no seeds", "one class", "shape", "4d", "no image"])
+def test_bad_input_notifies_and_keeps_seeds(make_napari_viewer, qtbot, warnings_shown,
+                                            problem):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    seeds = viewer.layers["seeds"]
+    expected = {
+        "no seeds": "at least two classes",
+        "one class": "at least two classes",
+        "shape": "New seeds layer",
+        "4d": "2D images and 3D volumes",
+        "no image": "No image layer",
+    }[problem]
+    if problem == "one class":
+        seeds.data_setitem((np.arange(10, 20), np.full(10, 30)), 2)
+    elif problem == "shape":
+        viewer.add_labels(np.zeros((10, 10), np.uint8), name="seeds small")
+        seg.reset_choices()
+        seg.seeds.value = viewer.layers["seeds small"]
+    elif problem == "4d":
+        viewer.add_image(np.zeros((2, 3, 16, 16), np.float32), name="movie")
+        seg.reset_choices()
+        seg.image.value = viewer.layers["movie"]
+    elif problem == "no image":
+        viewer.layers.remove("phantom 2D")
+        seg.reset_choices()
+    before = seeds.data.copy()
+
+    worker = seg.start_segmentation()
+    if worker is not None:  # problems found by core come back from the worker
+        qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+        qtbot.wait(50)
+    assert any(expected in message for message in warnings_shown), warnings_shown
+    assert not segmentations(viewer)
+    np.testing.assert_array_equal(seeds.data, before)
+
+
+def test_rgb_layer_is_segmented_on_its_channels(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    # Red and green halves of equal brightness: only the channels tell them apart.
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[:, :20, 0] = 200
+    rgb[:, 20:, 1] = 200
+    viewer.add_image(rgb, rgb=True, name="rgb")
+    seg.reset_choices()
+    seg.add_seeds_layer()
+    seeds = viewer.layers["seeds"]
+    seeds.data_setitem((np.full(5, 20), np.arange(2, 7)), 1)
+    seeds.data_setitem((np.full(5, 20), np.arange(33, 38)), 2)
+    seg.method.value = "Nearest mean"
+    click_segment(qtbot, seg)
+    (result,) = segmentations(viewer)
+    assert (result.data[:, :20] == 1).all() and (result.data[:, 20:] == 2).all()
