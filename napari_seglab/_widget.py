@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -23,14 +23,18 @@ from ._layers import (
     InputError,
     class_color_hex,
     class_names,
+    find_output,
+    META_KEY,
     image_arrays,
     layer_role,
     seeds_array,
     spatial_shape,
     write_labels,
 )
-from .api import segment
+from .api import prepare_image, segment
+from .core.feature_cache import FeatureCache
 from .core.features import PRESETS
+from .core.live import segment_slice
 from .core.segmenters import SEGMENTERS
 
 if TYPE_CHECKING:
@@ -72,11 +76,26 @@ def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, par
     return labels, time.perf_counter() - start
 
 
+@thread_worker
+def _live_in_thread(data, seeds, index, method, features, params, spacing, cache,
+                    version):
+    start = time.perf_counter()
+    try:
+        labels = segment_slice(data, seeds, index, method=method, features=features,
+                               params=params, spacing=spacing, cache=cache,
+                               version=version)
+    except (ValueError, TypeError) as exc:
+        return _Failure(str(exc))
+    return labels, time.perf_counter() - start
+
+
 class SegmentationWidget(Container):
     """Seeded segmentation: seeds layer + method -> ``segmentation`` layer."""
 
     #: Emitted when a run's outcome is shown: the result layer, or None.
     finished_run = Signal(object)
+    #: Emitted when a live preview is shown (its generation) or dropped (None).
+    live_shown = Signal(object)
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
@@ -84,6 +103,10 @@ class SegmentationWidget(Container):
         self._generation = 0  # results of older runs are dropped
         self._worker = None
         self._legend_source = None
+        # Features per slice, reused across strokes (live preview).
+        self._cache = FeatureCache(max_bytes=2 * 2**30)
+        self._prepared = None  # (layer, data version, float32 array)
+        self._data_versions: dict[int, int] = {}
 
         self.image = ComboBox(label="Image", choices=self._image_choices)
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
@@ -98,19 +121,33 @@ class SegmentationWidget(Container):
                                  choices=[METHOD_DEFAULT, *PRESETS],
                                  value=METHOD_DEFAULT)
         self.run = PushButton(text="Segment")
+        self.live = CheckBox(
+            text="Live update on each stroke", value=False,
+            tooltip="Retrain after every stroke and segment the slice on screen; "
+                    "press Segment for the whole volume. Paused in the 3D view.",
+        )
         self.status = Label(value="Paint seeds, then press Segment.")
         self.legend = Label(value="")
         self.extend([
             self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
-            self.n_clusters, self.features, self.run, self.status, self.legend,
+            self.n_clusters, self.features, self.run, self.live, self.status,
+            self.legend,
         ])
 
         # napari emits `paint` before it writes the pixels (data_setitem), so
         # the legend reads the seeds on the next turn of the event loop.
-        self._legend_timer = QTimer()
+        self._legend_timer = QTimer(self.native)
         self._legend_timer.setSingleShot(True)
         self._legend_timer.setInterval(0)
         self._legend_timer.timeout.connect(self._update_legend)
+        # Likewise a stroke's pixels are in place on the next turn.
+        self._live_timer = QTimer(self.native)  # dies with the widget
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(0)
+        self._live_timer.timeout.connect(self.start_live_preview)
+        self.live.changed.connect(self._schedule_live)
+        self.viewer.dims.events.current_step.connect(self._schedule_live)
+        self.viewer.dims.events.ndisplay.connect(self._schedule_live)
 
         self.new_seeds.changed.connect(self.add_seeds_layer)
         self.run.changed.connect(self.start_segmentation)
@@ -229,6 +266,117 @@ class SegmentationWidget(Container):
         show_error(f"Segmentation failed unexpectedly: {exc!r}")
         self.finished_run.emit(None)
 
+    # -- live preview ------------------------------------------------------------
+    def _disconnect_viewer(self, *args):
+        self.viewer.dims.events.current_step.disconnect(self._schedule_live)
+        self.viewer.dims.events.ndisplay.disconnect(self._schedule_live)
+
+    def _schedule_live(self, *args):
+        try:
+            live = self.live.value
+        except RuntimeError:  # the dock widget was closed; the viewer lives on
+            self._disconnect_viewer()
+            return
+        if live:
+            self._live_timer.start()
+
+    def _prepared_image(self, image, data, channel_axis):
+        """Float32 ``spatial + (C,)`` data, kept while the layer's data stay the same.
+
+        The feature cache is keyed by this array's identity, so it must not
+        be rebuilt on every stroke.
+        """
+        key = id(image)
+        if key not in self._data_versions:
+            self._data_versions[key] = 0
+            image.events.data.connect(lambda e, k=key: self._bump_version(k))
+        version = self._data_versions[key]
+        held = self._prepared
+        if held is None or held[0] is not image or held[1] != version:
+            held = (image, version, prepare_image(data, channel_axis))
+            self._prepared = held
+        return held[2], version
+
+    def _bump_version(self, key):
+        self._data_versions[key] += 1
+        self._cache.invalidate()
+
+    def _visible_slice(self, image, n_slices):
+        """Index along the volume's first axis of the slice on screen."""
+        position = image.world_to_data(self.viewer.dims.point[-image.ndim:])
+        return min(max(int(round(float(position[-3]))), 0), n_slices - 1)
+
+    def start_live_preview(self, *args):
+        """Retrain on all seeds and segment what is on screen (one slice of a volume)."""
+        if not self.live.value:
+            return None
+        image, seeds_layer = self.image.value, self.seeds.value
+        method = METHODS[self.method.value]
+        try:
+            data, channel_axis, spacing = image_arrays(image)
+            shape = spatial_shape(data, channel_axis)
+            seeds = seeds_array(seeds_layer, image, shape)
+        except InputError as exc:
+            self.status.value = f"Live update waits: {exc}"
+            return None
+        index = None
+        if len(shape) == 3:
+            if self.viewer.dims.ndisplay == 3:
+                self.status.value = ("Live update is paused in the 3D view; "
+                                     "press Segment for the whole volume.")
+                return None
+            index = self._visible_slice(image, shape[0])
+        prepared, version = self._prepared_image(image, data, channel_axis)
+        features = None if self.features.value == METHOD_DEFAULT else self.features.value
+        self._generation += 1
+        generation = self._generation
+        worker = _live_in_thread(prepared, seeds, index, method, features, self._params(),
+                                 spacing, self._cache, (id(image), version),
+                                 _start_thread=False)
+        worker.returned.connect(
+            lambda result: self._show_live(result, generation, image, seeds_layer, index))
+        worker.errored.connect(self._show_crash)
+        worker.start()
+        return worker
+
+    def _show_live(self, result, generation, image, seeds_layer, index):
+        if generation != self._generation:
+            self.live_shown.emit(None)
+            return  # a newer stroke or run is under way: never show an old result
+        if isinstance(result, _Failure):
+            # Normal while painting (one class so far): say it quietly.
+            self.status.value = f"Live update waits: {result.message}"
+            self.live_shown.emit(None)
+            return
+        labels, seconds = result
+        data, channel_axis, _ = image_arrays(image)
+        shape = spatial_shape(data, channel_axis)
+        layer = find_output(self.viewer, "segmentation", image.name, shape)
+        if index is None:
+            full = labels
+        elif layer is not None and np.can_cast(labels.dtype, layer.data.dtype):
+            info = layer.metadata[META_KEY]
+            info["writing"] = True
+            try:
+                layer.data[index] = labels  # our own layer: no undo history needed
+                layer.data = layer.data  # tells the view and the Evaluation panel
+            finally:
+                info["writing"] = False
+            full = None
+        else:
+            full = np.zeros(shape, labels.dtype) if layer is None else \
+                np.asarray(layer.data).astype(np.promote_types(layer.data.dtype, labels.dtype))
+            full[index] = labels
+        if full is not None:
+            ndim = len(shape)
+            layer = write_labels(
+                self.viewer, full, role="segmentation", source=image.name,
+                name="segmentation", like=seeds_layer,
+                scale=image.scale[-ndim:], translate=image.translate[-ndim:], opacity=0.5)
+        where = "" if index is None else f" (slice {index})"
+        self.status.value = f"Live {self.method.value}{where}: {seconds * 1000:.0f} ms"
+        self.live_shown.emit(generation)
+
     # -- method-dependent controls and legend -----------------------------------
     def _show_method_params(self, *args):
         method = METHODS[self.method.value]
@@ -242,10 +390,12 @@ class SegmentationWidget(Container):
             return
         if self._legend_source is not None:
             self._legend_source.events.paint.disconnect(self._schedule_legend)
+            self._legend_source.events.paint.disconnect(self._schedule_live)
             self._legend_source.events.data.disconnect(self._schedule_legend)
         self._legend_source = layer
         if layer is not None:
             layer.events.paint.connect(self._schedule_legend)
+            layer.events.paint.connect(self._schedule_live)
             layer.events.data.connect(self._schedule_legend)
         self._update_legend()
 

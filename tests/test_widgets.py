@@ -166,3 +166,53 @@ def test_rgb_layer_is_segmented_on_its_channels(make_napari_viewer, qtbot):
     click_segment(qtbot, seg)
     (result,) = segmentations(viewer)
     assert (result.data[:, :20] == 1).all() and (result.data[:, 20:] == 2).all()
+
+
+def test_live_update_follows_strokes_on_the_visible_slice(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_3d")
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    truth = viewer.layers["ground truth"].data
+    seeds = viewer.layers["seeds"]
+    z = 24
+    viewer.dims.set_current_step(0, z)
+    seg.live.value = True
+    shown = []
+    seg.live_shown.connect(shown.append)
+
+    # Stroke by stroke, like a user: the first strokes give one class only.
+    scribbles = scribble_seeds(truth[z], strokes_per_class=2, length=20)
+    for value in (1, 2, 3):
+        index = np.nonzero(scribbles == value)
+        with qtbot.waitSignal(seg.live_shown, timeout=60_000):
+            seeds.data_setitem((np.full(index[0].size, z),) + index, value)
+    assert shown[-1] is not None
+    (result,) = segmentations(viewer)
+    plane = result.data[z].astype(int)
+    dice = napari_seglab_dice(truth[z] + 1, plane)
+    assert dice > 0.9, dice
+    assert not result.data[z - 5].any()  # only the slice on screen was computed
+
+    # Two strokes whose previews overlap: only the newest is ever shown.
+    shown.clear()
+    seeds.data_setitem((np.array([z, z]), np.array([80, 80]), np.array([60, 61])), 2)
+    older = seg.start_live_preview()
+    seeds.data_setitem((np.array([z, z]), np.array([81, 81]), np.array([60, 61])), 2)
+    newer = seg.start_live_preview()
+    qtbot.waitUntil(lambda: not older.is_running and not newer.is_running, timeout=60_000)
+    qtbot.waitUntil(lambda: seg._generation in shown, timeout=10_000)
+    assert [g for g in shown if g is not None] == [seg._generation]
+
+    # Moving to another slice previews it; the 3D view pauses with a notice.
+    with qtbot.waitSignal(seg.live_shown, timeout=60_000):
+        viewer.dims.set_current_step(0, z - 5)
+    assert result.data[z - 5].any()
+    viewer.dims.ndisplay = 3
+    qtbot.waitUntil(lambda: "paused in the 3D view" in seg.status.value, timeout=5000)
+
+
+def napari_seglab_dice(truth, labels):
+    import napari_seglab
+
+    d = napari_seglab.metrics.dice(truth, labels, labels=[1, 2, 3])
+    return float(np.mean(list(d.values())))

@@ -1,0 +1,101 @@
+"""Live preview: retrain on every seed and predict only what is on screen.
+
+A stroke should update the view at once, so :func:`segment_slice` trains on
+the seeds of every slice but predicts one slice of a volume; features come
+from a :class:`~napari_seglab.core.feature_cache.FeatureCache`, per slice,
+so each slice's filters are computed once and reused across strokes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .feature_cache import FeatureCache
+from .features import fill_non_finite
+from .model_io import SeededModel
+
+__all__ = ["segment_slice"]
+
+
+def segment_slice(image, seeds, index=None, *, method="knn", features=None, params=None,
+                  spacing=None, cache=None, version=0):
+    """Train on all seeds, predict one slice of a volume (or a whole 2D image).
+
+    Parameters
+    ----------
+    image : ndarray, shape ``spatial + (C,)``
+        2D or 3D image with its channels last (as the napari side prepares it).
+    seeds : ndarray of int, shape ``spatial``, or None
+        0 = not seeded; ``None`` only for unsupervised methods.
+    index : int, optional
+        Slice along the first axis of a volume; ignored for 2D images.
+    method, features, params
+        As in :class:`~napari_seglab.core.model_io.SeededModel`.
+    spacing : sequence of float, optional
+        Voxel size per spatial axis (σ are physical).
+    cache : FeatureCache, optional
+        Reused across calls (pass the same one for every stroke).
+    version : hashable, default 0
+        Token the caller changes when the image data change.
+
+    Returns
+    -------
+    labels : ndarray of int, shape ``spatial[1:]`` for a volume, else ``spatial``
+        Seeded pixels keep their label.
+
+    Raises
+    ------
+    ValueError
+        As :func:`napari_seglab.segment` does (too few seed classes, ...).
+
+    Examples
+    --------
+    >>> from napari_seglab.core.phantoms import tissue_phantom, scribble_seeds
+    >>> image, truth = tissue_phantom((16, 48, 48))
+    >>> seeds = scribble_seeds(truth, length=10)
+    >>> segment_slice(image[..., None], seeds, 8).shape
+    (48, 48)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    spatial = image.shape[:-1]
+    seeds = np.zeros(spatial, np.uint8) if seeds is None else np.asarray(seeds)
+    if seeds.shape != spatial:
+        raise ValueError(f"seeds must have the image's spatial shape {spatial}; "
+                         f"got {seeds.shape}")
+    model = SeededModel(method, features, params)
+    filled, finite = fill_non_finite(image)
+    volume = len(spatial) == 3
+    if volume and not 0 <= int(index) < spatial[0]:
+        raise ValueError(f"index {index} is outside the volume's {spatial[0]} slices")
+
+    if model.make_segmenter().input != "features":
+        # Thresholds are cheap and global: compute them on the whole image.
+        labels = model.fit_predict(filled, seeds, spacing=spacing, channel_axis=-1)
+        return _keep_seeds(labels[int(index)] if volume else labels,
+                           seeds[int(index)] if volume else seeds)
+
+    cache = FeatureCache() if cache is None else cache
+    spec = model._spec()
+    opts = {"spacing": spacing, "channel_axis": -1, "version": version}
+    if not volume:
+        inputs = cache.get(filled, spec, **opts)
+        model.fit_inputs(inputs, seeds, finite)
+        return _keep_seeds(model.predict_inputs(inputs, finite), seeds)
+
+    index = int(index)
+    seeded = np.flatnonzero(seeds.reshape(spatial[0], -1).any(axis=1))
+    train = seeded if seeded.size else np.array([index])  # unsupervised, no seeds
+    inputs = np.stack([cache.get_slice(filled, spec, z, **opts) for z in train])
+    model.fit_inputs(inputs, seeds[train], None if finite is None else finite[train])
+    current = cache.get_slice(filled, spec, index, **opts)
+    labels = model.predict_inputs(current, None if finite is None else finite[index])
+    return _keep_seeds(labels, seeds[index])
+
+
+def _keep_seeds(labels, seeds):
+    seeded = seeds > 0
+    if seeded.any():
+        dtype = np.promote_types(labels.dtype, np.min_scalar_type(int(seeds.max())))
+        labels = labels.astype(dtype, copy=False)
+        labels[seeded] = seeds[seeded]
+    return labels
