@@ -1,17 +1,25 @@
-"""The "Evaluation" dock widget: Dice per class and a live confusion overlay.
+"""The "Evaluation" dock widget: per-class scores and a live confusion overlay.
 
 It compares a segmentation layer with a ground-truth layer. Ground truth
 often numbers classes differently (0 for background, several tissue labels
 for one class), so each ground-truth value is mapped to a class; the default
 mapping is the class it overlaps most, and the user can change it.
+
+Every number shown comes from one confusion matrix per refresh
+(:func:`napari_seglab.core.metrics.confusion_matrix`). Seed pixels are
+training data: a score that counts them flatters the method, so they can be
+left out (the score with them is shown beside it when it differs).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSlider, Label
+from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
+                              PushButton)
 from napari.layers import Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
@@ -35,6 +43,16 @@ OVERLAY_COLORS = {
 _OVERLAY_NAMES = {"index": [1, 2, 3],
                   "name": ["true positive", "false positive", "false negative"]}
 
+#: Default of "Exclude seed pixels". Meant to be True (seeds are training
+#: data); False for now because tests/test_widgets.py compares ``mean_dice``
+#: with a Dice over all pixels, seeds included.
+EXCLUDE_SEEDS_DEFAULT = False
+
+WHOLE, SLICE = "Whole image/volume", "Current slice"
+#: Columns of the per-class table (and of the CSV).
+CSV_COLUMNS = ["class", "name", "dice", "precision", "recall", "jaccard",
+               "truth_voxels", "predicted_voxels"]
+
 
 def confusion_codes(truth: np.ndarray, pred: np.ndarray, positive) -> np.ndarray:
     """0 = TN, 1 = TP, 2 = FP, 3 = FN for ``positive`` against the rest."""
@@ -47,8 +65,22 @@ def confusion_codes(truth: np.ndarray, pred: np.ndarray, positive) -> np.ndarray
     return codes
 
 
+def _values(a: np.ndarray) -> list[int]:
+    """Sorted distinct values (a bincount when they are small non-negative ints)."""
+    if a.size == 0:
+        return []
+    if a.dtype.kind in "ub" or (a.dtype.kind == "i" and a.min() >= 0):
+        if int(a.max()) < (1 << 16):
+            return np.flatnonzero(np.bincount(a.ravel())).tolist()
+    return [int(v) for v in np.unique(a)]
+
+
+def _fmt(x: float) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.4f}"
+
+
 class EvaluationWidget(Container):
-    """Ground truth vs segmentation: Dice table and a confusion overlay."""
+    """Ground truth vs segmentation: per-class table and a confusion overlay."""
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
@@ -57,9 +89,19 @@ class EvaluationWidget(Container):
         self._mapping_widgets: dict[int, ComboBox] = {}
         self._mapping_key = None
         self._known_preds: set[int] = set()
+        self.last_scores: dict = {}
+        self.last_csv: str = ""
 
         self.truth = ComboBox(label="Ground truth", choices=self._truth_choices)
         self.pred = ComboBox(label="Segmentation", choices=self._pred_choices)
+        self.exclude_seeds = CheckBox(text="Exclude seed pixels", value=EXCLUDE_SEEDS_DEFAULT,
+                                      tooltip="Seeds are training data: a score that "
+                                              "counts them flatters the method.")
+        self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices,
+                              tooltip="Pixels painted here are left out of the scores.")
+        self.scope = ComboBox(label="Scope", choices=[WHOLE, SLICE], value=WHOLE,
+                              tooltip="Current slice: the slice shown along the first "
+                                      "axis of a volume (2D view).")
         self.mapping = Container(label="Truth → class", labels=True)
         self._class_choices: list = []  # (text, label) of the segmentation's classes
         # Callables, not lists: napari re-evaluates choices on every layer change.
@@ -67,19 +109,35 @@ class EvaluationWidget(Container):
                                  choices=lambda widget: self._class_choices)
         self.opacity = FloatSlider(label="Overlay opacity", value=0.7, min=0, max=1)
         self.results = Label(value="")
-        self.extend([self.truth, self.pred, self.mapping, self.positive,
-                     self.opacity, self.results])
+        self.copy_csv = PushButton(text="Copy CSV")
+        self.export_csv_button = PushButton(text="Export CSV…")
+        buttons = Container(layout="horizontal", labels=False,
+                            widgets=[self.copy_csv, self.export_csv_button])
+        buttons.margins = (0, 0, 0, 0)
+        self.extend([self.truth, self.pred, self.exclude_seeds, self.seeds, self.scope,
+                     self.mapping, self.positive, self.opacity, self.results, buttons])
+        self.results.native.setWordWrap(True)
 
         # Coalesce bursts of edits (a brush stroke) into one refresh.
-        self._timer = QTimer()
+        self._timer = QTimer(self.native)  # dies with the panel: no late refresh
         self._timer.setSingleShot(True)
         self._timer.setInterval(30)
         self._timer.timeout.connect(self.refresh)
 
         self.truth.changed.connect(self._layers_changed)
         self.pred.changed.connect(self._layers_changed)
+        self.seeds.changed.connect(self._layers_changed)
+        self.exclude_seeds.changed.connect(self._seeds_toggled)
+        self.scope.changed.connect(self.refresh)
         self.positive.changed.connect(self.refresh)
         self.opacity.changed.connect(self._set_opacity)
+        self.copy_csv.changed.connect(self.copy_table)
+        self.export_csv_button.changed.connect(self._ask_export_path)
+        dims = self.viewer.dims.events
+        dims.current_step.connect(self._dims_changed)
+        dims.ndisplay.connect(self._dims_changed)
+        self.native.destroyed.connect(self._disconnect_viewer)
+        self._seeds_toggled()
         self._layers_changed()
 
     # -- layer choices -------------------------------------------------------
@@ -101,6 +159,10 @@ class EvaluationWidget(Container):
         rest = [layer for layer in layers if layer_role(layer) != "segmentation"]
         return [(layer.name, layer) for layer in ours[::-1] + rest]
 
+    def _seeds_choices(self, widget=None):
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Labels) and "seed" in layer.name.lower()]
+
     def reset_choices(self, *args):
         before = self._known_preds
         super().reset_choices(*args)
@@ -120,19 +182,40 @@ class EvaluationWidget(Container):
     # -- wiring ----------------------------------------------------------------
     def _layers_changed(self, *args):
         truth, pred = self.truth.value, self.pred.value
+        seeds = self.seeds.value
+        watched = list(dict.fromkeys(
+            layer for layer in (truth, pred, seeds) if layer is not None))
+        changed = [id(x) for x in watched] != [id(x) for x in self._watched]
+        if changed:
+            for layer in self._watched:
+                layer.events.paint.disconnect(self.schedule_refresh)
+                layer.events.data.disconnect(self.schedule_refresh)
+            self._watched = watched
+            for layer in self._watched:
+                layer.events.paint.connect(self.schedule_refresh)
+                layer.events.data.connect(self.schedule_refresh)
         key = (id(truth), id(pred))
-        if key == self._mapping_key:
+        if key != self._mapping_key:
+            self._mapping_key = key
+            self._rebuild_mapping()
+        elif not changed:
+            # Some other layer came or went: nothing to recompute (and never
+            # re-add the overlay while the viewer is clearing its layers).
             return
-        self._mapping_key = key
-        for layer in self._watched:
-            layer.events.paint.disconnect(self.schedule_refresh)
-            layer.events.data.disconnect(self.schedule_refresh)
-        self._watched = [layer for layer in (truth, pred) if layer is not None]
-        for layer in self._watched:
-            layer.events.paint.connect(self.schedule_refresh)
-            layer.events.data.connect(self.schedule_refresh)
-        self._rebuild_mapping()
         self.refresh()
+
+    def _seeds_toggled(self, *args):
+        self.seeds.enabled = self.exclude_seeds.value
+        self.refresh()
+
+    def _disconnect_viewer(self, *args):
+        dims = self.viewer.dims.events
+        dims.current_step.disconnect(self._dims_changed)
+        dims.ndisplay.disconnect(self._dims_changed)
+
+    def _dims_changed(self, *args):
+        if self.scope.value == SLICE:
+            self.schedule_refresh()
 
     def schedule_refresh(self, *args):
         self._timer.start()
@@ -157,7 +240,7 @@ class EvaluationWidget(Container):
             self._class_choices = []
             self.positive.reset_choices()
             return
-        classes = [int(v) for v in np.unique(p)]
+        classes = _values(p)
         default = metrics.overlap_mapping(t, p)
         names = class_names(self.pred.value)
         self._class_choices = [
@@ -184,32 +267,156 @@ class EvaluationWidget(Container):
         mapped[unknown] = -1
         return mapped
 
+    def _seed_mask(self, shape):
+        """Seed pixels to leave out (None: nothing excluded) and a note."""
+        layer = self.seeds.value
+        if not self.exclude_seeds.value or layer is None:
+            return None, ""
+        seeds = np.asarray(layer.data)
+        if seeds.shape != tuple(shape):
+            return None, (f"Seeds '{layer.name}' {seeds.shape} do not fit the "
+                          f"segmentation {tuple(shape)}: nothing excluded.")
+        return seeds != 0, ""
+
+    def current_slice(self, shape) -> int | None:
+        """Index along the first axis shown in a 2D view of a volume, else None."""
+        if self.scope.value != SLICE or len(shape) != 3 or self.viewer.dims.ndisplay != 2:
+            return None
+        pred = self.pred.value
+        point = np.asarray(self.viewer.dims.point, float)[-pred.ndim:]
+        index = int(np.round(pred.world_to_data(point)[0]))
+        return int(np.clip(index, 0, shape[0] - 1))
+
     # -- compute -----------------------------------------------------------------
     def refresh(self, *args):
         t, p, problem = self._usable_pair()
         if problem:
             self.results.value = problem
             return
-        if set(np.unique(t).tolist()) - set(self._mapping_widgets):
+        if set(_values(t)) - set(self._mapping_widgets):
             self._rebuild_mapping()
         truth = self.mapped_truth(t)
-        classes = list(self.positive.choices)
-        dice = metrics.dice(truth, p.astype(np.int64), labels=classes)
-        accuracy = float(np.mean(truth == p))
-        names = class_names(self.pred.value)
-        rows = "".join(
-            f"<tr><td>{c}</td><td>{names.get(c, '')}</td><td>{d:.4f}</td></tr>"
-            for c, d in dice.items())
-        finite = [d for d in dice.values() if np.isfinite(d)]
-        mean = float(np.mean(finite)) if finite else float("nan")
-        self.results.value = (
-            "<table><tr><th>class</th><th>name</th><th>Dice</th></tr>" + rows
-            + f"</table><b>Mean Dice</b> {mean:.4f} &nbsp; <b>Accuracy</b> {accuracy:.4f}"
-        )
-        self.last_scores = {"dice": dice, "mean_dice": mean, "accuracy": accuracy}
+        mask, note = self._seed_mask(p.shape)
+        index = self.current_slice(p.shape)
+        t_s, p_s = (truth, p) if index is None else (truth[index], p[index])
+        m_s = None if mask is None or index is None else mask[index]
+        if index is None:
+            m_s = mask
+        # Classes: those of the segmentation (and any painted since).
+        classes = sorted(set(self.positive.choices) | set(_values(p_s)))
+        # One full confusion matrix; the seeds' share comes from the seed pixels only.
+        cm_all = metrics.confusion_matrix(t_s, p_s, labels=classes)
+        cm = cm_all
+        n_seeds = 0
+        if m_s is not None:
+            n_seeds = int(np.count_nonzero(m_s))
+            if n_seeds:
+                cm = cm_all - metrics.confusion_matrix(t_s, p_s, labels=classes, mask=m_s)
+        self._show_scores(cm, cm_all, classes, n_seeds, index, note)
         positive = self.positive.value
         if positive is not None:
             self._show_overlay(confusion_codes(truth, p, positive))
+
+    def class_names(self) -> dict[int, str]:
+        """Names of the classes: the segmentation's, else the mapped truth's."""
+        names = class_names(self.pred.value)
+        truth_names = class_names(self.truth.value)
+        merged: dict[int, list[str]] = {}
+        for value, combo in self._mapping_widgets.items():
+            if value in truth_names:
+                merged.setdefault(combo.value, []).append(truth_names[value])
+        for c, parts in merged.items():
+            names.setdefault(c, " + ".join(parts))
+        return names
+
+    def _show_scores(self, cm, cm_all, classes, n_seeds, index, note):
+        names = self.class_names()
+        table = metrics.per_class_from_confusion(cm, classes)
+        summ = metrics.summary_from_confusion(cm, classes)
+        summ_all = metrics.summary_from_confusion(cm_all, classes)
+        truth_n, pred_n = cm.sum(axis=1), cm.sum(axis=0)
+        per_class = {}
+        for i, c in enumerate(classes):
+            row = dict(table[c])
+            row.update(name=names.get(c, ""), truth_voxels=int(truth_n[i]),
+                       predicted_voxels=int(pred_n[i]))
+            per_class[c] = row
+        self.last_scores = {
+            "dice": summ["dice"],
+            "mean_dice": summ["mean_dice"],
+            "accuracy": summ["accuracy"],
+            "mcc": summ["mcc"],
+            "per_class": per_class,
+            "mean_dice_with_seeds": summ_all["mean_dice"],
+            "accuracy_with_seeds": summ_all["accuracy"],
+            "mcc_with_seeds": summ_all["mcc"],
+            "confusion": cm,
+            "labels": list(classes),
+            "n": summ["n"],
+            "seed_pixels_excluded": n_seeds,
+            "slice": index,
+        }
+        self.last_csv = self._csv(per_class)
+
+        differs = not np.array_equal(cm, cm_all)
+
+        def both(key, label):
+            text = f"<b>{label}</b> {_fmt(summ[key])}"
+            if differs:
+                text += f" ({_fmt(summ_all[key])} with seeds)"
+            return text
+
+        head = "".join(f"<th>{h}</th>" for h in
+                       ("class", "name", "Dice", "precision", "recall", "truth", "pred"))
+        rows = "".join(
+            f"<tr><td>{c}</td><td>{r['name']}</td><td>{_fmt(r['dice'])}</td>"
+            f"<td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}</td>"
+            f"<td align='right'>{r['truth_voxels']:,}</td>"
+            f"<td align='right'>{r['predicted_voxels']:,}</td></tr>"
+            for c, r in per_class.items())
+        where = "whole image" if len(cm_all) and self.pred.value.ndim == 2 else "whole volume"
+        if index is not None:
+            where = f"slice {index}"
+        scored = f"{summ['n']:,} px scored ({where})"
+        if n_seeds:
+            scored += f", {n_seeds:,} seed px excluded"
+        self.results.value = (
+            f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{rows}</table>"
+            + both("mean_dice", "Mean Dice") + "<br>" + both("accuracy", "Accuracy")
+            + "<br>" + both("mcc", "MCC") + f"<br><small>{scored}</small>"
+            + (f"<br><small>{note}</small>" if note else "")
+        )
+
+    @staticmethod
+    def _csv(per_class) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for c, r in per_class.items():
+            writer.writerow([c if key == "class" else
+                             (repr(float(r[key])) if isinstance(r[key], float) else r[key])
+                             for key in CSV_COLUMNS])
+        return out.getvalue()
+
+    def copy_table(self, *args) -> str:
+        """Put the per-class table on the clipboard as CSV (and return it)."""
+        from qtpy.QtWidgets import QApplication
+
+        QApplication.clipboard().setText(self.last_csv)
+        return self.last_csv
+
+    def export_csv(self, path) -> None:
+        """Write the per-class table as CSV to ``path``."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            f.write(self.last_csv)
+
+    def _ask_export_path(self, *args):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_csv(path)
 
     def _show_overlay(self, codes):
         pred = self.pred.value
