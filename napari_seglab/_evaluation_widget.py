@@ -242,7 +242,7 @@ class EvaluationWidget(Container):
             return
         classes = _values(p)
         default = metrics.overlap_mapping(t, p)
-        names = class_names(self.pred.value)
+        names = self.class_names(default)
         self._class_choices = [
             (f"{c}: {names[c]}" if c in names else str(c), c) for c in classes]
         truth_names = class_names(self.truth.value)
@@ -317,14 +317,16 @@ class EvaluationWidget(Container):
         if positive is not None:
             self._show_overlay(confusion_codes(truth, p, positive))
 
-    def class_names(self) -> dict[int, str]:
+    def class_names(self, mapping=None) -> dict[int, str]:
         """Names of the classes: the segmentation's, else the mapped truth's."""
         names = class_names(self.pred.value)
         truth_names = class_names(self.truth.value)
+        if mapping is None:
+            mapping = {v: combo.value for v, combo in self._mapping_widgets.items()}
         merged: dict[int, list[str]] = {}
-        for value, combo in self._mapping_widgets.items():
+        for value, target in mapping.items():
             if value in truth_names:
-                merged.setdefault(combo.value, []).append(truth_names[value])
+                merged.setdefault(target, []).append(truth_names[value])
         for c, parts in merged.items():
             names.setdefault(c, " + ".join(parts))
         return names
