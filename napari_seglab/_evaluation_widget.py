@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
-                              PushButton)
+                              PushButton, Table)
 from napari.layers import Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 from skimage.util import map_array
 
 from ._layers import META_KEY, class_names, layer_role, write_labels
@@ -114,8 +116,19 @@ class EvaluationWidget(Container):
         buttons = Container(layout="horizontal", labels=False,
                             widgets=[self.copy_csv, self.export_csv_button])
         buttons.margins = (0, 0, 0, 0)
+        # Confusion matrix: rows truth, columns prediction, shaded by row share.
+        self.matrix = Table(label="Confusion",
+                            tooltip="Rows: truth, columns: prediction (pixels); a "
+                                    "cell's shade is its share of the true class.")
+        self.matrix.read_only = True
+        table = self.matrix.native
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
         self.extend([self.truth, self.pred, self.exclude_seeds, self.seeds, self.scope,
-                     self.mapping, self.positive, self.opacity, self.results, buttons])
+                     self.mapping, self.positive, self.opacity, self.results,
+                     self.matrix, buttons])
         self.results.native.setWordWrap(True)
 
         # Coalesce bursts of edits (a brush stroke) into one refresh.
@@ -359,6 +372,7 @@ class EvaluationWidget(Container):
             "slice": index,
         }
         self.last_csv = self._csv(per_class)
+        self._show_matrix(cm, classes, names)
 
         differs = not np.array_equal(cm, cm_all)
 
@@ -388,6 +402,25 @@ class EvaluationWidget(Container):
             + "<br>" + both("mcc", "MCC") + f"<br><small>{scored}</small>"
             + (f"<br><small>{note}</small>" if note else "")
         )
+
+    def _show_matrix(self, cm, classes, names):
+        heads = [f"{c}: {names[c]}" if c in names else str(c) for c in classes]
+        self.matrix.value = {"data": cm.tolist(), "index": heads, "columns": heads}
+        table = self.matrix.native
+        rows = cm.sum(axis=1)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                item = table.item(i, j)
+                if item is None:
+                    continue
+                share = cm[i, j] / rows[i] if rows[i] else 0.0
+                # Diagonal in teal, errors in magenta; stronger = larger share.
+                base = (0, 160, 160) if i == j else (200, 0, 200)
+                item.setBackground(QColor(*base, int(30 + 200 * share)))
+                item.setToolTip(f"{100 * share:.2f}% of true {heads[i]}")
+        height = (table.horizontalHeader().height() + 2 * table.frameWidth()
+                  + sum(table.rowHeight(i) for i in range(len(classes))))
+        table.setFixedHeight(max(height, 40))
 
     @staticmethod
     def _csv(per_class) -> str:

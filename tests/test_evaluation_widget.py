@@ -61,6 +61,10 @@ def test_table_equals_metrics(make_napari_viewer, qtbot):
     text = ev.results.value
     assert f"{summary['mean_dice']:.4f}" in text and "MCC" in text
     assert f"{table[3]['precision']:.4f}" in text and f"{table[3]['recall']:.4f}" in text
+    # The confusion matrix shown is the one of the public metrics.
+    cm = metrics.confusion_matrix(truth, layer.data, labels=[1, 2, 3])
+    np.testing.assert_array_equal(ev.last_scores["confusion"], cm)
+    assert ev.matrix.data.to_list() == cm.tolist()
     # Overlay: class 3 (the rarest) vs rest.
     overlay = viewer.layers["confusion"].data
     assert ev.positive.value == 3
