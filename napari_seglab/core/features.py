@@ -523,7 +523,7 @@ class _Slab:
 
     def sobel(self, out):
         """Sobel gradient magnitude, normalised to slope units."""
-        np.multiply(out, 0, out=out)
+        out[...] = 0  # `out` may be uninitialised memory (NaN * 0 is NaN)
         for a in self.axes:
             e = self.P[self.sl({a: 1}, full=tuple(b for b in self.axes if b != a))]
             e = e - self.P[self.sl({a: -1}, full=tuple(b for b in self.axes if b != a))]
