@@ -305,6 +305,8 @@ class EvaluationWidget(Container):
         t, p, problem = self._usable_pair()
         if problem:
             self.results.value = problem
+            self.matrix.value = {"data": []}
+            self.last_scores, self.last_csv = {}, ""
             return
         if set(_values(t)) - set(self._mapping_widgets):
             self._rebuild_mapping()

@@ -174,3 +174,9 @@ def test_panel_updates_after_paint(make_napari_viewer, qtbot):
     check_table(ev, summary, table)
     assert ev.results.value != before
     assert (viewer.layers["confusion"].data[index] == 3).all()  # FN of class 3
+
+    # The segmentation goes away: the panel says what to do, no stale numbers.
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: "Pick a ground-truth layer" in ev.results.value
+                    or "same layer" in ev.results.value, timeout=3000)
+    assert ev.last_scores == {} and ev.last_csv == ""
