@@ -45,10 +45,9 @@ OVERLAY_COLORS = {
 _OVERLAY_NAMES = {"index": [1, 2, 3],
                   "name": ["true positive", "false positive", "false negative"]}
 
-#: Default of "Exclude seed pixels". Meant to be True (seeds are training
-#: data); False for now because tests/test_widgets.py compares ``mean_dice``
-#: with a Dice over all pixels, seeds included.
-EXCLUDE_SEEDS_DEFAULT = False
+#: Default of "Exclude seed pixels": seeds are training data, and a score
+#: that counts them flatters the method.
+EXCLUDE_SEEDS_DEFAULT = True
 
 WHOLE, SLICE = "Whole image/volume", "Current slice"
 #: Columns of the per-class table (and of the CSV).

@@ -121,6 +121,9 @@ class SegmentationWidget(Container):
                                  choices=[METHOD_DEFAULT, *PRESETS],
                                  value=METHOD_DEFAULT)
         self.run = PushButton(text="Segment")
+        self.cancel = PushButton(text="Cancel", enabled=False,
+                                 tooltip="Stop waiting for the running Segment; "
+                                         "its result is discarded.")
         self.live = CheckBox(
             text="Live update on each stroke", value=False,
             tooltip="Retrain after every stroke and segment the slice on screen; "
@@ -130,7 +133,8 @@ class SegmentationWidget(Container):
         self.legend = Label(value="")
         self.extend([
             self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
-            self.n_clusters, self.features, self.run, self.live, self.status,
+            self.n_clusters, self.features, self.run, self.cancel, self.live,
+            self.status,
             self.legend,
         ])
 
@@ -151,6 +155,7 @@ class SegmentationWidget(Container):
 
         self.new_seeds.changed.connect(self.add_seeds_layer)
         self.run.changed.connect(self.start_segmentation)
+        self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
         self.seeds.changed.connect(self._follow_seeds_layer)
         self.image.changed.connect(self._update_legend)
@@ -235,8 +240,26 @@ class SegmentationWidget(Container):
         worker.errored.connect(self._show_crash)
         self.status.value = f"Segmenting '{image.name}' with {self.method.value}…"
         self._worker = worker
+        self.cancel.enabled = True
+        worker.finished.connect(self._worker_finished)
         worker.start()
         return worker
+
+    def _worker_finished(self, *args):
+        self.cancel.enabled = False
+
+    def cancel_segmentation(self, *args):
+        """Drop the running Segment: its result will never be shown."""
+        worker = self._worker
+        # Enabled until the run's result is shown: it may be finished and queued.
+        if worker is None or not self.cancel.enabled:
+            return
+        self._generation += 1  # the running result is now outdated
+        worker.quit()
+        self._worker = None
+        self.cancel.enabled = False
+        self.status.value = "Cancelled: the result of that run is discarded."
+        self.finished_run.emit(None)
 
     def _show_result(self, result, generation, image, seeds_layer):
         if generation != self._generation:
