@@ -60,7 +60,7 @@ def play(sample: str, out: Path, *, method="kNN", ndisplay=2):
     for _ in range(20):
         QApplication.processEvents()
     viewer.screenshot(str(out), canvas_only=False)
-    print(f"wrote {out}: {ev.results.value[:0]}{ev.last_scores}")
+    print(f"wrote {out}: mean Dice {ev.last_scores['mean_dice']:.4f}")
     viewer.close()
 
 
