@@ -35,7 +35,7 @@ from .api import prepare_image, segment
 from .core.feature_cache import FeatureCache
 from .core.features import PRESETS
 from .core.live import segment_slice
-from .core.segmenters import SEGMENTERS
+from .core.segmenters import SEGMENTERS, uncertainty
 
 if TYPE_CHECKING:
     import napari
@@ -66,14 +66,16 @@ class _Failure:
 
 
 @thread_worker(progress={"total": 0, "desc": "Segmenting"})
-def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params):
+def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params,
+                       with_uncertainty=False):
     start = time.perf_counter()
     try:
-        labels = segment(data, seeds, method, spacing=spacing,
-                         channel_axis=channel_axis, features=features, **params)
+        result = segment(data, seeds, method, spacing=spacing, channel_axis=channel_axis,
+                         features=features, return_proba=with_uncertainty, **params)
     except (ValueError, TypeError) as exc:
         return _Failure(str(exc))
-    return labels, time.perf_counter() - start
+    labels, doubt = (result[0], uncertainty(result[1])) if with_uncertainty else (result, None)
+    return labels, time.perf_counter() - start, doubt
 
 
 @thread_worker
@@ -124,6 +126,9 @@ class SegmentationWidget(Container):
         self.cancel = PushButton(text="Cancel", enabled=False,
                                  tooltip="Stop waiting for the running Segment; "
                                          "its result is discarded.")
+        self.show_uncertainty = CheckBox(
+            text="Show uncertainty (where to paint next)", value=False,
+            tooltip="An 'uncertainty' layer: 1 - the winning class's probability.")
         self.live = CheckBox(
             text="Live update on each stroke", value=False,
             tooltip="Retrain after every stroke and segment the slice on screen; "
@@ -133,7 +138,8 @@ class SegmentationWidget(Container):
         self.legend = Label(value="")
         self.extend([
             self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
-            self.n_clusters, self.features, self.run, self.cancel, self.live,
+            self.n_clusters, self.features, self.show_uncertainty, self.run, self.cancel,
+            self.live,
             self.status,
             self.legend,
         ])
@@ -165,7 +171,7 @@ class SegmentationWidget(Container):
     # -- layer choices -------------------------------------------------------
     def _image_choices(self, widget=None):
         return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Image)]
+                if isinstance(layer, Image) and layer_role(layer) is None]
 
     def _seeds_choices(self, widget=None):
         candidates = [layer for layer in self.viewer.layers
@@ -232,7 +238,7 @@ class SegmentationWidget(Container):
         worker = _segment_in_thread(
             data, seeds, method, spacing, channel_axis,
             None if self.features.value == METHOD_DEFAULT else self.features.value,
-            self._params(), _start_thread=False,
+            self._params(), self.show_uncertainty.value, _start_thread=False,
         )
         worker.returned.connect(
             lambda result: self._show_result(result, generation, image, seeds_layer)
@@ -269,8 +275,10 @@ class SegmentationWidget(Container):
             show_warning(result.message)
             self.finished_run.emit(None)
             return
-        labels, seconds = result
+        labels, seconds, doubt = result
         ndim = labels.ndim
+        if doubt is not None:
+            self._show_uncertainty(doubt, image)
         layer = write_labels(
             self.viewer, labels, role="segmentation", source=image.name,
             name="segmentation", like=seeds_layer,
@@ -283,6 +291,20 @@ class SegmentationWidget(Container):
         )
         show_info(f"Segmented '{image.name}' in {seconds:.2f} s")
         self.finished_run.emit(layer)
+
+    def _show_uncertainty(self, doubt, image):
+        """Show ``doubt`` in our 'uncertainty' image layer (re-used across runs)."""
+        ndim = doubt.ndim
+        for layer in self.viewer.layers:
+            if isinstance(layer, Image) and layer_role(layer) == "uncertainty" \
+                    and layer.data.shape == doubt.shape:
+                layer.data = doubt
+                return layer
+        return self.viewer.add_image(
+            doubt, name="uncertainty", colormap="magma", blending="additive",
+            contrast_limits=(0, 1), opacity=0.6,
+            scale=image.scale[-ndim:], translate=image.translate[-ndim:],
+            metadata={META_KEY: {"role": "uncertainty", "source": image.name}})
 
     def _show_crash(self, exc):
         self.status.value = "Segmentation failed."

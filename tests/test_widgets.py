@@ -236,3 +236,26 @@ def test_cancel_discards_the_running_segment(make_napari_viewer, qtbot):
     qtbot.wait(100)
     assert not segmentations(viewer)  # the finished computation was not shown
     assert not seg.cancel.enabled
+
+
+def test_uncertainty_layer_shows_where_to_paint_next(make_napari_viewer, qtbot):
+    from scipy import ndimage as ndi
+
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    paint_scribbles(viewer)
+    seg.method.value = "Random forest"
+    seg.show_uncertainty.value = True
+    click_segment(qtbot, seg)
+    doubt = viewer.layers["uncertainty"]
+    assert doubt.data.shape == viewer.layers["phantom 2D"].data.shape
+    assert 0 <= doubt.data.min() and doubt.data.max() <= 1
+    # Doubt sits on the class borders, not inside the classes.
+    truth = viewer.layers["ground truth"].data
+    border = ndi.morphological_gradient(truth, size=3) > 0
+    assert doubt.data[border].mean() > 3 * doubt.data[~border].mean()
+    # Our layer is neither offered as an image to segment nor stacked on rerun.
+    seg.reset_choices()
+    assert doubt not in [layer for _, layer in seg._image_choices()]
+    click_segment(qtbot, seg)
+    assert [layer.name for layer in viewer.layers].count("uncertainty") == 1
