@@ -13,6 +13,8 @@ left out (the score with them is shown beside it when it differs).
 
 from __future__ import annotations
 
+import warnings
+
 import csv
 import io
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 from skimage.util import map_array
 
+from ._slice_curve import SliceCurve
 from ._layers import META_KEY, class_names, layer_role, write_labels
 from .core import metrics
 
@@ -129,6 +132,14 @@ class EvaluationWidget(Container):
                      self.mapping, self.positive, self.opacity, self.results,
                      self.matrix, buttons])
         self.results.native.setWordWrap(True)
+        # Volumes: mean Dice per slice; a click goes to that slice.
+        self.curve_label = Label(value="Dice per slice (click to go there)")
+        self.curve = SliceCurve()
+        self.curve.clicked.connect(self.go_to_slice)
+        self.append(self.curve_label)
+        self.native.layout().addWidget(self.curve)
+        self.curve_label.visible = False
+        self.curve.setVisible(False)
 
         # Coalesce bursts of edits (a brush stroke) into one refresh.
         self._timer = QTimer(self.native)  # dies with the panel: no late refresh
@@ -228,6 +239,10 @@ class EvaluationWidget(Container):
     def _dims_changed(self, *args):
         if self.scope.value == SLICE:
             self.schedule_refresh()
+        elif self.curve.values.size and self.pred.value is not None:
+            shape = self.pred.value.data.shape
+            if len(shape) == 3:  # only the marker moves
+                self.curve.set_values(self.curve.values, self._slice_on_screen(shape))
 
     def schedule_refresh(self, *args):
         self._timer.start()
@@ -327,9 +342,38 @@ class EvaluationWidget(Container):
             if n_seeds:
                 cm = cm_all - metrics.confusion_matrix(t_s, p_s, labels=classes, mask=m_s)
         self._show_scores(cm, cm_all, classes, n_seeds, index, note)
+        self._show_curve(truth, p, classes, mask)
         positive = self.positive.value
         if positive is not None:
             self._show_overlay(confusion_codes(truth, p, positive))
+
+    def _show_curve(self, truth, p, classes, seeds):
+        volume = p.ndim == 3
+        self.curve_label.visible = volume
+        self.curve.setVisible(volume)
+        if not volume:
+            return
+        dice, _ = metrics.dice_per_slice(truth, p, classes,
+                                         mask=None if seeds is None else ~seeds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices
+            per_slice = np.nanmean(dice, axis=1)
+        self.last_scores["dice_per_slice"] = per_slice
+        current = self._slice_on_screen(p.shape)
+        self.curve.set_values(per_slice, current)
+
+    def _slice_on_screen(self, shape):
+        pred = self.pred.value
+        position = pred.world_to_data(self.viewer.dims.point[-pred.ndim:])
+        return int(np.clip(round(float(position[0])), 0, shape[0] - 1))
+
+    def go_to_slice(self, index: int):
+        """Move the viewer to slice ``index`` of the evaluated volume."""
+        pred = self.pred.value
+        if pred is None:
+            return
+        axis = self.viewer.dims.ndim - pred.ndim
+        self.viewer.dims.set_point(axis, float(pred.translate[0] + index * pred.scale[0]))
 
     def class_names(self, mapping=None) -> dict[int, str]:
         """Names of the classes: the segmentation's, else the mapped truth's."""

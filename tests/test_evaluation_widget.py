@@ -180,3 +180,31 @@ def test_panel_updates_after_paint(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: "Pick a ground-truth layer" in ev.results.value
                     or "same layer" in ev.results.value, timeout=3000)
     assert ev.last_scores == {} and ev.last_csv == ""
+
+
+def test_per_slice_dice_curve_and_click_to_go_there(make_napari_viewer, qtbot):
+    from qtpy.QtCore import QPoint, Qt
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_3d")
+    truth = viewer.layers["ground truth"].data
+    pred = (truth + 1).astype(np.uint8)
+    bad = 30
+    pred[bad][truth[bad] == 1] = 1  # slice 30: tissue called background
+    viewer.add_labels(pred, name="segmentation", scale=viewer.layers["ground truth"].scale)
+    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev.reset_choices()
+    qtbot.waitUntil(lambda: "dice_per_slice" in ev.last_scores, timeout=5000)
+    curve = ev.last_scores["dice_per_slice"]
+    assert curve.shape == (truth.shape[0],)
+    assert np.nanargmin(curve) == bad
+    # Each value is the slice's mean Dice (no seeds painted: nothing excluded).
+    d = metrics.dice(truth[bad] + 1, pred[bad], labels=[1, 2, 3])
+    finite = [v for v in d.values() if np.isfinite(v)]
+    assert curve[bad] == pytest.approx(np.mean(finite))
+    assert not ev.curve.isHidden()
+
+    widget = ev.curve
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(widget.x_of(bad)), widget.height() // 2))
+    assert viewer.dims.current_step[0] == bad

@@ -480,3 +480,23 @@ def test_surface_distance_bad_inputs():
         metrics.assd(a, a, spacing=(1, 0))
     with pytest.raises(ValueError, match=r"percentile must be in \[0, 100\]; got 101"):
         metrics.hausdorff_distance(a, a, percentile=101)
+
+
+def test_per_slice_matrices_sum_to_the_whole_and_dice_matches():
+    rng = np.random.default_rng(5)
+    t = rng.integers(0, 3, (6, 16, 16))
+    p = np.where(rng.random(t.shape) < 0.8, t, rng.integers(0, 3, t.shape))
+    for axis in (0, 2):
+        cms = metrics.confusion_per_slice(t, p, axis=axis)
+        np.testing.assert_array_equal(cms.sum(axis=0), metrics.confusion_matrix(t, p))
+    dice, labels = metrics.dice_per_slice(t, p)
+    assert labels.tolist() == [0, 1, 2]
+    for i in range(t.shape[0]):
+        assert dice[i] == pytest.approx(list(metrics.dice(t[i], p[i]).values()))
+    # A label absent from both arrays of a slice has no defined Dice.
+    t[2][t[2] == 1] = 0
+    p[2][p[2] == 1] = 0
+    assert np.isnan(metrics.dice_per_slice(t, p)[0][2, 1])
+    keep = np.ones(t.shape, bool)
+    keep[0] = False
+    assert metrics.confusion_per_slice(t, p, mask=keep)[0].sum() == 0

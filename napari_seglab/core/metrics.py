@@ -56,6 +56,8 @@ import numpy as np
 
 __all__ = [
     "confusion_matrix",
+    "confusion_per_slice",
+    "dice_per_slice",
     "binary_confusion",
     "dice",
     "overlap_mapping",
@@ -925,3 +927,75 @@ def assd(truth, pred, spacing=None) -> float:
     if d_t.size == 0 or d_p.size == 0:
         return float("inf")
     return float((d_t.sum() + d_p.sum()) / (d_t.size + d_p.size))
+
+
+def confusion_per_slice(truth, pred, labels=None, *, axis=0, mask=None) -> np.ndarray:
+    """One confusion matrix per slice of a volume along ``axis``.
+
+    Parameters
+    ----------
+    truth, pred : array-like of int, same shape
+    labels : sequence of int, optional
+        As in :func:`confusion_matrix`; ``None`` = the sorted union over the
+        whole volume, so every slice has the same rows and columns.
+    axis : int, default 0
+        The slicing axis.
+    mask : array-like of bool, optional
+        Only pixels where ``mask`` is True are counted.
+
+    Returns
+    -------
+    ndarray of int64, shape ``(n_slices, n_labels, n_labels)``
+        Summing over the first axis gives :func:`confusion_matrix` of the
+        whole volume.
+
+    Examples
+    --------
+    >>> t = np.array([[0, 1], [1, 1]]); p = np.array([[0, 1], [0, 1]])
+    >>> confusion_per_slice(t, p)[:, 1, 1].tolist()
+    [1, 1]
+    """
+    truth = np.asarray(truth)
+    pred = np.asarray(pred)
+    if truth.shape != pred.shape:
+        raise ValueError(
+            f"truth and pred must have the same shape; got {truth.shape} and {pred.shape}")
+    if truth.ndim < 2:
+        raise ValueError(f"need at least 2 axes to slice; got shape {truth.shape}")
+    if labels is None:
+        labels = np.union1d(np.unique(truth), np.unique(pred))
+    truth = np.moveaxis(truth, axis, 0)
+    pred = np.moveaxis(pred, axis, 0)
+    if mask is not None:
+        mask = np.moveaxis(np.broadcast_to(np.asarray(mask, bool), truth.shape), axis, 0)
+    return np.stack([
+        confusion_matrix(truth[i], pred[i], labels=labels,
+                         mask=None if mask is None else mask[i])
+        for i in range(truth.shape[0])])
+
+
+def dice_per_slice(truth, pred, labels=None, *, axis=0, mask=None):
+    """Dice per label for every slice: the curve of a volume's quality.
+
+    Parameters
+    ----------
+    truth, pred, labels, axis, mask
+        As in :func:`confusion_per_slice`.
+
+    Returns
+    -------
+    dice : ndarray of float, shape ``(n_slices, n_labels)``
+        ``nan`` where a label is absent from both slices (undefined).
+    labels : ndarray
+        The labels of the columns.
+    """
+    if labels is None:
+        t, p = np.asarray(truth), np.asarray(pred)
+        labels = np.union1d(np.unique(t), np.unique(p))
+    labels = np.asarray(labels)
+    cms = confusion_per_slice(truth, pred, labels, axis=axis, mask=mask)
+    tp = np.diagonal(cms, axis1=1, axis2=2).astype(float)
+    denom = cms.sum(axis=2) + cms.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = np.where(denom > 0, 2 * tp / denom, np.nan)
+    return dice, labels
