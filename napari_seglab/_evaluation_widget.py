@@ -450,7 +450,9 @@ class EvaluationWidget(Container):
 
     def _show_matrix(self, cm, classes, names):
         heads = [f"{c}: {names[c]}" if c in names else str(c) for c in classes]
-        self.matrix.value = {"data": cm.tolist(), "index": heads, "columns": heads}
+        # Text, not numbers: the table would show large counts as 9.458e+05.
+        cells = [[f"{v:,}" for v in row] for row in cm.tolist()]
+        self.matrix.value = {"data": cells, "index": heads, "columns": heads}
         table = self.matrix.native
         rows = cm.sum(axis=1)
         for i in range(len(classes)):

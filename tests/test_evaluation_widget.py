@@ -64,7 +64,7 @@ def test_table_equals_metrics(make_napari_viewer, qtbot):
     # The confusion matrix shown is the one of the public metrics.
     cm = metrics.confusion_matrix(truth, layer.data, labels=[1, 2, 3])
     np.testing.assert_array_equal(ev.last_scores["confusion"], cm)
-    assert ev.matrix.data.to_list() == cm.tolist()
+    assert ev.matrix.data.to_list() == [[f"{v:,}" for v in row] for row in cm.tolist()]
     # Overlay: class 3 (the rarest) vs rest.
     overlay = viewer.layers["confusion"].data
     assert ev.positive.value == 3
