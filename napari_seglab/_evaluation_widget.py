@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
                               PushButton, Table)
-from napari.layers import Labels
+from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
@@ -103,6 +103,10 @@ class EvaluationWidget(Container):
                                               "counts them flatters the method.")
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices,
                               tooltip="Pixels painted here are left out of the scores.")
+        self.fov = ComboBox(
+            label="Evaluate inside", choices=self._fov_choices, value=None,
+            tooltip="A mask layer (non-zero = scored), e.g. a retina field of view; "
+                    "pixels outside it count nowhere.")
         self.scope = ComboBox(label="Scope", choices=[WHOLE, SLICE], value=WHOLE,
                               tooltip="Current slice: the slice shown along the first "
                                       "axis of a volume (2D view).")
@@ -128,7 +132,8 @@ class EvaluationWidget(Container):
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         table.verticalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
-        self.extend([self.truth, self.pred, self.exclude_seeds, self.seeds, self.scope,
+        self.extend([self.truth, self.pred, self.exclude_seeds, self.seeds, self.fov,
+                     self.scope,
                      self.mapping, self.positive, self.opacity, self.results,
                      self.matrix, buttons])
         self.results.native.setWordWrap(True)
@@ -150,6 +155,7 @@ class EvaluationWidget(Container):
         self.truth.changed.connect(self._layers_changed)
         self.pred.changed.connect(self._layers_changed)
         self.seeds.changed.connect(self._layers_changed)
+        self.fov.changed.connect(self.refresh)
         self.exclude_seeds.changed.connect(self._seeds_toggled)
         self.scope.changed.connect(self.refresh)
         self.positive.changed.connect(self.refresh)
@@ -181,6 +187,24 @@ class EvaluationWidget(Container):
         ours = [layer for layer in layers if layer_role(layer) == "segmentation"]
         rest = [layer for layer in layers if layer_role(layer) != "segmentation"]
         return [(layer.name, layer) for layer in ours[::-1] + rest]
+
+    def _fov_choices(self, widget=None):
+        skip = (self.truth.value, self.pred.value)
+        return [("everywhere", None)] + [
+            (layer.name, layer) for layer in self.viewer.layers
+            if isinstance(layer, (Labels, Image)) and layer_role(layer) is None
+            and "seed" not in layer.name.lower() and layer not in skip]
+
+    def _fov_mask(self, shape):
+        """Pixels to score (None: all) and a note when the mask does not fit."""
+        layer = self.fov.value
+        if layer is None:
+            return None, ""
+        data = np.asarray(layer.data)
+        if data.shape != tuple(shape):
+            return None, (f"Mask '{layer.name}' {data.shape} does not fit the "
+                          f"segmentation {tuple(shape)}: scoring everywhere.")
+        return data != 0, ""
 
     def _seeds_choices(self, widget=None):
         return [(layer.name, layer) for layer in self.viewer.layers
@@ -326,6 +350,10 @@ class EvaluationWidget(Container):
             self._rebuild_mapping()
         truth = self.mapped_truth(t)
         mask, note = self._seed_mask(p.shape)
+        fov, fov_note = self._fov_mask(p.shape)
+        note = " ".join(n for n in (note, fov_note) if n)
+        if fov is not None and mask is not None:
+            mask = mask & fov  # seeds outside the mask are not scored anyway
         index = self.current_slice(p.shape)
         t_s, p_s = (truth, p) if index is None else (truth[index], p[index])
         m_s = None if mask is None or index is None else mask[index]
@@ -334,7 +362,8 @@ class EvaluationWidget(Container):
         # Classes: those of the segmentation (and any painted since).
         classes = sorted(set(self.positive.choices) | set(_values(p_s)))
         # One full confusion matrix; the seeds' share comes from the seed pixels only.
-        cm_all = metrics.confusion_matrix(t_s, p_s, labels=classes)
+        fov_s = fov if fov is None or index is None else fov[index]
+        cm_all = metrics.confusion_matrix(t_s, p_s, labels=classes, mask=fov_s)
         cm = cm_all
         n_seeds = 0
         if m_s is not None:
@@ -342,19 +371,24 @@ class EvaluationWidget(Container):
             if n_seeds:
                 cm = cm_all - metrics.confusion_matrix(t_s, p_s, labels=classes, mask=m_s)
         self._show_scores(cm, cm_all, classes, n_seeds, index, note)
-        self._show_curve(truth, p, classes, mask)
+        self._show_curve(truth, p, classes, mask, fov)
         positive = self.positive.value
         if positive is not None:
-            self._show_overlay(confusion_codes(truth, p, positive))
+            codes = confusion_codes(truth, p, positive)
+            if fov is not None:
+                codes[~fov] = 0  # not scored: not coloured
+            self._show_overlay(codes)
 
-    def _show_curve(self, truth, p, classes, seeds):
+    def _show_curve(self, truth, p, classes, seeds, fov=None):
         volume = p.ndim == 3
         self.curve_label.visible = volume
         self.curve.setVisible(volume)
         if not volume:
             return
-        dice, _ = metrics.dice_per_slice(truth, p, classes,
-                                         mask=None if seeds is None else ~seeds)
+        scored = fov
+        if seeds is not None:
+            scored = ~seeds if fov is None else fov & ~seeds
+        dice, _ = metrics.dice_per_slice(truth, p, classes, mask=scored)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices
             per_slice = np.nanmean(dice, axis=1)

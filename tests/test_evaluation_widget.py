@@ -208,3 +208,25 @@ def test_per_slice_dice_curve_and_click_to_go_there(make_napari_viewer, qtbot):
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton,
                      pos=QPoint(int(widget.x_of(bad)), widget.height() // 2))
     assert viewer.dims.current_step[0] == bad
+
+
+def test_evaluation_mask_limits_the_pixels_scored(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    truth = viewer.layers["ground truth"].data
+    pred = (truth + 1).astype(np.uint8)
+    pred[:40] = 1  # errors in the top rows only
+    viewer.add_labels(pred, name="segmentation")
+    fov = np.zeros(truth.shape, np.uint8)
+    fov[64:] = 1  # a field of view that leaves the errors out
+    viewer.add_labels(fov, name="field of view")
+    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev.reset_choices()
+    qtbot.waitUntil(lambda: "mean_dice" in ev.last_scores, timeout=5000)
+    assert ev.last_scores["mean_dice"] < 1
+    ev.fov.value = viewer.layers["field of view"]
+    qtbot.waitUntil(lambda: ev.last_scores.get("mean_dice") == 1.0, timeout=5000)
+    expected = metrics.confusion_matrix(truth + 1, pred, labels=[1, 2, 3], mask=fov > 0)
+    np.testing.assert_array_equal(ev.last_scores["confusion"], expected)
+    # Outside the mask nothing is coloured.
+    assert not viewer.layers["confusion"].data[:64].any()
