@@ -83,6 +83,17 @@ def _fmt(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.4f}"
 
 
+def _nonzero_mask(layer, shape, fallback):
+    """``layer.data != 0`` if the layer fits ``shape``, else None and a note why."""
+    if layer is None:
+        return None, ""
+    data = np.asarray(layer.data)
+    if data.shape != tuple(shape):
+        return None, (f"'{layer.name}' {data.shape} does not fit the segmentation "
+                      f"{tuple(shape)}: {fallback}.")
+    return data != 0, ""
+
+
 class EvaluationWidget(Container):
     """Ground truth vs segmentation: per-class table and a confusion overlay."""
 
@@ -197,14 +208,7 @@ class EvaluationWidget(Container):
 
     def _fov_mask(self, shape):
         """Pixels to score (None: all) and a note when the mask does not fit."""
-        layer = self.fov.value
-        if layer is None:
-            return None, ""
-        data = np.asarray(layer.data)
-        if data.shape != tuple(shape):
-            return None, (f"Mask '{layer.name}' {data.shape} does not fit the "
-                          f"segmentation {tuple(shape)}: scoring everywhere.")
-        return data != 0, ""
+        return _nonzero_mask(self.fov.value, shape, "scoring everywhere")
 
     def _seeds_choices(self, widget=None):
         return [(layer.name, layer) for layer in self.viewer.layers
@@ -320,14 +324,8 @@ class EvaluationWidget(Container):
 
     def _seed_mask(self, shape):
         """Seed pixels to leave out (None: nothing excluded) and a note."""
-        layer = self.seeds.value
-        if not self.exclude_seeds.value or layer is None:
-            return None, ""
-        seeds = np.asarray(layer.data)
-        if seeds.shape != tuple(shape):
-            return None, (f"Seeds '{layer.name}' {seeds.shape} do not fit the "
-                          f"segmentation {tuple(shape)}: nothing excluded.")
-        return seeds != 0, ""
+        layer = self.seeds.value if self.exclude_seeds.value else None
+        return _nonzero_mask(layer, shape, "nothing excluded")
 
     def current_slice(self, shape) -> int | None:
         """Index along the first axis shown in a 2D view of a volume, else None."""
