@@ -51,3 +51,17 @@ def test_2d_and_bad_input(volume):
         segment_slice(image, seeds, 24)
     with pytest.raises(ValueError, match="at least two classes"):
         segment_slice(image, np.where(seeds == 1, 1, 0), 3, method="knn")
+
+
+def test_cache_is_reused_for_images_with_missing_pixels(volume):
+    image, truth, seeds = volume
+    holes = image.copy()
+    holes[3, 10, 10] = np.nan
+    cache = FeatureCache()
+    segment_slice(holes, seeds, 5, cache=cache)
+    misses = cache.misses
+    labels = segment_slice(holes, seeds, 5, cache=cache)  # the next stroke
+    assert cache.misses == misses and cache.hits > 0
+    if seeds[5, 10, 10] == 0:
+        assert segment_slice(holes, seeds, 3, cache=cache)[10, 10] == 0
+    assert labels.shape == (64, 64)

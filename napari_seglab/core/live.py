@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from .feature_cache import FeatureCache
-from .features import fill_non_finite
 from .model_io import SeededModel
 
 __all__ = ["segment_slice"]
@@ -56,38 +55,42 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     >>> segment_slice(image[..., None], seeds, 8).shape
     (48, 48)
     """
-    image = np.asarray(image, dtype=np.float32)
+    image = np.asarray(image, dtype=np.float32)  # float32 input: no copy, same key
     spatial = image.shape[:-1]
     seeds = np.zeros(spatial, np.uint8) if seeds is None else np.asarray(seeds)
     if seeds.shape != spatial:
         raise ValueError(f"seeds must have the image's spatial shape {spatial}; "
                          f"got {seeds.shape}")
     model = SeededModel(method, features, params)
-    filled, finite = fill_non_finite(image)
     volume = len(spatial) == 3
     if volume and not 0 <= int(index) < spatial[0]:
         raise ValueError(f"index {index} is outside the volume's {spatial[0]} slices")
 
     if model.make_segmenter().input != "features":
         # Thresholds are cheap and global: compute them on the whole image.
-        labels = model.fit_predict(filled, seeds, spacing=spacing, channel_axis=-1)
+        labels = model.fit_predict(image, seeds, spacing=spacing, channel_axis=-1)
         return _keep_seeds(labels[int(index)] if volume else labels,
                            seeds[int(index)] if volume else seeds)
 
+    # The cache is keyed by the array's identity: give it the caller's own
+    # array on every stroke (compute_features fills non-finite pixels
+    # itself), never a copy made anew by each call.
+    finite = np.isfinite(image).all(axis=-1)
+    finite = None if finite.all() else finite
     cache = FeatureCache() if cache is None else cache
     spec = model._spec()
     opts = {"spacing": spacing, "channel_axis": -1, "version": version}
     if not volume:
-        inputs = cache.get(filled, spec, **opts)
+        inputs = cache.get(image, spec, **opts)
         model.fit_inputs(inputs, seeds, finite)
         return _keep_seeds(model.predict_inputs(inputs, finite), seeds)
 
     index = int(index)
     seeded = np.flatnonzero(seeds.reshape(spatial[0], -1).any(axis=1))
     train = seeded if seeded.size else np.array([index])  # unsupervised, no seeds
-    inputs = np.stack([cache.get_slice(filled, spec, z, **opts) for z in train])
+    inputs = np.stack([cache.get_slice(image, spec, z, **opts) for z in train])
     model.fit_inputs(inputs, seeds[train], None if finite is None else finite[train])
-    current = cache.get_slice(filled, spec, index, **opts)
+    current = cache.get_slice(image, spec, index, **opts)
     labels = model.predict_inputs(current, None if finite is None else finite[index])
     return _keep_seeds(labels, seeds[index])
 
