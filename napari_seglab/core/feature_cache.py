@@ -83,6 +83,17 @@ class FeatureCache:
         while self.nbytes > self.max_bytes:
             self._entries.popitem(last=False)
 
+    def _fetch(self, key, image, compute):
+        """The cached value for ``key``, or ``compute()`` stored under it."""
+        value = self._lookup(key, image)
+        if value is not None:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = compute()
+        self._store(key, image, value)
+        return value
+
     def get(self, image, spec=None, *, spacing=None, channel_axis=None, version=0):
         """The full feature stack of ``image`` (computed on first use).
 
@@ -102,15 +113,9 @@ class FeatureCache:
             Shared with the cache: do not modify it.
         """
         key = self._key(image, spec, spacing, channel_axis, version, "full")
-        value = self._lookup(key, image)
-        if value is not None:
-            self.hits += 1
-            return value
-        self.misses += 1
-        value = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis,
-                                 num_workers=self.num_workers)
-        self._store(key, image, value)
-        return value
+        return self._fetch(key, image, lambda: compute_features(
+            image, spec, spacing=spacing, channel_axis=channel_axis,
+            num_workers=self.num_workers))
 
     def get_slice(self, image, spec=None, index=0, *, spacing=None, channel_axis=None,
                   version=0):
@@ -129,15 +134,9 @@ class FeatureCache:
             self.hits += 1
             return full[index]
         key = self._key(image, spec, spacing, channel_axis, version, ("slice", int(index)))
-        value = self._lookup(key, image)
-        if value is not None:
-            self.hits += 1
-            return value
-        self.misses += 1
-        value = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis,
-                                 num_workers=self.num_workers, region=(int(index),))
-        self._store(key, image, value)
-        return value
+        return self._fetch(key, image, lambda: compute_features(
+            image, spec, spacing=spacing, channel_axis=channel_axis,
+            num_workers=self.num_workers, region=(int(index),)))
 
     def invalidate(self, image=None) -> None:
         """Drop every entry, or only those of ``image``."""
