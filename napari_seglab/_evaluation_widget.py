@@ -331,10 +331,7 @@ class EvaluationWidget(Container):
         """Index along the first axis shown in a 2D view of a volume, else None."""
         if self.scope.value != SLICE or len(shape) != 3 or self.viewer.dims.ndisplay != 2:
             return None
-        pred = self.pred.value
-        point = np.asarray(self.viewer.dims.point, float)[-pred.ndim:]
-        index = int(np.round(pred.world_to_data(point)[0]))
-        return int(np.clip(index, 0, shape[0] - 1))
+        return self._slice_on_screen(shape)
 
     # -- compute -----------------------------------------------------------------
     def refresh(self, *args):
