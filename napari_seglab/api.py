@@ -6,7 +6,7 @@ import numpy as np
 
 from .core.model_io import SeededModel
 
-__all__ = ["segment", "prepare_image", "prepare_seeds"]
+__all__ = ["segment", "prepare_image", "prepare_seeds", "prepare_segment"]
 
 
 def prepare_image(image, channel_axis=None) -> np.ndarray:
@@ -164,14 +164,29 @@ def segment(
     >>> int(labels[20, 5]), int(labels[20, 35])
     (1, 2)
     """
-    model = SeededModel(method, features, params)
+    model, data, seeds = prepare_segment(image, seeds, method, channel_axis=channel_axis,
+                                         features=features, params=params)
+    return model.fit_predict(data, seeds, spacing=spacing, channel_axis=-1,
+                             return_proba=return_proba)
+
+
+def prepare_segment(image, seeds=None, method="knn", *, channel_axis=None, features=None,
+                    params=None):
+    """Validate :func:`segment`'s inputs: ``(model, data, seeds)`` ready to fit.
+
+    ``model`` is an unfitted :class:`~napari_seglab.core.model_io.SeededModel`,
+    ``data`` the ``spatial + (C,)`` float32 image (channel axis last) and
+    ``seeds`` the validated seeds or ``None``. For callers that drive
+    ``model.iter_fit_predict(data, seeds, channel_axis=-1)`` step by step
+    (progress bars, cancellation) with the same checks as :func:`segment`.
+    Raises what :func:`segment` raises.
+    """
+    model = SeededModel(method, features, dict(params or {}))
     segmenter = model.make_segmenter()  # unknown method / parameter: fail early
     data = prepare_image(image, channel_axis)
-    spatial = data.shape[:-1]
-    seeds = prepare_seeds(seeds, spatial)
+    seeds = prepare_seeds(seeds, data.shape[:-1])
     if seeds is None and not segmenter.unsupervised:
         raise ValueError(
             f"method {method!r} learns from seeds: paint seeds of at least two classes"
         )
-    return model.fit_predict(data, seeds, spacing=spacing, channel_axis=-1,
-                             return_proba=return_proba)
+    return model, data, seeds

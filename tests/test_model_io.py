@@ -57,6 +57,50 @@ def test_segment_is_fit_predict(two_images):
     assert np.array_equal(labels, model_labels)
 
 
+@pytest.mark.parametrize("method", ["knn", "random_forest", "local"])
+def test_steps_give_fit_predict_result_and_count_progress(two_images, method):
+    a, seeds, _, _ = two_images
+    seeds = None if method == "local" else seeds
+    expected = SeededModel(method, "minimal").fit_predict(a, seeds, return_proba=True)
+    progress, (labels, proba) = _drain(SeededModel(method, "minimal").iter_fit_predict(
+        a, seeds, return_proba=True, chunk_pixels=1000))
+    assert np.array_equal(labels, expected[0])
+    np.testing.assert_array_equal(proba, expected[1])
+    stages = [stage for stage, _, _ in progress]
+    assert stages[:2] == ["features", "training"] and set(stages[2:]) == {"predicting"}
+    done = [d for _, d, _ in progress]
+    total = progress[0][2]
+    assert done == sorted(done) and done[-1] == total == len(progress)
+    if method != "local":  # 96*96 pixels in chunks of 1000, labels then probabilities
+        assert total == 2 + 2 * 10
+
+
+def test_closing_the_steps_stops_before_prediction(two_images):
+    a, seeds, _, _ = two_images
+    model = SeededModel("knn", "minimal")
+    steps = model.iter_fit_predict(a, seeds, chunk_pixels=1000)
+    assert next(steps)[0] == "features"
+    steps.close()  # what a cancelled worker does
+    assert not hasattr(model, "segmenter_")  # never trained
+
+
+def test_apply_steps_match_predict(two_images):
+    a, seeds, b, _ = two_images
+    model = SeededModel("nearest_mean", "minimal").fit(a, seeds)
+    progress, labels = _drain(model.iter_predict(b, chunk_pixels=4096))
+    assert [s for s, _, _ in progress] == ["features"] + ["predicting"] * 3
+    assert np.array_equal(labels, model.predict(b))
+
+
+def _drain(gen):
+    out = []
+    while True:
+        try:
+            out.append(next(gen))
+        except StopIteration as stop:
+            return out, stop.value
+
+
 def test_channel_mismatch_refused(two_images):
     a, seeds, b, _ = two_images
     model = SeededModel("nearest_mean", "minimal").fit(a, seeds)

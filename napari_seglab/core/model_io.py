@@ -65,6 +65,8 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SeededModel", "load_model", "save_m
 FORMAT_NAME = "napari-seglab-model"
 FORMAT_VERSION = 1
 _CHECK_ROWS = 256
+#: Pixels per prediction chunk: bounds memory and paces progress bars.
+CHUNK_PIXELS = 1 << 20
 
 
 def _prepare(image, channel_axis):
@@ -278,6 +280,36 @@ class SeededModel:
             labels[~finite.ravel()] = 0
         return labels.reshape(spatial)
 
+    def iter_predict_inputs(self, inputs, finite=None, *, proba=False,
+                            chunk_pixels=CHUNK_PIXELS):
+        """:meth:`predict_inputs` in chunks of pixels: a generator for progress.
+
+        Yields ``(done, total)`` chunk counts after each chunk and returns
+        (as ``StopIteration.value``) what :meth:`predict_inputs` returns.
+        Closing the generator between chunks stops the work.
+        """
+        self._check_fitted()
+        if self.segmenter_.input == "image":  # the local threshold needs the whole image
+            result = self.predict_inputs(inputs, finite, proba=proba)
+            yield 1, 1
+            return result
+        spatial = inputs.shape[:-1]
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        keep = None if finite is None else finite.ravel()
+        n = flat.shape[0]
+        step = max(int(chunk_pixels), 1)
+        total = max(-(-n // step), 1)
+        out = None
+        for i, start in enumerate(range(0, n, step)):
+            rows = slice(start, start + step)
+            part = self.predict_inputs(flat[rows], None if keep is None else keep[rows],
+                                       proba=proba)
+            if out is None:
+                out = np.empty((n,) + part.shape[1:], part.dtype)
+            out[rows] = part
+            yield i + 1, total
+        return out.reshape(spatial + out.shape[1:])
+
     # -- whole images --
 
     def _check_image_channels(self, image, channel_axis):
@@ -296,20 +328,89 @@ class SeededModel:
         self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
         return self
 
-    def predict(self, image, *, spacing=None, channel_axis=None):
-        """Labels of every pixel of ``image`` (spatial shape; 0 = non-finite)."""
+    def iter_predict(self, image, *, spacing=None, channel_axis=None, return_proba=False,
+                     chunk_pixels=CHUNK_PIXELS):
+        """:meth:`predict` in steps: a generator for progress bars and cancellation.
+
+        Yields ``(stage, done, total)``: stage ``"features"``, then
+        ``"predicting"`` once per chunk of ``chunk_pixels`` pixels (twice as
+        many with ``return_proba``). Returns (``StopIteration.value``) the
+        labels, or ``(labels, proba)`` with ``return_proba``.
+        """
         self._check_fitted()
         self._check_image_channels(image, channel_axis)
-        return self.predict_inputs(*self.compute_inputs(
-            image, spacing=spacing, channel_axis=channel_axis))
+        return (yield from self._iter_label(image, None, spacing, channel_axis,
+                                            return_proba, chunk_pixels, fit=False))
+
+    def iter_fit_predict(self, image, seeds=None, *, spacing=None, channel_axis=None,
+                         return_proba=False, chunk_pixels=CHUNK_PIXELS):
+        """:meth:`fit_predict` in steps: a generator for progress bars and cancellation.
+
+        Yields ``(stage, done, total)`` after each step: ``"features"``,
+        ``"training"``, then ``"predicting"`` once per chunk of
+        ``chunk_pixels`` pixels (twice as many with ``return_proba``).
+        Returns (``StopIteration.value``) what :meth:`fit_predict` returns.
+        Closing the generator between steps stops the work.
+
+        Examples
+        --------
+        >>> from napari_seglab.core.phantoms import tissue_phantom, scribble_seeds
+        >>> image, truth = tissue_phantom((64, 64), random_state=0)
+        >>> steps = SeededModel("nearest_mean").iter_fit_predict(
+        ...     image, scribble_seeds(truth), chunk_pixels=1024)
+        >>> [stage for stage, done, total in steps][:3]
+        ['features', 'training', 'predicting']
+        """
+        return (yield from self._iter_label(image, seeds, spacing, channel_axis,
+                                            return_proba, chunk_pixels, fit=True))
+
+    def _iter_label(self, image, seeds, spacing, channel_axis, return_proba,
+                    chunk_pixels, *, fit):
+        n_chunks = 1
+        if SEGMENTERS.get(self.method) is not None and self._input_kind() != "image":
+            n_pixels = int(np.prod(_spatial_shape(image, channel_axis)))
+            n_chunks = max(-(-n_pixels // max(int(chunk_pixels), 1)), 1)
+        n_predict = n_chunks * (2 if return_proba else 1)
+        total = (2 if fit else 1) + n_predict
+        inputs, finite = self.compute_inputs(image, spacing=spacing,
+                                             channel_axis=channel_axis)
+        yield "features", 1, total
+        done = 1
+        if fit:
+            self.fit_inputs(inputs, seeds, finite)
+            self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+            done += 1
+            yield "training", done, total
+        outputs = []
+        for proba in (False, True) if return_proba else (False,):
+            steps = self.iter_predict_inputs(inputs, finite, proba=proba,
+                                             chunk_pixels=chunk_pixels)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as stop:
+                    outputs.append(stop.value)
+                    break
+                done = min(done + 1, total)
+                yield "predicting", done, total
+        labels = outputs[0]
+        if seeds is not None:
+            seeds = np.asarray(seeds)
+            seeded = seeds > 0
+            if seeded.any():
+                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
+                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
+                labels[seeded] = seeds[seeded]
+        return (labels, outputs[1]) if return_proba else labels
+
+    def predict(self, image, *, spacing=None, channel_axis=None):
+        """Labels of every pixel of ``image`` (spatial shape; 0 = non-finite)."""
+        return _run(self.iter_predict(image, spacing=spacing, channel_axis=channel_axis))
 
     def predict_proba(self, image, *, spacing=None, channel_axis=None):
         """``spatial + (n_classes,)`` float32, last axis in ``classes_`` order."""
-        self._check_fitted()
-        self._check_image_channels(image, channel_axis)
-        inputs, finite = self.compute_inputs(image, spacing=spacing,
-                                             channel_axis=channel_axis)
-        return self.predict_inputs(inputs, finite, proba=True)
+        return _run(self.iter_predict(image, spacing=spacing, channel_axis=channel_axis,
+                                      return_proba=True))[1]
 
     def fit_predict(self, image, seeds=None, *, spacing=None, channel_axis=None,
                     return_proba=False):
@@ -318,21 +419,25 @@ class SeededModel:
         Seeded pixels keep their seed label. With ``return_proba``, returns
         ``(labels, proba)``.
         """
-        inputs, finite = self.compute_inputs(image, spacing=spacing,
-                                             channel_axis=channel_axis)
-        self.fit_inputs(inputs, seeds, finite)
-        self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
-        labels = self.predict_inputs(inputs, finite)
-        if seeds is not None:
-            seeds = np.asarray(seeds)
-            seeded = seeds > 0
-            if seeded.any():
-                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
-                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
-                labels[seeded] = seeds[seeded]
-        if return_proba:
-            return labels, self.predict_inputs(inputs, finite, proba=True)
-        return labels
+        return _run(self.iter_fit_predict(image, seeds, spacing=spacing,
+                                          channel_axis=channel_axis,
+                                          return_proba=return_proba))
+
+
+def _spatial_shape(image, channel_axis):
+    shape = list(np.shape(image))
+    if channel_axis is not None:
+        del shape[channel_axis]
+    return tuple(shape)
+
+
+def _run(steps):
+    """Drive a step generator to its end and return its value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 # --------------------------------------------------------------------------
