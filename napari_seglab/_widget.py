@@ -8,6 +8,7 @@ back as the ``segmentation`` Labels layer.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,9 +16,11 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
+from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QFileDialog
 
 from ._layers import (
     InputError,
@@ -31,10 +34,11 @@ from ._layers import (
     spatial_shape,
     write_labels,
 )
-from .api import prepare_image, segment
+from .api import prepare_image, prepare_segment
 from .core.feature_cache import FeatureCache
 from .core.features import PRESETS
 from .core.live import segment_slice
+from .core.model_io import load_model, save_model
 from .core.segmenters import SEGMENTERS, uncertainty
 
 if TYPE_CHECKING:
@@ -65,17 +69,47 @@ class _Failure:
     message: str
 
 
-@thread_worker(progress={"total": 0, "desc": "Segmenting"})
+@thread_worker
 def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params,
                        with_uncertainty=False):
+    """Train on ``seeds`` and label ``data``, yielding ``(stage, done, total)`` steps.
+
+    Returns ``(labels, seconds, uncertainty or None, model)`` or a
+    :class:`_Failure`. A generator, so that Cancel stops it between steps.
+    """
     start = time.perf_counter()
     try:
-        result = segment(data, seeds, method, spacing=spacing, channel_axis=channel_axis,
-                         features=features, return_proba=with_uncertainty, **params)
+        model, prepared, seeds = prepare_segment(data, seeds, method, channel_axis=channel_axis,
+                                                 features=features, params=params)
+        result = yield from model.iter_fit_predict(prepared, seeds, spacing=spacing,
+                                                   channel_axis=-1,
+                                                   return_proba=with_uncertainty)
     except (ValueError, TypeError) as exc:
         return _Failure(str(exc))
     labels, doubt = (result[0], uncertainty(result[1])) if with_uncertainty else (result, None)
-    return labels, time.perf_counter() - start, doubt
+    return labels, time.perf_counter() - start, doubt, model
+
+
+@thread_worker
+def _apply_in_thread(model, data, spacing, channel_axis):
+    """Label ``data`` with a trained ``model``, yielding ``(stage, done, total)``."""
+    start = time.perf_counter()
+    try:
+        prepared = prepare_image(data, channel_axis)
+        labels = yield from model.iter_predict(prepared, spacing=spacing, channel_axis=-1)
+    except (ValueError, TypeError) as exc:
+        return _Failure(f"The model cannot segment this image: {exc}")
+    return labels, time.perf_counter() - start
+
+
+def _describe(model, source) -> str:
+    """One line saying what a trained model is and where it comes from."""
+    method = next((name for name, key in METHODS.items() if key == model.method),
+                  model.method)
+    features = ("" if SEGMENTERS[model.method].input != "features"
+                else f", {model.spec_.n_features(model.n_channels_, model.ndim_)} features")
+    classes = ", ".join(str(c) for c in model.classes_.tolist())
+    return f"Model: {method}{features}, classes {classes}, trained on {source}"
 
 
 @thread_worker
@@ -136,12 +170,24 @@ class SegmentationWidget(Container):
         )
         self.status = Label(value="Paint seeds, then press Segment.")
         self.legend = Label(value="")
+        # The model of the last Segment run (or a loaded one): save it, or
+        # apply it to another image ("train on one subject, test on another").
+        self.model = None
+        self.model_info = Label(value="No trained model yet: press Segment, or load one.")
+        self.save_model = PushButton(text="Save model…", enabled=False)
+        self.load_model = PushButton(text="Load model…")
+        self.apply_to = ComboBox(label="Apply to", choices=self._image_choices)
+        self.apply = PushButton(text="Apply model", enabled=False,
+                                tooltip="Segment the chosen image with the trained model.")
+        model_files = Container(widgets=[self.save_model, self.load_model],
+                                layout="horizontal", labels=False)
         self.extend([
             self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
             self.n_clusters, self.features, self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
             self.legend,
+            self.model_info, model_files, self.apply_to, self.apply,
         ])
 
         # napari emits `paint` before it writes the pixels (data_setitem), so
@@ -161,6 +207,9 @@ class SegmentationWidget(Container):
 
         self.new_seeds.changed.connect(self.add_seeds_layer)
         self.run.changed.connect(self.start_segmentation)
+        self.save_model.changed.connect(self.save_model_file)
+        self.load_model.changed.connect(self.load_model_file)
+        self.apply.changed.connect(self.apply_model)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
         self.seeds.changed.connect(self._follow_seeds_layer)
@@ -245,11 +294,29 @@ class SegmentationWidget(Container):
         )
         worker.errored.connect(self._show_crash)
         self.status.value = f"Segmenting '{image.name}' with {self.method.value}…"
+        self._start_job(worker, f"Segmenting '{image.name}'")
+        return worker
+
+    def _start_job(self, worker, what):
+        """Run ``worker`` (one at a time) with a progress bar that Cancel can stop."""
         self._worker = worker
         self.cancel.enabled = True
+        bar = progress(total=0, desc=what)  # indeterminate until the first step
+
+        def step(value):
+            stage, done, total = value
+            # Status first: napari's progress bar processes pending events
+            # (the result among them) while it updates.
+            self.status.value = f"{what}: {stage} ({done}/{total})…"
+            if bar.total != total:
+                bar.total = total
+            bar.set_description(f"{what}: {stage}")
+            bar.update(done - bar.n)
+
+        worker.yielded.connect(step)
+        worker.finished.connect(bar.close)
         worker.finished.connect(self._worker_finished)
         worker.start()
-        return worker
 
     def _worker_finished(self, *args):
         self.cancel.enabled = False
@@ -275,7 +342,8 @@ class SegmentationWidget(Container):
             show_warning(result.message)
             self.finished_run.emit(None)
             return
-        labels, seconds, doubt = result
+        labels, seconds, doubt, model = result
+        self._keep_model(model, f"'{image.name}'")
         ndim = labels.ndim
         if doubt is not None:
             self._show_uncertainty(doubt, image)
@@ -290,6 +358,88 @@ class SegmentationWidget(Container):
             f"→ '{layer.name}'"
         )
         show_info(f"Segmented '{image.name}' in {seconds:.2f} s")
+        self.finished_run.emit(layer)
+
+    # -- trained model: save, load, apply ------------------------------------------
+    def _keep_model(self, model, source):
+        self.model = model
+        self.model_info.value = _describe(model, source)
+        self.save_model.enabled = True
+        self.apply.enabled = True
+
+    def save_model_file(self, *args, path=None):
+        """Write the trained model to a data-only ``.npz`` file (asks where)."""
+        if self.model is None:
+            show_warning("No trained model yet: press Segment first, then save.")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.native, "Save segmentation model", "model.seglab.npz",
+                "seglab model (*.npz)")
+            if not path:
+                return None
+        try:
+            save_model(path, self.model)
+        except (OSError, ValueError) as exc:
+            show_warning(f"Could not save the model to {path}: {exc}")
+            return None
+        self.status.value = f"Model saved to {path}"
+        return path
+
+    def load_model_file(self, *args, path=None):
+        """Read a model saved by seglab; a damaged or foreign file is refused."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.native, "Load segmentation model", "", "seglab model (*.npz)")
+            if not path:
+                return None
+        try:
+            model = load_model(path)
+        except (OSError, ValueError) as exc:
+            show_warning(f"Could not load a model from {path}: {exc}")
+            return None  # the current model stays
+        self._keep_model(model, f"file {Path(path).name}")
+        self.status.value = "Model loaded: choose an image and press Apply model."
+        return model
+
+    def apply_model(self, *args):
+        """Segment the 'Apply to' image with the trained model, in a worker."""
+        model, target = self.model, self.apply_to.value
+        if model is None:
+            show_warning("No trained model: press Segment or load a model first.")
+            return None
+        try:
+            data, channel_axis, spacing = image_arrays(target)
+        except InputError as exc:
+            show_warning(str(exc))
+            return None
+        self._generation += 1
+        generation = self._generation
+        seeds_layer = self.seeds.value
+        worker = _apply_in_thread(model, data, spacing, channel_axis, _start_thread=False)
+        worker.returned.connect(
+            lambda result: self._show_applied(result, generation, target, seeds_layer))
+        worker.errored.connect(self._show_crash)
+        self._start_job(worker, f"Applying the model to '{target.name}'")
+        return worker
+
+    def _show_applied(self, result, generation, target, seeds_layer):
+        if generation != self._generation:
+            return
+        if isinstance(result, _Failure):
+            self.status.value = "Not applied: see the message."
+            show_warning(result.message)
+            self.finished_run.emit(None)
+            return
+        labels, seconds = result
+        ndim = labels.ndim
+        training = self.image.value
+        layer = write_labels(
+            self.viewer, labels, role="segmentation", source=target.name,
+            name="segmentation" if target is training else f"segmentation ({target.name})",
+            like=seeds_layer if isinstance(seeds_layer, Labels) else None,
+            scale=target.scale[-ndim:], translate=target.translate[-ndim:], opacity=0.5)
+        self.status.value = f"Model applied to '{target.name}' in {seconds:.2f} s → '{layer.name}'"
         self.finished_run.emit(layer)
 
     def _show_uncertainty(self, doubt, image):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import napari_seglab
 import napari_seglab._widget as widget_module
 from napari_seglab.core.phantoms import scribble_seeds
 
@@ -259,3 +260,99 @@ def test_uncertainty_layer_shows_where_to_paint_next(make_napari_viewer, qtbot):
     assert doubt not in [layer for _, layer in seg._image_choices()]
     click_segment(qtbot, seg)
     assert [layer.name for layer in viewer.layers].count("uncertainty") == 1
+
+
+def test_save_load_and_apply_the_model_to_another_subject(make_napari_viewer, qtbot,
+                                                          tmp_path, monkeypatch,
+                                                          warnings_shown):
+    from napari_seglab.core.phantoms import tissue_phantom
+
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    assert not seg.save_model.enabled and not seg.apply.enabled
+    paint_scribbles(viewer)
+    click_segment(qtbot, seg)
+    assert "kNN" in seg.model_info.value and "'phantom 2D'" in seg.model_info.value
+    trained = seg.model
+
+    path = tmp_path / "brain.seglab.npz"
+    monkeypatch.setattr(widget_module.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(path), ""))
+    seg.save_model.native.click()
+    assert path.exists() and "saved" in seg.status.value
+
+    # Another subject: same kind of image, different anatomy and noise.
+    other, other_truth = tissue_phantom((256, 256), random_state=7)
+    viewer.add_image(other, name="subject B")
+    seg.reset_choices()
+    seg.model = None  # as in a new session: the model comes from the file
+    monkeypatch.setattr(widget_module.QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(path), ""))
+    seg.load_model.native.click()
+    assert seg.model is not trained and "brain.seglab.npz" in seg.model_info.value
+
+    seg.apply_to.value = viewer.layers["subject B"]
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:
+        seg.apply.native.click()
+    result = blocker.args[0]
+    assert result.name == "segmentation (subject B)"
+    assert result.data.shape == other.shape
+    d = napari_seglab.metrics.dice(other_truth + 1, result.data, labels=[1, 2, 3])
+    assert np.mean(list(d.values())) > 0.85
+    assert viewer.layers["segmentation"].data.shape == (256, 256)  # the first one stays
+    assert not warnings_shown
+
+
+def test_damaged_model_file_is_refused_and_the_model_kept(make_napari_viewer, qtbot,
+                                                          tmp_path, monkeypatch,
+                                                          warnings_shown):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    paint_scribbles(viewer)
+    click_segment(qtbot, seg)
+    trained = seg.model
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"PK\x03\x04 not really a model")
+    monkeypatch.setattr(widget_module.QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(damaged), ""))
+    seg.load_model.native.click()
+    assert len(warnings_shown) == 1 and "Could not load" in warnings_shown[0]
+    assert seg.model is trained and seg.apply.enabled
+
+
+def test_model_of_other_channels_is_refused_on_apply(make_napari_viewer, qtbot,
+                                                     warnings_shown):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    paint_scribbles(viewer)
+    click_segment(qtbot, seg)
+    rgb = np.random.default_rng(0).random((256, 256, 3)).astype(np.float32)
+    viewer.add_image(rgb, name="colour photo", rgb=True)
+    seg.reset_choices()
+    seg.apply_to.value = viewer.layers["colour photo"]
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:
+        seg.apply.native.click()
+    assert blocker.args == [None]
+    assert "channel" in warnings_shown[0] and "segmentation (colour photo)" not in viewer.layers
+
+
+def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot,
+                                                       monkeypatch):
+    import napari_seglab.core.model_io as model_io
+
+    # 48*160*160 voxels in chunks of 2**18 -> 5 prediction steps.
+    monkeypatch.setitem(model_io.SeededModel.iter_fit_predict.__kwdefaults__,
+                        "chunk_pixels", 1 << 18)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_3d")
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    paint_scribbles(viewer)
+    steps = []
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.start_segmentation().yielded.connect(steps.append)
+    stages = [stage for stage, _, _ in steps]
+    assert stages[:2] == ["features", "training"] and stages.count("predicting") == 5
+    assert [done for _, done, _ in steps] == list(range(1, 8)) and steps[-1][2] == 7
+    assert segmentations(viewer)
+    qtbot.wait(100)  # no late progress message covers the result's
+    assert seg.status.value.startswith("kNN:") and not seg.cancel.enabled
