@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox,
+)
 from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
 from napari.utils import progress
@@ -39,7 +41,7 @@ from .core.feature_cache import FeatureCache
 from .core.features import PRESETS
 from .core.live import segment_slice
 from .core.model_io import load_model, save_model
-from .core.segmenters import SEGMENTERS, uncertainty
+from .core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
 
 if TYPE_CHECKING:
     import napari
@@ -51,6 +53,7 @@ METHODS = {
     "k-means": "kmeans",
     "Gaussian mixture": "gmm",
     "Random forest": "random_forest",
+    "Manual threshold": "manual",
     "Otsu threshold": "otsu",
     "Li threshold": "li",
     "Yen threshold": "yen",
@@ -100,6 +103,19 @@ def _apply_in_thread(model, data, spacing, channel_axis):
     except (ValueError, TypeError) as exc:
         return _Failure(f"The model cannot segment this image: {exc}")
     return labels, time.perf_counter() - start
+
+
+@thread_worker
+def _thresholds_in_thread(data, channel_axis, seeds):
+    try:
+        intensity = prepare_image(data, channel_axis).mean(axis=-1)
+    except (ValueError, TypeError) as exc:
+        return _Failure(str(exc))
+    if not np.isfinite(intensity).all():
+        return _Failure("The image has NaN or infinite pixels; the threshold gallery "
+                        "needs finite intensities (Segment with a threshold method "
+                        "handles them).")
+    return try_all_thresholds(intensity, seeds)
 
 
 def _describe(model, source) -> str:
@@ -153,6 +169,13 @@ class SegmentationWidget(Container):
             label="Clusters", value=0, min=0, max=50,
             tooltip="0 = one per seed class (2 without seeds)",
         )
+        self.threshold = FloatSpinBox(
+            label="Threshold", value=0.0, min=-1e12, max=1e12, step=1.0,
+            tooltip="Pixels above it get the upper class (the brighter seed class).")
+        self.try_thresholds = PushButton(
+            text="Try all thresholds",
+            tooltip="Otsu, Li, Yen, Triangle, minimum and local side by side: "
+                    "one layer each (napari's grid view shows them together).")
         self.features = ComboBox(label="Features",
                                  choices=[METHOD_DEFAULT, *PRESETS],
                                  value=METHOD_DEFAULT)
@@ -183,7 +206,8 @@ class SegmentationWidget(Container):
                                 layout="horizontal", labels=False)
         self.extend([
             self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
-            self.n_clusters, self.features, self.show_uncertainty, self.run, self.cancel,
+            self.n_clusters, self.threshold, self.try_thresholds, self.features,
+            self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
             self.legend,
@@ -212,6 +236,8 @@ class SegmentationWidget(Container):
         self.apply.changed.connect(self.apply_model)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
+        self.image.changed.connect(self._show_method_params)
+        self.try_thresholds.changed.connect(self.try_all_thresholds)
         self.seeds.changed.connect(self._follow_seeds_layer)
         self.image.changed.connect(self._update_legend)
         self._show_method_params()
@@ -259,6 +285,8 @@ class SegmentationWidget(Container):
         method = METHODS[self.method.value]
         if method == "knn":
             return {"n_neighbors": int(self.n_neighbors.value)}
+        if method == "manual":
+            return {"threshold": float(self.threshold.value)}
         if self.n_clusters.value > 0:
             if method == "kmeans":
                 return {"n_clusters": int(self.n_clusters.value)}
@@ -577,7 +605,71 @@ class SegmentationWidget(Container):
         method = METHODS[self.method.value]
         self.n_neighbors.visible = method == "knn"
         self.n_clusters.visible = method in ("kmeans", "gmm")
+        self.threshold.visible = method == "manual"
+        self.try_thresholds.visible = method in THRESHOLD_METHODS
+        if method == "manual":
+            self._fit_threshold_range()
         self.features.visible = SEGMENTERS[method].input == "features"
+
+    def _fit_threshold_range(self):
+        """Range and step of the threshold box from the image's intensities."""
+        image = self.image.value
+        if image is None:
+            return
+        data = np.asarray(image.data, dtype=np.float32)
+        low, high = np.nanmin(data), np.nanmax(data)
+        if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+            return
+        current = self.threshold.value
+        step = float(10 ** np.floor(np.log10((high - low) / 100)))
+        self.threshold.native.setDecimals(max(3, int(2 - np.log10(step))))
+        self.threshold.min, self.threshold.max = float(low), float(high)
+        self.threshold.step = step
+        if not low < current < high:
+            self.threshold.value = float((low + high) / 2)
+
+    def try_all_thresholds(self, *args):
+        """Every automatic threshold on the image: one layer each, to compare."""
+        image = self.image.value
+        try:
+            data, channel_axis, _ = image_arrays(image)
+        except InputError as exc:
+            show_warning(str(exc))
+            return None
+        seeds_layer = self.seeds.value
+        shape = spatial_shape(data, channel_axis)
+        seeds = None  # seeds of exactly two classes say which one is "above"
+        if seeds_layer is not None and seeds_layer.data.shape == shape:
+            painted = np.asarray(seeds_layer.data)
+            if np.unique(painted[painted > 0]).size == 2:
+                seeds = painted.copy()
+        worker = _thresholds_in_thread(data, channel_axis, seeds, _start_thread=False)
+        worker.returned.connect(lambda result: self._show_thresholds(result, image))
+        worker.errored.connect(self._show_crash)
+        self.status.value = f"Trying every threshold on '{image.name}'…"
+        worker.start()
+        return worker
+
+    def _show_thresholds(self, results, image):
+        if isinstance(results, _Failure):
+            show_warning(results.message)
+            self.finished_run.emit(None)
+            return
+        ndim = len(image.data.shape) - (1 if image.rgb else 0)
+        shown, failed = [], []
+        for name, labels in results.items():
+            if isinstance(labels, Exception):
+                failed.append(f"{name} ({labels})")
+                continue
+            write_labels(self.viewer, labels, role=f"threshold {name}", source=image.name,
+                         name=f"{name} threshold", visible=not shown, opacity=0.5,
+                         scale=image.scale[-ndim:], translate=image.translate[-ndim:])
+            shown.append(name)
+        message = f"Thresholds: {', '.join(shown)} (one layer each; grid view compares them)"
+        if failed:
+            message += "; could not split: " + "; ".join(failed)
+        self.status.value = message
+        self.finished_run.emit(None)
 
     def _follow_seeds_layer(self, *args):
         layer = self.seeds.value

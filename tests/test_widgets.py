@@ -356,3 +356,31 @@ def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot
     assert segmentations(viewer)
     qtbot.wait(100)  # no late progress message covers the result's
     assert seg.status.value.startswith("kNN:") and not seg.cancel.enabled
+
+
+def test_manual_threshold_and_the_threshold_gallery(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    image = viewer.layers["phantom 2D"].data
+    seg.method.value = "Manual threshold"
+    shown = lambda w: not w.native.isHidden()  # noqa: E731 (the viewer is not on screen)
+    assert shown(seg.threshold) and not shown(seg.n_neighbors)
+    assert seg.threshold.min == pytest.approx(image.min(), abs=1e-4)
+    assert seg.threshold.max == pytest.approx(image.max(), abs=1e-4)
+    seg.threshold.value = 0.5
+    click_segment(qtbot, seg)
+    (result,) = segmentations(viewer)
+    np.testing.assert_array_equal(result.data, np.where(image > 0.5, 2, 1))
+
+    seg.method.value = "Otsu threshold"
+    assert shown(seg.try_thresholds) and not shown(seg.threshold)
+    paint_scribbles(viewer)  # three classes: the gallery ignores them
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.try_thresholds.native.click()
+    gallery = {layer.name: layer for layer in viewer.layers if "threshold" in layer.name}
+    assert {"otsu threshold", "li threshold", "local threshold"} <= set(gallery)
+    otsu = gallery["otsu threshold"].data
+    from skimage.filters import threshold_otsu
+    np.testing.assert_array_equal(otsu, np.where(image > threshold_otsu(image), 2, 1))
+    seg.reset_choices()  # our layers are not offered as seeds or images
+    assert not set(gallery.values()) & {layer for _, layer in seg._seeds_choices()}
