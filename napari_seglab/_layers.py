@@ -59,6 +59,37 @@ def image_arrays(layer) -> tuple[np.ndarray, int | None, tuple[float, ...]]:
     return data, channel_axis, spacing
 
 
+def stacked_arrays(layer, extra_layers=()) -> tuple[np.ndarray, int | None,
+                                                    tuple[float, ...]]:
+    """:func:`image_arrays` of ``layer`` with ``extra_layers`` added as channels.
+
+    Several contrasts of one subject (a T1 and a FLAIR MRI) become one
+    multichannel image, channel axis last. Without extra layers this is
+    :func:`image_arrays` itself.
+
+    Raises
+    ------
+    InputError
+        What :func:`image_arrays` raises, or an extra layer whose spatial
+        shape is not the image's.
+    """
+    data, channel_axis, spacing = image_arrays(layer)
+    if not extra_layers:
+        return data, channel_axis, spacing
+    shape = spatial_shape(data, channel_axis)
+    parts = [data if channel_axis is not None else data[..., np.newaxis]]
+    for extra in extra_layers:
+        more, more_axis, _ = image_arrays(extra)
+        if spatial_shape(more, more_axis) != shape:
+            raise InputError(
+                f"'{extra.name}' has shape {spatial_shape(more, more_axis)}, but "
+                f"'{layer.name}' has {shape}: channels must be registered images of "
+                "the same shape. Untick it under 'Add channels'."
+            )
+        parts.append(more if more_axis is not None else more[..., np.newaxis])
+    return np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1), -1, spacing
+
+
 def spatial_shape(data: np.ndarray, channel_axis) -> tuple[int, ...]:
     return data.shape if channel_axis is None else data.shape[:-1]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import (
-    CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox,
+    CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, Select, SpinBox,
 )
 from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
@@ -31,6 +31,7 @@ from ._layers import (
     find_output,
     META_KEY,
     image_arrays,
+    stacked_arrays,
     layer_role,
     seeds_array,
     spatial_shape,
@@ -161,6 +162,11 @@ class SegmentationWidget(Container):
         self._data_versions: dict[int, int] = {}
 
         self.image = ComboBox(label="Image", choices=self._image_choices)
+        self.channels = Select(
+            label="Add channels", choices=self._channel_choices, value=[],
+            tooltip="Other images of the same shape (e.g. a FLAIR beside a T1) "
+                    "used as extra channels of the chosen image.")
+        self.channels.native.setMaximumHeight(64)
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
         self.new_seeds = PushButton(text="New seeds layer")
         self.method = ComboBox(label="Method", choices=list(METHODS), value="kNN")
@@ -200,18 +206,23 @@ class SegmentationWidget(Container):
         self.save_model = PushButton(text="Save model…", enabled=False)
         self.load_model = PushButton(text="Load model…")
         self.apply_to = ComboBox(label="Apply to", choices=self._image_choices)
+        self.apply_channels = Select(
+            label="with channels", choices=self._apply_channel_choices, value=[],
+            tooltip="For a model trained on several images (e.g. T1 + FLAIR): the "
+                    "other contrasts of the image to segment, in the same order.")
+        self.apply_channels.native.setMaximumHeight(64)
         self.apply = PushButton(text="Apply model", enabled=False,
                                 tooltip="Segment the chosen image with the trained model.")
         model_files = Container(widgets=[self.save_model, self.load_model],
                                 layout="horizontal", labels=False)
         self.extend([
-            self.image, self.seeds, self.new_seeds, self.method, self.n_neighbors,
+            self.image, self.channels, self.seeds, self.new_seeds, self.method, self.n_neighbors,
             self.n_clusters, self.threshold, self.try_thresholds, self.features,
             self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
             self.legend,
-            self.model_info, model_files, self.apply_to, self.apply,
+            self.model_info, model_files, self.apply_to, self.apply_channels, self.apply,
         ])
 
         # napari emits `paint` before it writes the pixels (data_setitem), so
@@ -234,19 +245,46 @@ class SegmentationWidget(Container):
         self.save_model.changed.connect(self.save_model_file)
         self.load_model.changed.connect(self.load_model_file)
         self.apply.changed.connect(self.apply_model)
+        self.apply_to.changed.connect(self._show_apply_channels)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
         self.image.changed.connect(self._show_method_params)
         self.try_thresholds.changed.connect(self.try_all_thresholds)
         self.seeds.changed.connect(self._follow_seeds_layer)
         self.image.changed.connect(self._update_legend)
+        self.image.changed.connect(lambda *_: self.channels.reset_choices())
         self._show_method_params()
+        self._show_apply_channels()
         self._follow_seeds_layer()
 
     # -- layer choices -------------------------------------------------------
     def _image_choices(self, widget=None):
         return [(layer.name, layer) for layer in self.viewer.layers
                 if isinstance(layer, Image) and layer_role(layer) is None]
+
+    def _channel_choices(self, widget=None):
+        image = self.image.value if hasattr(self, "image") else None
+        if image is None or getattr(image, "rgb", False):
+            return []
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Image) and layer_role(layer) is None
+                and layer is not image and not layer.rgb
+                and layer.data.shape == image.data.shape]
+
+    def _apply_channel_choices(self, widget=None):
+        target = self.apply_to.value if hasattr(self, "apply_to") else None
+        if target is None or getattr(target, "rgb", False):
+            return []
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Image) and layer_role(layer) is None
+                and layer is not target and not layer.rgb
+                and layer.data.shape == target.data.shape]
+
+    def _inputs(self):
+        """The chosen image with its added channels: ``(data, channel_axis, spacing)``."""
+        image = self.image.value
+        extra = [layer for layer in self.channels.value if layer is not image]
+        return stacked_arrays(image, extra)
 
     def _seeds_choices(self, widget=None):
         candidates = [layer for layer in self.viewer.layers
@@ -299,7 +337,7 @@ class SegmentationWidget(Container):
         image = self.image.value
         method = METHODS[self.method.value]
         try:
-            data, channel_axis, spacing = image_arrays(image)
+            data, channel_axis, spacing = self._inputs()
             shape = spatial_shape(data, channel_axis)
             seeds_layer = self.seeds.value
             if seeds_layer is None and SEGMENTERS[method].unsupervised:
@@ -320,6 +358,8 @@ class SegmentationWidget(Container):
         worker.returned.connect(
             lambda result: self._show_result(result, generation, image, seeds_layer)
         )
+        self._training_source = " + ".join(
+            f"'{layer.name}'" for layer in (image, *self.channels.value))
         worker.errored.connect(self._show_crash)
         self.status.value = f"Segmenting '{image.name}' with {self.method.value}…"
         self._start_job(worker, f"Segmenting '{image.name}'")
@@ -371,7 +411,7 @@ class SegmentationWidget(Container):
             self.finished_run.emit(None)
             return
         labels, seconds, doubt, model = result
-        self._keep_model(model, f"'{image.name}'")
+        self._keep_model(model, self._training_source)
         ndim = labels.ndim
         if doubt is not None:
             self._show_uncertainty(doubt, image)
@@ -394,6 +434,13 @@ class SegmentationWidget(Container):
         self.model_info.value = _describe(model, source)
         self.save_model.enabled = True
         self.apply.enabled = True
+        self._show_apply_channels()
+
+    def _show_apply_channels(self, *args):
+        several = self.model is not None and self.model.n_channels_ > 1
+        self.apply_channels.visible = several
+        if several:
+            self.apply_channels.reset_choices()
 
     def save_model_file(self, *args, path=None):
         """Write the trained model to a data-only ``.npz`` file (asks where)."""
@@ -437,7 +484,8 @@ class SegmentationWidget(Container):
             show_warning("No trained model: press Segment or load a model first.")
             return None
         try:
-            data, channel_axis, spacing = image_arrays(target)
+            extra = [layer for layer in self.apply_channels.value if layer is not target]
+            data, channel_axis, spacing = stacked_arrays(target, extra)
         except InputError as exc:
             show_warning(str(exc))
             return None
@@ -503,22 +551,23 @@ class SegmentationWidget(Container):
         if live:
             self._live_timer.start()
 
-    def _prepared_image(self, image, data, channel_axis):
-        """Float32 ``spatial + (C,)`` data, kept while the layer's data stay the same.
+    def _prepared_image(self, layers, data, channel_axis):
+        """Float32 ``spatial + (C,)`` data, kept while the layers' data stay the same.
 
         The feature cache is keyed by this array's identity, so it must not
-        be rebuilt on every stroke.
+        be rebuilt on every stroke. Returns the array and a version key that
+        changes when any of ``layers`` (image and added channels) changes.
         """
-        key = id(image)
-        if key not in self._data_versions:
-            self._data_versions[key] = 0
-            image.events.data.connect(lambda e, k=key: self._bump_version(k))
-        version = self._data_versions[key]
+        for layer in layers:
+            if id(layer) not in self._data_versions:
+                self._data_versions[id(layer)] = 0
+                layer.events.data.connect(lambda e, k=id(layer): self._bump_version(k))
+        version = tuple((id(layer), self._data_versions[id(layer)]) for layer in layers)
         held = self._prepared
-        if held is None or held[0] is not image or held[1] != version:
-            held = (image, version, prepare_image(data, channel_axis))
+        if held is None or held[0] != version:
+            held = (version, prepare_image(data, channel_axis))
             self._prepared = held
-        return held[2], version
+        return held[1], version
 
     def _bump_version(self, key):
         self._data_versions[key] += 1
@@ -536,7 +585,7 @@ class SegmentationWidget(Container):
         image, seeds_layer = self.image.value, self.seeds.value
         method = METHODS[self.method.value]
         try:
-            data, channel_axis, spacing = image_arrays(image)
+            data, channel_axis, spacing = self._inputs()
             shape = spatial_shape(data, channel_axis)
             seeds = seeds_array(seeds_layer, image, shape)
         except InputError as exc:
@@ -549,12 +598,13 @@ class SegmentationWidget(Container):
                                      "press Segment for the whole volume.")
                 return None
             index = self._visible_slice(image, shape[0])
-        prepared, version = self._prepared_image(image, data, channel_axis)
+        layers = (image, *self.channels.value)
+        prepared, version = self._prepared_image(layers, data, channel_axis)
         features = None if self.features.value == METHOD_DEFAULT else self.features.value
         self._generation += 1
         generation = self._generation
         worker = _live_in_thread(prepared, seeds, index, method, features, self._params(),
-                                 spacing, self._cache, (id(image), version),
+                                 spacing, self._cache, version,
                                  _start_thread=False)
         worker.returned.connect(
             lambda result: self._show_live(result, generation, image, seeds_layer, index))
@@ -632,7 +682,7 @@ class SegmentationWidget(Container):
         """Every automatic threshold on the image: one layer each, to compare."""
         image = self.image.value
         try:
-            data, channel_axis, _ = image_arrays(image)
+            data, channel_axis, _ = self._inputs()
         except InputError as exc:
             show_warning(str(exc))
             return None

@@ -384,3 +384,62 @@ def test_manual_threshold_and_the_threshold_gallery(make_napari_viewer, qtbot):
     np.testing.assert_array_equal(otsu, np.where(image > threshold_otsu(image), 2, 1))
     seg.reset_choices()  # our layers are not offered as seeds or images
     assert not set(gallery.values()) & {layer for _, layer in seg._seeds_choices()}
+
+
+BRAINS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "brains"
+
+
+@pytest.mark.skipif(not BRAINS.is_dir(), reason="needs ../shared/data/brains (shared data)")
+def test_t1_and_flair_as_channels_train_on_one_subject_apply_to_another(
+        make_napari_viewer, qtbot, warnings_shown):
+    """The course exercise in the GUI: T1 + FLAIR of subject 1 -> subject 2."""
+    import tifffile
+
+    tissues = ((2, 5), (3, 7), (4, 8))  # WM, GM, CSF; the rest is background
+
+    def load(subject):
+        t1, flair, gt = (tifffile.imread(BRAINS / f"{subject}_1_{m}.tif")
+                         for m in ("t1", "t2", "gt"))
+        truth = np.ones(gt.shape, np.uint8)
+        for label, values in enumerate(tissues, start=2):
+            truth[np.isin(gt, values)] = label
+        return t1, flair, truth
+
+    viewer = make_napari_viewer()
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    t1, flair, truth = load(1)
+    viewer.add_image(t1, name="s1 T1")
+    viewer.add_image(flair, name="s1 FLAIR")
+    seeds = viewer.add_labels(scribble_seeds(truth - 1, strokes_per_class=6, length=12,
+                                             random_state=0), name="seeds")
+    seg.reset_choices()
+    seg.image.value = viewer.layers["s1 T1"]
+    assert [name for name, _ in seg._channel_choices()] == ["s1 FLAIR"]
+    seg.channels.value = [viewer.layers["s1 FLAIR"]]
+    seg.seeds.value = seeds
+    click_segment(qtbot, seg)
+    assert seg.model.n_channels_ == 2
+    assert "'s1 T1' + 's1 FLAIR'" in seg.model_info.value
+
+    t1_b, flair_b, truth_b = load(2)
+    viewer.add_image(t1_b, name="s2 T1")
+    viewer.add_image(flair_b, name="s2 FLAIR")
+    seg.reset_choices()
+    seg.apply_to.value = viewer.layers["s2 T1"]
+    assert not seg.apply_channels.native.isHidden()
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:  # T1 alone: refused
+        seg.apply.native.click()
+    assert blocker.args == [None] and "2" in warnings_shown[-1]
+    seg.apply_channels.value = [viewer.layers["s2 FLAIR"]]
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:
+        seg.apply.native.click()
+    result = blocker.args[0].data
+    # Exactly the headless two-channel model, and a sensible segmentation.
+    from napari_seglab.core.model_io import SeededModel
+
+    headless = SeededModel("knn", params={"n_neighbors": 5}).fit(
+        np.stack([t1, flair], -1), seeds.data, channel_axis=-1)
+    np.testing.assert_array_equal(
+        result, headless.predict(np.stack([t1_b, flair_b], -1), channel_axis=-1))
+    d = napari_seglab.metrics.dice(truth_b, result, labels=[2, 3, 4])
+    assert min(d.values()) > 0.4 and np.mean(list(d.values())) > 0.55
