@@ -1,0 +1,190 @@
+"""Segment a whole 3D volume: napari-seglab vs scikit-image vs a 20-line baseline.
+
+The volume is a 160³ isotropic MR-like phantom (4.1 M voxels:
+:func:`~napari_seglab.core.phantoms.tissue_phantom`, three smooth tissue
+classes, partial volume at every border, a multiplicative bias field and
+Gaussian noise) with a few hundred voxels of short scribbles (4 strokes of
+40 voxels per class). Isotropic, so that scikit-image's features, which know
+no voxel spacing, see the same geometry as ours.
+
+Rows, all from the same seeds in the same run:
+
+* scikit-image's trainable segmentation: ``multiscale_basic_features``
+  (its defaults) + ``RandomForestClassifier(n_estimators=100)``;
+* the baseline a competent user writes in 20 lines: intensity and
+  ``ndi.gaussian_filter(σ=1)``, a 30-tree forest;
+* ``napari_seglab.segment`` with its default method (end to end), then each
+  learned method with features, fit and predict timed separately (the same
+  code ``segment`` runs: ``prepare_segment`` + ``iter_fit_predict``, stepped).
+
+Every row runs in a fresh process, so its peak RSS is its own (the process
+holds the image and seeds it was handed) and no row inherits another's
+threads or heap. Dice is per class and the mean over the three classes,
+on every voxel except the seeded ones. ``ratio`` is scikit-image's total
+time over the row's.
+
+    .venv/bin/python bench/volume.py            # 160³, a few minutes
+    .venv/bin/python bench/volume.py --quick    # 80³
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+FULL_SHAPE = (160, 160, 160)
+QUICK_SHAPE = (80, 80, 80)
+LEARNED_METHODS = ("knn", "nearest_mean", "kmeans", "gmm", "random_forest")
+CLASS_NAMES = ("background", "tissue", "fluid")
+
+
+def skimage_pipeline(image, seeds):
+    """scikit-image's trainable segmentation with its default features."""
+    from skimage.feature import multiscale_basic_features
+    from skimage.future import fit_segmenter, predict_segmenter
+    from sklearn.ensemble import RandomForestClassifier
+
+    start = time.perf_counter()
+    features = multiscale_basic_features(image)
+    stamps = [time.perf_counter()]
+    clf = RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=0)
+    clf = fit_segmenter(seeds, features, clf)
+    stamps.append(time.perf_counter())
+    labels = predict_segmenter(features, clf)
+    stamps.append(time.perf_counter())
+    return labels, start, stamps
+
+
+def baseline_pipeline(image, seeds):
+    """What a competent user writes in 20 lines: two features, 30 trees."""
+    from scipy import ndimage as ndi
+    from sklearn.ensemble import RandomForestClassifier
+
+    start = time.perf_counter()
+    features = np.stack([image, ndi.gaussian_filter(image, 1.0)], axis=-1)
+    stamps = [time.perf_counter()]
+    seeded = seeds > 0
+    clf = RandomForestClassifier(n_estimators=30, n_jobs=-1, random_state=0)
+    clf.fit(features[seeded], seeds[seeded])
+    stamps.append(time.perf_counter())
+    labels = clf.predict(features.reshape(-1, features.shape[-1])).reshape(image.shape)
+    stamps.append(time.perf_counter())
+    return labels, start, stamps
+
+
+def seglab_default(image, seeds):
+    """``napari_seglab.segment(image, seeds)``: the default method, end to end."""
+    import napari_seglab
+
+    start = time.perf_counter()
+    labels = napari_seglab.segment(image, seeds)
+    return labels, start, [time.perf_counter()]
+
+
+def seglab_stepped(image, seeds, method):
+    """What ``segment`` runs, stepped to stamp features, fit and predict."""
+    from napari_seglab.api import prepare_segment
+
+    start = time.perf_counter()
+    model, data, checked = prepare_segment(image, seeds, method)
+    steps = model.iter_fit_predict(data, checked, channel_axis=-1)
+    stamps = {}
+    while True:
+        try:
+            stage, _, _ = next(steps)
+        except StopIteration as stop:
+            labels = stop.value  # seeded voxels get their seed label: part of predict
+            break
+        stamps[stage] = time.perf_counter()
+    return labels, start, [stamps["features"], stamps["training"], time.perf_counter()]
+
+
+PIPELINES = {
+    "skimage": skimage_pipeline,
+    "baseline": baseline_pipeline,
+    "seglab default": seglab_default,
+}
+
+
+def run_row(name, image, seeds):
+    """Run one pipeline in this (fresh) process: labels, stage times, peak RSS."""
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+    if name in PIPELINES:
+        pipeline = PIPELINES[name]
+    else:
+        def pipeline(image, seeds):
+            return seglab_stepped(image, seeds, name.removeprefix("seglab "))
+    # Once on a tiny volume first: imports (several lazy ones) and first-call
+    # costs are not part of the row's time.
+    small_image, small_truth = tissue_phantom((12, 24, 24), random_state=2)
+    pipeline(small_image, scribble_seeds(small_truth, strokes_per_class=2, length=8,
+                                         margin=1))
+    labels, start, stamps = pipeline(image, seeds)
+    times = np.diff([start] + stamps)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return labels, times, peak_mb
+
+
+def dice_per_class(truth, labels, seeds):
+    """Dice of seed labels 1, 2, 3 against truth 0, 1, 2, seeded voxels left out."""
+    import napari_seglab
+
+    d = napari_seglab.metrics.dice(truth + 1, labels.astype(np.int64), labels=[1, 2, 3],
+                                   mask=seeds == 0)
+    return [d[label] for label in (1, 2, 3)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a {'x'.join(map(str, QUICK_SHAPE))} volume instead of "
+                             f"{'x'.join(map(str, FULL_SHAPE))}")
+    args = parser.parse_args(argv)
+
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+    shape = QUICK_SHAPE if args.quick else FULL_SHAPE
+    image, truth = tissue_phantom(shape, random_state=1)
+    seeds = scribble_seeds(truth, strokes_per_class=4, length=40, random_state=0)
+    counts = np.bincount(seeds.ravel(), minlength=4)[1:]
+    print(f"volume {'x'.join(map(str, shape))} = {image.size / 1e6:.2f} M voxels, "
+          f"{int(counts.sum())} seeded ({', '.join(f'{n} {c}' for n, c in zip(counts, CLASS_NAMES))}); "
+          f"truth {', '.join(f'{100 * f:.1f}% {c}' for f, c in zip(np.bincount(truth.ravel()) / truth.size, CLASS_NAMES))}")
+    print("Dice on unseeded voxels; ratio = skimage total / row total; "
+          "each row in a fresh process (peak RSS its own)")
+
+    names = list(PIPELINES) + [f"seglab {m}" for m in LEARNED_METHODS]
+    rows = {}
+    # spawn: a clean process per row (no inherited heap or thread pools).
+    context = multiprocessing.get_context("spawn")
+    for name in names:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            labels, times, peak_mb = pool.submit(run_row, name, image, seeds).result()
+        rows[name] = (times, dice_per_class(truth, labels, seeds), peak_mb)
+
+    reference = rows["skimage"][0].sum()
+    header = (f"{'pipeline':<22}{'feat s':>8}{'fit s':>8}{'pred s':>8}{'total s':>9}"
+              f"{'ratio':>8}  {'Dice bg':>8}{'tissue':>8}{'fluid':>8}{'mean':>8}{'peak MB':>9}")
+    print(header)
+    print("-" * len(header))
+    for name, (times, dice, peak_mb) in rows.items():
+        stage_cols = ("".join(f"{t:>8.2f}" for t in times) if len(times) == 3
+                      else f"{'':>8}{'':>8}{'':>8}")
+        print(f"{name:<22}{stage_cols}{times.sum():>9.2f}{reference / times.sum():>7.1f}x  "
+              + "".join(f"{d:>8.4f}" for d in dice)
+              + f"{np.mean(dice):>8.4f}{peak_mb:>9.0f}")
+
+    default = rows["seglab default"]
+    print(f"goal (default method): >= 30x faster than skimage -> "
+          f"{reference / default[0].sum():.1f}x; mean Dice {np.mean(default[1]):.4f} vs "
+          f"skimage {np.mean(rows['skimage'][1]):.4f}, baseline {np.mean(rows['baseline'][1]):.4f}")
+
+
+if __name__ == "__main__":
+    main()
