@@ -14,6 +14,7 @@ the core shows up here without a change.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -156,14 +157,57 @@ def total_ram() -> int:
         return 8 * 2**30
 
 
+def _seed_boxes(coords, shape, halo):
+    """Boxes to compute features in: ``[(rows, box)]``, ``box=None`` = whole image.
+
+    One box per run of consecutive seeded slices of a volume (strokes sit on a
+    few slices), one for a 2D image. Each box is computed with a margin of
+    ``halo`` voxels per axis, so neighbouring boxes whose margins overlap are
+    merged when that is cheaper, and the whole image is used when the boxes
+    would cost as much.
+    """
+    n = coords[0].size
+
+    def cost(lo, hi):
+        return math.prod(min(size, b + h) - max(0, a - h)
+                         for a, b, h, size in zip(lo, hi, halo, shape))
+
+    def bounds(rows):
+        return ([int(c[rows].min()) for c in coords], [int(c[rows].max()) + 1 for c in coords])
+
+    if len(shape) == 2:
+        runs = [np.arange(n)]
+    else:
+        slices = np.unique(coords[0])
+        breaks = slices[1:][np.diff(slices) > 1]
+        run = np.searchsorted(breaks, coords[0], side="right")
+        runs = [np.flatnonzero(run == r) for r in range(breaks.size + 1)]
+    merged = []  # [rows, lo, hi], runs in slice order
+    for rows in runs:
+        lo, hi = bounds(rows)
+        if merged:
+            last = merged[-1]
+            both_lo = [min(a, b) for a, b in zip(last[1], lo)]
+            both_hi = [max(a, b) for a, b in zip(last[2], hi)]
+            if cost(both_lo, both_hi) <= cost(last[1], last[2]) + cost(lo, hi):
+                merged[-1] = [np.concatenate([last[0], rows]), both_lo, both_hi]
+                continue
+        merged.append([rows, lo, hi])
+    if sum(cost(lo, hi) for _, lo, hi in merged) >= math.prod(shape):
+        return [(np.arange(n), None)]
+    return [(rows, tuple(slice(a, b) for a, b in zip(lo, hi))) for rows, lo, hi in merged]
+
+
 def seed_samples(image, seeds, spec, *, spacing=None, channel_axis=None,
                  max_per_class=5000, random_state=0):
     """Features at (a balanced subset of) the seed pixels, computed around them only.
 
     Features are computed for the bounding box of the chosen seed pixels
-    (for a volume: one box per run of consecutive seeded slices) with the
-    margin :func:`compute_features` adds, so the values equal those of the
-    whole image while the cost follows the seeds, not the image.
+    (for a volume: one box per run of consecutive seeded slices, merged where
+    their margins overlap) with the margin :func:`compute_features` adds, so
+    the values equal those of the whole image while the cost follows the
+    seeds; when the boxes would cost as much as the image, the whole image
+    is computed once.
 
     Parameters
     ----------
@@ -211,23 +255,14 @@ def seed_samples(image, seeds, spec, *, spacing=None, channel_axis=None,
     X = np.empty((index.size, spec.n_features(n_channels, len(shape))), np.float32)
     if index.size == 0:
         return X, y
-    # Rows of each box: all samples (2D), or the samples of a run of
-    # consecutive seeded slices (3D: strokes sit on a few slices).
-    if len(shape) == 2:
-        groups = [np.arange(index.size)]
-    else:
-        z = coords[0]
-        slices = np.unique(z)
-        breaks = slices[1:][np.diff(slices) > 1]
-        run = np.searchsorted(breaks, z, side="right")
-        groups = [np.flatnonzero(run == r) for r in range(breaks.size + 1)]
-    for rows in groups:
-        lo = [int(c[rows].min()) for c in coords]
-        hi = [int(c[rows].max()) + 1 for c in coords]
-        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    if spacing is None or np.ndim(spacing) == 0:
+        spacing = (1.0 if spacing is None else float(spacing),) * len(shape)
+    halo = _Plan(spec, shape, tuple(float(s) for s in spacing)).halo  # checks every σ
+    for rows, box in _seed_boxes(coords, shape, halo):
         feats = compute_features(data, spec, spacing=spacing, channel_axis=channel_axis,
                                  region=box)
-        local = tuple(c[rows] - a for c, a in zip(coords, lo))
+        local = tuple(c[rows] - (0 if box is None else b.start) for c, b in
+                      zip(coords, box or (None,) * len(shape)))
         X[rows] = feats[local]
     return X, y
 
@@ -464,6 +499,8 @@ class FeatureGrid(Container):
             row.margins = (0, 0, 0, 0)
         self.extend([self.preset, options, grid_holder, self.cost, buttons, rank_row,
                      self.ranking_info, table_holder])
+        # Spare height of a tall dock goes below the panel, not between its rows.
+        self.native.layout().addStretch(1)
 
         self.preset.changed.connect(self._preset_chosen)
         self.grid.edited.connect(self._user_edit)

@@ -306,14 +306,15 @@ def test_rank_without_two_classes_says_what_to_do(make_napari_viewer, warnings_s
 
 
 @pytest.mark.parametrize("mode", ["3d", "2d"])
-def test_seed_samples_equal_full_features_at_seeds(mode):
+@pytest.mark.parametrize("largest_sigma", [1.5, 12.0])  # boxes; the whole volume
+def test_seed_samples_equal_full_features_at_seeds(mode, largest_sigma):
     image, truth = tissue_phantom((24, 48, 48), random_state=0)
     seeds = np.zeros(truth.shape, np.uint8)
     seeds[3, 10:14, 10:30] = 1  # two runs of slices, far apart
     seeds[4, 30:33, 5:9] = 2
     seeds[17:19, 20:22, 20:40] = 1
-    spec = FeatureSpec((("intensity", 0.0), ("gaussian", 2.0), ("hessian_eigenvalues", 1.5)),
-                       mode=mode)
+    spec = FeatureSpec((("intensity", 0.0), ("gaussian", 2.0),
+                        ("hessian_eigenvalues", largest_sigma)), mode=mode)
     spacing = (2.0, 1.0, 0.8)
     X, y = seed_samples(image, seeds, spec, spacing=spacing, max_per_class=None)
     full = compute_features(image, spec, spacing=spacing)
@@ -336,3 +337,27 @@ def test_seed_samples_rgb_and_normalized_spec():
     np.testing.assert_allclose(X, full.reshape(-1, 6)[index], atol=1e-5)
     with pytest.raises(ValueError, match="spatial shape"):
         seed_samples(rgb, seeds[:, :10], spec, channel_axis=-1)
+
+
+def test_seed_boxes_follow_the_seeds():
+    shape = (40, 64, 64)
+    seeds = np.zeros(shape, np.uint8)
+    seeds[5, 10:20, 10:12] = 1
+    seeds[30:32, 40:50, 40:42] = 2
+    coords = np.nonzero(seeds)
+    # Small margins: one box per run of slices, each just around its strokes.
+    boxes = grid_module._seed_boxes(coords, shape, halo=(2, 3, 3))
+    assert [box for _, box in boxes] == [
+        (slice(5, 6), slice(10, 20), slice(10, 12)),
+        (slice(30, 32), slice(40, 50), slice(40, 42)),
+    ]
+    assert sorted(np.concatenate([rows for rows, _ in boxes])) == list(range(coords[0].size))
+    # Strokes above one another whose margins overlap: one box is cheaper.
+    seeds[30:32] = 0
+    seeds[12:14, 10:20, 10:12] = 2
+    coords = np.nonzero(seeds)
+    (rows, box), = grid_module._seed_boxes(coords, shape, halo=(6, 3, 3))
+    assert box == (slice(5, 14), slice(10, 20), slice(10, 12)) and rows.size == 60
+    assert len(grid_module._seed_boxes(coords, shape, halo=(2, 3, 3))) == 2
+    # Margins as large as the volume: the whole image, once.
+    assert grid_module._seed_boxes(coords, shape, halo=(40, 64, 64))[0][1] is None
