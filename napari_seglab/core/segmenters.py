@@ -306,8 +306,28 @@ class NearestMeanSegmenter(_Segmenter):
         return _softmax_neg_half(self._distances(X))
 
 
-#: kNN search routes; "auto" picks "kdtree" up to this many features.
-_KDTREE_MAX_FEATURES = 4
+#: kNN routes "auto" takes: the certified grid up to this many features (its
+#: cells multiply and widen with the dimension), scikit-learn's tree above.
+_GRID_MAX_FEATURES = 4
+#: Edge of the first level's grid cells in units of the training samples'
+#: RMS spread (z-scores when ``scale``); each further level divides it by 4
+#: and bins only the rows still uncertified. Coarse cells are few and
+#: certify the bulk of a class; fine ones reach closer to class boundaries
+#: (a 512² KESM slice with 880 samples: 51 % certified at 0.2, 95 % at 0.05).
+_GRID_CELL = 0.2
+_GRID_LEVELS = 3
+#: Certifying a cell costs about this many exact row queries (one query per
+#: class tree): a level whose cells are not this many times fewer than its
+#: rows is left to the k-d tree.
+_GRID_CELL_COST = 4
+#: Largest dense table of cells (int32 entries); beyond it cells are found by
+#: sorting the rows' cell keys.
+_GRID_TABLE_MAX = 1 << 22
+#: Fewer rows than this go straight to the k-d tree (the grid's fixed costs
+#: would not pay off).
+_GRID_MIN_ROWS = 4096
+#: Smaller k-d tree queries run on one thread.
+_PARALLEL_MIN_QUERIES = 16384
 
 
 class KNNSegmenter(_Segmenter):
@@ -321,16 +341,29 @@ class KNNSegmenter(_Segmenter):
         ``"distance"`` weighs each vote by the inverse distance.
     scale : bool, default True
         Standardise each feature (z-score from the training samples).
-    algorithm : {"auto", "kdtree", "sklearn", "brute"}, default "auto"
+    algorithm : {"auto", "grid", "kdtree", "sklearn", "brute"}, default "auto"
         How neighbours are found; all are exact (they differ from
         scikit-learn's ``KNeighborsClassifier`` only at exact distance
-        ties). ``"kdtree"``: :class:`scipy.spatial.cKDTree` queried on all
-        cores, fastest in low dimension (2-3× scikit-learn at 2 features);
-        ``"sklearn"``: :class:`sklearn.neighbors.NearestNeighbors` (its
-        tree copes better with 7+ scaled features and scribbles far from
-        most pixels); ``"brute"``: float32 distances by matrix product in
-        chunks and ``argpartition``. ``"auto"``: k-d tree up to 4
-        features, scikit-learn above.
+        ties).
+
+        * ``"grid"``: rows are binned into cubic cells of the scaled
+          feature space and each occupied cell's centre is queried once: a
+          cell is *certified* when, for every point it can hold, all ``k``
+          neighbours are of one class (the nearest sample of any other
+          class is farther from the centre than that class's ``k``-th
+          nearest plus the cell's diagonal). Certified rows get that class
+          (probability 1, as the exact vote gives); only the others are
+          searched with the k-d tree, so labels and probabilities equal
+          ``"kdtree"``'s. Images have few distinct feature values at cell
+          scale and most pixels lie far from class boundaries: 99.6 % of a
+          512² phantom slice is certified from 650 cell queries.
+        * ``"kdtree"``: :class:`scipy.spatial.cKDTree` queried on all cores,
+          fast in low dimension (2-3× scikit-learn at 2 features).
+        * ``"sklearn"``: :class:`sklearn.neighbors.NearestNeighbors` (its
+          tree copes better with 7+ scaled features).
+        * ``"brute"``: float32 distances by matrix product in chunks and
+          ``argpartition``.
+        * ``"auto"``: the grid up to 4 features, scikit-learn above.
 
     Attributes
     ----------
@@ -351,7 +384,8 @@ class KNNSegmenter(_Segmenter):
     def _check_params(self):
         _check_int("n_neighbors", self.n_neighbors, 1)
         _check_choice("weights", self.weights, ("uniform", "distance"))
-        _check_choice("algorithm", self.algorithm, ("auto", "kdtree", "sklearn", "brute"))
+        _check_choice("algorithm", self.algorithm,
+                      ("auto", "grid", "kdtree", "sklearn", "brute"))
 
     def fit(self, X, y):
         self._check_params()
@@ -371,41 +405,46 @@ class KNNSegmenter(_Segmenter):
         self.X_ = np.ascontiguousarray(self.X_, dtype=np.float32)
         self.y_ = self.y_.astype(np.intp)
         self._X_sq = np.einsum("ij,ij->i", self.X_, self.X_)
+        # Search structures are rebuilt on first use (never saved).
         self._tree = None
+        self._class_trees = None
 
     @property
     def algorithm_(self):
-        """The route ``predict`` takes ("kdtree" or "brute")."""
+        """The route ``predict`` takes ("grid", "kdtree", "sklearn" or "brute")."""
         if self.algorithm != "auto":
             return self.algorithm
-        return "kdtree" if self.n_features_in_ <= _KDTREE_MAX_FEATURES else "sklearn"
+        return "grid" if self.n_features_in_ <= _GRID_MAX_FEATURES else "sklearn"
 
     def kneighbors(self, X, *, chunk_size=8192):
-        """Squared distances and indices of the ``k`` nearest training samples."""
-        X = self._check_X(X)
-        k = min(int(self.n_neighbors), self.X_.shape[0])
-        if self.algorithm_ == "kdtree":
-            from scipy.spatial import cKDTree
+        """Squared distances and indices of the ``k`` nearest training samples.
 
-            if self._tree is None:
-                self._tree = cKDTree(self.X_.astype(np.float64))
-            d, idx = self._tree.query(self._transform(X), k=k, workers=-1)
+        The ``"grid"`` route answers this with the k-d tree (cells certify
+        votes, not neighbours).
+        """
+        X = self._check_X(X)
+        return self._kneighbors_scaled(self._transform(X), chunk_size=chunk_size)
+
+    def _kneighbors_scaled(self, Xs, *, chunk_size=8192):
+        k = min(int(self.n_neighbors), self.X_.shape[0])
+        route = self.algorithm_
+        if route in ("kdtree", "grid"):
+            d, idx = self._kdtree().query(Xs, k=k, workers=_workers(Xs.shape[0]))
             d = np.square(d, dtype=np.float32)
             if k == 1:
                 d, idx = d[:, None], idx[:, None]
             return d, idx
-        if self.algorithm_ == "sklearn":
+        if route == "sklearn":
             from sklearn.neighbors import NearestNeighbors
 
             if self._tree is None:
                 self._tree = NearestNeighbors(n_neighbors=k, n_jobs=-1).fit(self.X_)
-            d, idx = self._tree.kneighbors(self._transform(X), k)
+            d, idx = self._tree.kneighbors(Xs, k)
             return np.square(d, dtype=np.float32), idx
-        dist = np.empty((X.shape[0], k), np.float32)
-        index = np.empty((X.shape[0], k), np.intp)
-        for start in range(0, X.shape[0], chunk_size):
-            xs = self._transform(X[start : start + chunk_size])
-            d = _sq_distances(xs, self.X_, self._X_sq)
+        dist = np.empty((Xs.shape[0], k), np.float32)
+        index = np.empty((Xs.shape[0], k), np.intp)
+        for start in range(0, Xs.shape[0], chunk_size):
+            d = _sq_distances(Xs[start : start + chunk_size], self.X_, self._X_sq)
             if k < d.shape[1]:
                 idx = np.argpartition(d, k - 1, axis=1)[:, :k]
             else:
@@ -414,9 +453,15 @@ class KNNSegmenter(_Segmenter):
             index[start : start + chunk_size] = idx
         return dist, index
 
-    def predict_proba(self, X):
+    def _kdtree(self):
+        from scipy.spatial import cKDTree
+
+        if self._tree is None:
+            self._tree = cKDTree(self.X_.astype(np.float64))
+        return self._tree
+
+    def _vote(self, d, idx):
         """Fraction of (weighted) neighbour votes per class, ``(n, n_classes)``."""
-        d, idx = self.kneighbors(X)
         votes = self.y_[idx]
         n_classes = self.classes_.size
         proba = np.zeros((idx.shape[0], n_classes), np.float32)
@@ -430,9 +475,178 @@ class KNNSegmenter(_Segmenter):
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
+    def _split(self, X):
+        """Class index of every row the grid certifies (-1 for the others).
+
+        ``X`` is checked but not scaled. On routes other than ``"grid"``,
+        and for few rows, nothing is certified.
+        """
+        certified = np.full(X.shape[0], -1, np.intp)
+        if self.algorithm_ != "grid":
+            return certified
+        rows = None  # all of them
+        cell = self._grid_cell()
+        for _ in range(_GRID_LEVELS):
+            part = X if rows is None else X[rows]
+            if part.shape[0] < _GRID_MIN_ROWS:
+                break
+            cells = _grid_cells(part, self.mean_, self.scale_, cell, self.X_)
+            if cells is None:
+                break
+            cell_of_row, centres, half_diagonal = cells
+            if centres.shape[0] * _GRID_CELL_COST > part.shape[0]:
+                break
+            cell_class = self._certify_cells(centres, half_diagonal)
+            # Rows outside the grid (cell -1) pick the trailing -1.
+            got = np.append(cell_class, -1)[cell_of_row]
+            if rows is None:
+                certified, rows = got, np.flatnonzero(got < 0)
+            else:
+                certified[rows] = got
+                rows = rows[got < 0]
+            cell /= 4
+        return certified
+
+    def _grid_cell(self):
+        """Cell edge in scaled units: ``_GRID_CELL`` times the samples' RMS spread."""
+        spread = float(np.sqrt(self.X_.var(axis=0).mean()))
+        return _GRID_CELL * (spread if spread > 0 else 1.0)
+
+    def _certify_cells(self, centres, half_diagonal):
+        """Per cell, the class all ``k`` neighbours of its every point share, or -1."""
+        from scipy.spatial import cKDTree
+
+        k = min(int(self.n_neighbors), self.X_.shape[0])
+        if self._class_trees is None:
+            self._class_trees = [cKDTree(self.X_[self.y_ == c].astype(np.float64))
+                                 for c in range(self.classes_.size)]
+        n_classes = len(self._class_trees)
+        nearest = np.full((centres.shape[0], n_classes), np.inf)
+        kth = np.full((centres.shape[0], n_classes), np.inf)
+        for c, tree in enumerate(self._class_trees):
+            if tree.n == 0:
+                continue
+            ks = [1] if k == 1 or tree.n < k else [1, k]
+            d, _ = tree.query(centres, k=ks, workers=_workers(centres.shape[0]))
+            nearest[:, c] = d[:, 0]
+            if tree.n >= k:  # else the k neighbours cannot all be of this class
+                kth[:, c] = d[:, -1]
+        cell_class = np.argmin(nearest, axis=1)
+        rows = np.arange(centres.shape[0])
+        own_kth = kth[rows, cell_class]
+        nearest[rows, cell_class] = np.inf
+        # Within the cell, the k-th same-class distance grows and the
+        # other classes' nearest shrinks by at most the half-diagonal each.
+        certain = nearest.min(axis=1) > own_kth + 2 * half_diagonal
+        return np.where(certain, cell_class, -1)
+
+    def predict_proba(self, X):
+        """Fraction of (weighted) neighbour votes per class, ``(n, n_classes)``."""
+        X = self._check_X(X)
+        certified = self._split(X)
+        proba = np.zeros((X.shape[0], self.classes_.size), np.float32)
+        done = np.flatnonzero(certified >= 0)
+        proba[done, certified[done]] = 1
+        rest = np.flatnonzero(certified < 0)
+        if rest.size:
+            proba[rest] = self._vote(*self._kneighbors_scaled(self._transform(X[rest])))
+        return proba
+
     def predict(self, X):
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        X = self._check_X(X)
+        certified = self._split(X)
+        rest = np.flatnonzero(certified < 0)
+        if rest.size:
+            votes = self._vote(*self._kneighbors_scaled(self._transform(X[rest])))
+            certified[rest] = np.argmax(votes, axis=1)
+        return self.classes_[certified]
+
+
+def _workers(n_queries):
+    """Threads for a k-d tree query: all cores unless it is too small to pay
+    for starting them (a few thousand queries take well under a millisecond)."""
+    return -1 if n_queries >= _PARALLEL_MIN_QUERIES else 1
+
+
+def _grid_cells(X, mean, scale, cell, X_train):
+    """Bin rows into cubic cells of the scaled feature space.
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n, F)
+        Unscaled rows.
+    mean, scale : ndarray, shape (F,)
+        The scaling, ``(X - mean) / scale``.
+    cell : float
+        Cell edge in scaled units.
+    X_train : ndarray, shape (N, F)
+        Scaled training samples: the grid spans their range widened by that
+        range (plus 10 cells) on each side; rows outside get no cell.
+
+    Returns
+    -------
+    cell_of_row : ndarray of int, shape (n,)
+        Index into ``centres``; -1 for rows outside the grid.
+    centres : ndarray of float64, shape (m, F)
+        Centres of the occupied cells (scaled units).
+    half_diagonal : float
+        Bound on the distance from a row to its cell's centre, with a
+        margin for float32 rounding.
+
+    None when the cell keys would not be exact in float64.
+    """
+    n, n_features = X.shape
+    a = 1.0 / (scale.astype(np.float64) * cell)
+    b = mean * a
+    # One contiguous row per feature, so that every step below is a scalar
+    # operation over n values (a length-F vector broadcast over (n, F)
+    # rows costs ten times as much).
+    q = np.empty((n_features, n), np.float32)
+    for j in range(n_features):
+        np.multiply(X[:, j], np.float32(a[j]), out=q[j])
+        q[j] -= np.float32(b[j])
+    np.floor(q, out=q)  # cell coordinates
+    lo, hi = q.min(axis=1), q.max(axis=1)
+    train_lo = np.floor(X_train.min(axis=0) / cell)
+    train_hi = np.floor(X_train.max(axis=0) / cell)
+    width = train_hi - train_lo + 10
+    box_lo = np.maximum(lo, train_lo - width)
+    box_hi = np.minimum(hi, train_hi + width)
+    outside = np.zeros(n, bool)
+    for j in np.flatnonzero((lo < box_lo) | (hi > box_hi)):
+        outside |= (q[j] < box_lo[j]) | (q[j] > box_hi[j])
+        np.clip(q[j], box_lo[j], box_hi[j], out=q[j])
+    extent = box_hi - box_lo + 1
+    size = float(np.prod(extent))
+    if size >= 2.0**53:
+        return None
+    # Row-major cell key, accumulated in floats (exact below 2**24 resp. 2**53).
+    key = np.zeros(n, np.float32 if size <= 2.0**24 else np.float64)
+    for j in range(n_features):
+        q[j] -= np.float32(box_lo[j])
+        key *= extent[j]
+        key += q[j]
+    keys = key.astype(np.intp)
+    shape = tuple(int(e) for e in extent)
+    if size <= _GRID_TABLE_MAX:
+        occupied = np.zeros(int(size), bool)
+        occupied[keys] = True
+        cell_keys = np.flatnonzero(occupied)
+        table = np.empty(int(size), np.int32)
+        table[cell_keys] = np.arange(cell_keys.size, dtype=np.int32)
+        cell_of_row = table[keys]
+    else:
+        cell_keys, cell_of_row = np.unique(keys, return_inverse=True)
+        cell_of_row = cell_of_row.ravel()
+    cell_of_row[outside] = -1
+    centres = (np.stack(np.unravel_index(cell_keys, shape), axis=1)
+               + box_lo + 0.5) * cell
+    # Rows were binned with float32 arithmetic: allow for its rounding, far
+    # above float32's 6e-8 relative error at these magnitudes.
+    magnitude = cell * (max(np.abs(box_lo).max(), np.abs(box_hi).max()) + 1
+                        + np.abs(b).max())
+    half_diagonal = 0.5 * cell * np.sqrt(n_features) + 1e-5 * (1 + magnitude)
+    return cell_of_row, centres, float(half_diagonal)
 
 
 def _kmeans_plusplus(X, centres, n_extra, rng):
