@@ -70,7 +70,7 @@ FEATURE_ROLE = "feature"
 #: and "Show as layers" refuses to compute.
 MEMORY_BUDGET_FRACTION = 0.25
 #: Ranking methods offered, by display name (see ``rank_features``).
-RANK_METHODS = {"forest importance": "forest", "drop-one accuracy": "drop_one"}
+RANK_METHODS = {"importance": "forest", "drop-one": "drop_one"}
 
 # Short row labels and tooltip wording; a filter missing here (one added to
 # the core later) is shown by its own name.
@@ -295,6 +295,14 @@ def _rank_in_thread(data, seeds, spec, spacing, channel_axis, method, keep):
     return ranking, suggestion, int(y.size), time.perf_counter() - start
 
 
+def _enable(button):
+    """Enable ``button`` again after its job, unless the panel was closed meanwhile."""
+    try:
+        button.enabled = True
+    except RuntimeError:  # its Qt widget is gone
+        pass
+
+
 def _wrap(label):
     """Let a Label wrap its text over the dock's full width."""
     label.native.setWordWrap(True)
@@ -471,12 +479,16 @@ class FeatureGrid(Container):
                     "around the seed pixels only).")
         buttons = Container(layout="horizontal", labels=False,
                             widgets=[self.show_layers_button, self.rank_button])
-        self.rank_method = ComboBox(choices=list(RANK_METHODS), value="forest importance",
-                                    tooltip="Forest importance is fast; drop-one accuracy "
-                                            "trains one forest per feature.")
+        self.rank_method = ComboBox(choices=list(RANK_METHODS), value="importance",
+                                    tooltip="importance: a random forest's impurity "
+                                            "importances (fast); drop-one: accuracy lost "
+                                            "without the feature, cross-validated (one "
+                                            "forest per feature, slow).")
         self.keep = SpinBox(label="keep", value=6, min=1, max=99,
                             tooltip="Filters (filter, σ) in the suggested smaller set.")
-        self.use_suggestion = PushButton(text="Use suggested set", enabled=False)
+        self.use_suggestion = PushButton(
+            text="Use suggested", enabled=False,
+            tooltip="Select the suggested smaller set (the bold features' filters).")
         rank_row = Container(layout="horizontal", labels=False,
                              widgets=[self.rank_method, Label(value="keep"), self.keep,
                                       self.use_suggestion])
@@ -677,6 +689,7 @@ class FeatureGrid(Container):
 
         Returns the worker, or None when the image is missing or too large.
         """
+        self.refresh()  # the label then tells about this very image
         image, _ = self._source()
         try:
             data, channel_axis, spacing = image_arrays(image)
@@ -698,7 +711,7 @@ class FeatureGrid(Container):
                                      _start_thread=False)
         worker.returned.connect(lambda result: self._add_feature_layers(result, image, names))
         worker.errored.connect(lambda exc: self._show_crash(exc, self.layers_shown))
-        worker.finished.connect(lambda: setattr(self.show_layers_button, "enabled", True))
+        worker.finished.connect(lambda: _enable(self.show_layers_button))
         self.show_layers_button.enabled = False
         self._worker = worker
         worker.start()
@@ -759,6 +772,7 @@ class FeatureGrid(Container):
 
         Returns the worker, or None (with a warning) without seeds of two classes.
         """
+        self.refresh()
         image, seeds_layer = self._source()
         try:
             data, channel_axis, spacing = image_arrays(image)
@@ -775,12 +789,12 @@ class FeatureGrid(Container):
                          "label 1 and label 2, then press Rank features again.")
             return None
         method = RANK_METHODS[self.rank_method.value]
-        worker = _rank_in_thread(data, seeds, self._spec, spacing, channel_axis, method,
-                                 int(self.keep.value), _start_thread=False)
         spec = self._spec
+        worker = _rank_in_thread(data, seeds, spec, spacing, channel_axis, method,
+                                 int(self.keep.value), _start_thread=False)
         worker.returned.connect(lambda result: self._show_ranking(result, spec))
         worker.errored.connect(lambda exc: self._show_crash(exc, self.ranked))
-        worker.finished.connect(lambda: setattr(self.rank_button, "enabled", True))
+        worker.finished.connect(lambda: _enable(self.rank_button))
         self.rank_button.enabled = False
         self.ranking_info.value = f"Ranking {len(spec.filters)} filters from the seeds…"
         self._rank_worker = worker
@@ -814,7 +828,8 @@ class FeatureGrid(Container):
         self.table.setVisible(True)
         self.use_suggestion.enabled = True
         self.ranking_info.value = (
-            f"{self.rank_method.value} from {n_samples:,} seed pixels in {seconds:.1f} s. "
+            f"Ranked by {self.rank_method.value} from {n_samples:,} seed pixels in "
+            f"{seconds:.1f} s. "
             f"Suggested (bold): {len(suggestion.filters)} of {len(spec.filters)} filters, "
             f"{suggestion.n_features(n_channels, ndim)} features.")
         self.ranked.emit(ranking)
