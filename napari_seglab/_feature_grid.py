@@ -99,6 +99,8 @@ _LONG = {
     "sobel": "Sobel gradient magnitude of G(σ)",
 }
 _WARN_COLOUR = "#ff9f1c"
+_MODE_TIP = ("3D filters a volume along all axes; 2D per slice filters each slice "
+             "alone (thick-slice stacks).")
 
 
 @dataclass
@@ -136,11 +138,13 @@ def _outputs_text(name: str, sigma: float) -> str:
 
 def format_bytes(n: float) -> str:
     """``1536`` → ``"1.5 KiB"``; binary units, three significant digits."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+    if abs(n) < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         n /= 1024
-    return f"{n:.3g} TiB"  # pragma: no cover (loop returns)
+        if abs(n) < 1024 or unit == "TiB":
+            break
+    return f"{n:.3g} {unit}"
 
 
 def total_ram() -> int:
@@ -456,8 +460,7 @@ class FeatureGrid(Container):
                                         tooltip=f"{_LONG.get(name, name)} (no scale)")
                          for name in _unscaled_filters()}
         self.mode = ComboBox(choices=[("3D", "3d"), ("2D per slice", "2d")], value="3d",
-                             tooltip="3D filters a volume along all axes; 2D per slice "
-                                     "filters each slice alone (thick-slice stacks).")
+                             tooltip=_MODE_TIP)
         self.normalize = CheckBox(text="z-score", value=False,
                                   tooltip="Zero mean, unit variance per feature "
                                           "(distance-based methods: kNN, k-means).")
@@ -647,10 +650,8 @@ class FeatureGrid(Container):
             self._image_info = (image.name, shape, n_channels, spacing)
         volume = self._image_info is not None and len(self._image_info[1]) == 3
         self.mode.enabled = volume or self._image_info is None
-        self.mode.tooltip = (
-            "3D filters a volume along all axes; 2D per slice filters each slice alone "
-            "(thick-slice stacks)." if self.mode.enabled
-            else "2D image: 3D and 2D-per-slice are the same.")
+        self.mode.tooltip = (_MODE_TIP if self.mode.enabled
+                             else "2D image: 3D and 2D-per-slice are the same.")
         self._update_cost()
 
     def memory_budget(self) -> int:
