@@ -158,12 +158,14 @@ def main(argv=None):
     shape = QUICK_SHAPE if args.quick else FULL_SHAPE
     image, truth = tissue_phantom(shape, random_state=1)
     seeds = scribble_seeds(truth, strokes_per_class=4, length=40, random_state=0)
-    counts = np.bincount(seeds.ravel(), minlength=4)[1:]
+    seeded = np.bincount(seeds.ravel(), minlength=4)[1:]
+    fractions = np.bincount(truth.ravel(), minlength=3) / truth.size
     print(f"volume {'x'.join(map(str, shape))} = {image.size / 1e6:.2f} M voxels, "
-          f"{int(counts.sum())} seeded ({', '.join(f'{n} {c}' for n, c in zip(counts, CLASS_NAMES))}); "
-          f"truth {', '.join(f'{100 * f:.1f}% {c}' for f, c in zip(np.bincount(truth.ravel()) / truth.size, CLASS_NAMES))}")
+          f"{int(seeded.sum())} seeded ("
+          + ", ".join(f"{n} {c}" for n, c in zip(seeded, CLASS_NAMES))
+          + "); truth " + ", ".join(f"{100 * f:.1f}% {c}" for f, c in zip(fractions, CLASS_NAMES)))
     print("Dice on unseeded voxels; ratio = skimage total / row total; "
-          "each row in a fresh process (peak RSS its own)")
+          "each row in a fresh process (peak RSS its own, MiB)")
 
     names = list(PIPELINES) + [f"seglab {m}" for m in LEARNED_METHODS]
     rows = {}
@@ -176,7 +178,7 @@ def main(argv=None):
 
     reference = rows["skimage"][0].sum()
     header = (f"{'pipeline':<22}{'feat s':>8}{'fit s':>8}{'pred s':>8}{'total s':>9}"
-              f"{'ratio':>8}  {'Dice bg':>8}{'tissue':>8}{'fluid':>8}{'mean':>8}{'peak MB':>9}")
+              f"{'ratio':>8}  {'Dice bg':>8}{'tissue':>8}{'fluid':>8}{'mean':>8}{'peak MiB':>9}")
     print(header)
     print("-" * len(header))
     for name, (times, dice, peak_mb) in rows.items():
