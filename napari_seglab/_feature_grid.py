@@ -452,7 +452,7 @@ class FeatureGrid(Container):
         self.ranking: list[tuple[str, float]] = []
         self.feature_layers: list = []
 
-        self.preset = ComboBox(label="Features", choices=self._preset_choices(),
+        self.preset = ComboBox(label="Features", choices=self._preset_choices,
                                value=METHOD_DEFAULT,
                                tooltip="A preset, or tick your own filters and scales "
                                        "in the grid (custom).")
@@ -492,6 +492,8 @@ class FeatureGrid(Container):
         self.use_suggestion = PushButton(
             text="Use suggested", enabled=False,
             tooltip="Select the suggested smaller set (the bold features' filters).")
+        self.keep.native.setMaximumWidth(64)
+        self.rank_method.native.setMaximumWidth(120)
         rank_row = Container(layout="horizontal", labels=False,
                              widgets=[self.rank_method, Label(value="keep"), self.keep,
                                       self.use_suggestion])
@@ -565,14 +567,19 @@ class FeatureGrid(Container):
             raise ValueError(f"unknown preset {preset!r}; presets are {', '.join(PRESETS)}")
         self._method_default = preset
         self._updating = True
+        current = self.preset.value
         try:
-            self.preset.choices = self._preset_choices()
+            # magicgui merges new choices into the old items (stale text, new
+            # order): rebuild the list instead.
+            self.preset.native.clear()
+            self.preset.reset_choices()
+            self.preset.value = current
         finally:
             self._updating = False
         if self.preset.value == METHOD_DEFAULT:
             self._set(METHOD_DEFAULT, PRESETS[preset])
 
-    def _preset_choices(self):
+    def _preset_choices(self, widget=None):
         return [(f"{METHOD_DEFAULT} ({self._method_default})", METHOD_DEFAULT),
                 *((name, name) for name in PRESETS), (CUSTOM, CUSTOM)]
 

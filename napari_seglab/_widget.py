@@ -24,6 +24,7 @@ from psygnal import Signal
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog
 
+from ._feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
 from ._layers import (
     InputError,
     class_color_hex,
@@ -39,7 +40,7 @@ from ._layers import (
 )
 from .api import prepare_image, prepare_segment
 from .core.feature_cache import FeatureCache
-from .core.features import PRESETS
+from .core.features import PRESETS, FeatureSpec
 from .core.live import segment_slice
 from .core.model_io import load_model, save_model
 from .core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
@@ -62,8 +63,6 @@ METHODS = {
     "Minimum threshold": "minimum",
     "Local threshold": "local",
 }
-#: Features choice meaning "the method's own preset" (core decides).
-METHOD_DEFAULT = "method's default"
 
 
 @dataclass
@@ -182,9 +181,17 @@ class SegmentationWidget(Container):
             text="Try all thresholds",
             tooltip="Otsu, Li, Yen, Triangle, minimum and local side by side: "
                     "one layer each (napari's grid view shows them together).")
-        self.features = ComboBox(label="Features",
-                                 choices=[METHOD_DEFAULT, *PRESETS],
-                                 value=METHOD_DEFAULT)
+        # The feature choice: None (the method's preset), a preset name or a
+        # FeatureSpec. The combo picks presets; the Features panel (a dock of
+        # its own, opened on demand: it is tall) edits any spec.
+        self.feature_value = None
+        self.features: FeatureGrid | None = None
+        self.feature_choice = ComboBox(label="Features", choices=self._feature_choices,
+                                       value=METHOD_DEFAULT)
+        self.edit_features = PushButton(
+            text="Feature grid (filters × σ, ranking)…",
+            tooltip="Tick filters and scales like ilastik, see the memory they need, "
+                    "look at them as layers, rank them from the seeds.")
         self.run = PushButton(text="Segment")
         self.cancel = PushButton(text="Cancel", enabled=False,
                                  tooltip="Stop waiting for the running Segment; "
@@ -217,7 +224,8 @@ class SegmentationWidget(Container):
                                 layout="horizontal", labels=False)
         self.extend([
             self.image, self.channels, self.seeds, self.new_seeds, self.method, self.n_neighbors,
-            self.n_clusters, self.threshold, self.try_thresholds, self.features,
+            self.n_clusters, self.threshold, self.try_thresholds, self.feature_choice,
+            self.edit_features,
             self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
@@ -250,11 +258,15 @@ class SegmentationWidget(Container):
         self.method.changed.connect(self._show_method_params)
         self.image.changed.connect(self._show_method_params)
         self.try_thresholds.changed.connect(self.try_all_thresholds)
+        self.edit_features.changed.connect(self.open_feature_grid)
+        self.feature_choice.changed.connect(self._feature_chosen)
+        self.image.changed.connect(self._refresh_feature_grid)
         self.seeds.changed.connect(self._follow_seeds_layer)
         self.image.changed.connect(self._update_legend)
-        self.image.changed.connect(lambda *_: self.channels.reset_choices())
+        self.image.changed.connect(self._show_channel_choices)
         self._show_method_params()
         self._show_apply_channels()
+        self._show_channel_choices()
         self._follow_seeds_layer()
 
     # -- layer choices -------------------------------------------------------
@@ -295,7 +307,12 @@ class SegmentationWidget(Container):
 
     def reset_choices(self, *args):
         super().reset_choices(*args)
+        self._show_channel_choices()
         self._follow_seeds_layer()
+
+    def _show_channel_choices(self, *args):
+        self.channels.reset_choices()
+        self.channels.visible = bool(self._channel_choices())
 
     # -- actions -------------------------------------------------------------
     def add_seeds_layer(self, *args):
@@ -352,7 +369,7 @@ class SegmentationWidget(Container):
         generation = self._generation
         worker = _segment_in_thread(
             data, seeds, method, spacing, channel_axis,
-            None if self.features.value == METHOD_DEFAULT else self.features.value,
+            self.feature_value,
             self._params(), self.show_uncertainty.value, _start_thread=False,
         )
         worker.returned.connect(
@@ -600,7 +617,7 @@ class SegmentationWidget(Container):
             index = self._visible_slice(image, shape[0])
         layers = (image, *self.channels.value)
         prepared, version = self._prepared_image(layers, data, channel_axis)
-        features = None if self.features.value == METHOD_DEFAULT else self.features.value
+        features = self.feature_value
         self._generation += 1
         generation = self._generation
         worker = _live_in_thread(prepared, seeds, index, method, features, self._params(),
@@ -659,7 +676,87 @@ class SegmentationWidget(Container):
         self.try_thresholds.visible = method in THRESHOLD_METHODS
         if method == "manual":
             self._fit_threshold_range()
-        self.features.visible = SEGMENTERS[method].input == "features"
+        uses_features = SEGMENTERS[method].input == "features"
+        self.feature_choice.visible = uses_features
+        self.edit_features.visible = uses_features
+        self._show_feature_choice()
+        grid = self._feature_grid()
+        if grid is not None:
+            grid.set_method_default(SEGMENTERS[method].default_features)
+
+    # -- features: preset combo here, the grid in its own dock ----------------------
+    def _feature_choices(self, widget=None):
+        method = METHODS[self.method.value] if hasattr(self, "method") else "knn"
+        choices = [(f"{METHOD_DEFAULT} ({SEGMENTERS[method].default_features})",
+                    METHOD_DEFAULT), *((name, name) for name in PRESETS)]
+        value = getattr(self, "feature_value", None)
+        if isinstance(value, FeatureSpec):
+            choices.append((f"custom: {value.n_features_per_channel} features per "
+                            "channel (Feature grid)", CUSTOM))
+        return choices
+
+    def _show_feature_choice(self):
+        """Show ``feature_value`` in the combo (rebuilt: its labels change)."""
+        value = self.feature_value
+        choice = (METHOD_DEFAULT if value is None
+                  else CUSTOM if isinstance(value, FeatureSpec) else value)
+        self._syncing_features = True
+        try:
+            self.feature_choice.native.clear()  # magicgui merges items otherwise
+            self.feature_choice.reset_choices()
+            self.feature_choice.value = choice
+        finally:
+            self._syncing_features = False
+
+    def _feature_chosen(self, choice):
+        if getattr(self, "_syncing_features", False) or choice == CUSTOM:
+            return
+        self._set_features(None if choice == METHOD_DEFAULT else choice)
+
+    def _set_features(self, value):
+        if value == self.feature_value and type(value) is type(self.feature_value):
+            return
+        self.feature_value = value
+        self._show_feature_choice()
+        grid = self._feature_grid()
+        if grid is not None and grid.value != value:
+            grid.value = value
+        self._schedule_live()
+
+    def _feature_grid(self):
+        """The Features panel, or None if never opened or closed by the user."""
+        grid = self.features
+        if grid is None:
+            return None
+        try:
+            grid.native.objectName()
+            self._feature_dock.objectName()
+        except RuntimeError:  # its dock was closed: Qt deleted it
+            self.features = None
+            return None
+        return grid
+
+    def open_feature_grid(self, *args):
+        """Open (or bring back) the Features panel: filters × σ, memory, ranking."""
+        grid = self._feature_grid()
+        if grid is None:
+            method = METHODS[self.method.value]
+            grid = FeatureGrid(self.viewer, lambda: (self.image.value, self.seeds.value),
+                               method_default=SEGMENTERS[method].default_features)
+            grid.value = self.feature_value
+            grid.spec_changed.connect(self._set_features)
+            self.features = grid
+            self._feature_dock = self.viewer.window.add_dock_widget(
+                grid, name="Features (napari-seglab)", area="right")
+        else:
+            self._feature_dock.show()
+            self._feature_dock.raise_()
+        return grid
+
+    def _refresh_feature_grid(self, *args):
+        grid = self._feature_grid()
+        if grid is not None:
+            grid.refresh()
 
     def _fit_threshold_range(self):
         """Range and step of the threshold box from the image's intensities."""

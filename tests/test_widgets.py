@@ -443,3 +443,42 @@ def test_t1_and_flair_as_channels_train_on_one_subject_apply_to_another(
         result, headless.predict(np.stack([t1_b, flair_b], -1), channel_axis=-1))
     d = napari_seglab.metrics.dice(truth_b, result, labels=[2, 3, 4])
     assert min(d.values()) > 0.4 and np.mean(list(d.values())) > 0.55
+
+
+def test_feature_grid_choice_is_what_segment_trains_on(make_napari_viewer, qtbot):
+    from napari_seglab.core.features import PRESETS, FeatureSpec
+
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    paint_scribbles(viewer)
+    combo = seg.feature_choice
+    assert combo.native.currentText() == "method's default (smooth)"
+    seg.method.value = "Random forest"
+    assert combo.native.currentText() == "method's default (default)"
+
+    seg.edit_features.native.click()  # the Features panel, in its own dock
+    grid = seg.features
+    assert grid is not None and grid.spec == PRESETS["default"]
+    click_segment(qtbot, seg)
+    assert seg.model.spec_ == PRESETS["default"]
+
+    # Ticking in the grid makes a custom spec, which Segment trains on.
+    custom = FeatureSpec((("intensity", 0.0), ("gaussian", 1.0), ("laplacian", 3.5)))
+    grid.value = custom
+    assert seg.feature_value == custom and "custom: 3 features" in combo.native.currentText()
+    click_segment(qtbot, seg)
+    assert seg.model.spec_ == custom and seg.model.n_features_ == 3
+
+    # A preset picked in the combo reaches the grid.
+    combo.value = "minimal"
+    assert grid.value == "minimal" and seg.feature_value == "minimal"
+    assert "custom" not in [text for text, _ in seg._feature_choices()]
+
+    # Closing the panel loses nothing; the button brings it back with the choice.
+    viewer.window.remove_dock_widget(grid.native)
+    qtbot.wait(50)
+    seg.edit_features.native.click()
+    assert seg.features.value == "minimal"
+
+    seg.method.value = "Otsu threshold"  # thresholds read the intensity: no features
+    assert combo.native.isHidden() and seg.edit_features.native.isHidden()
