@@ -2,9 +2,18 @@
 
 For each method: median time over 50 strokes (each adds a short stroke to
 the seeds, then :func:`napari_seglab.core.live.segment_slice` retrains and
-predicts the slice), and the mean Dice of the last result. The peer, in the
-same run: scikit-image's ``fit_segmenter`` / ``predict_segmenter`` with a
-100-tree forest on its own precomputed ``multiscale_basic_features``.
+predicts the slice), and the mean Dice of the last result. kNN, the default
+live method, runs its default route (``algorithm="auto"``: the certified
+grid for up to 8 features) and, as a peer, the exact k-d tree route. The
+other peer, in the same run: scikit-image's ``fit_segmenter`` /
+``predict_segmenter`` with a 100-tree forest on its own precomputed
+``multiscale_basic_features``.
+
+Then the kNN default route against exact kNN (scikit-learn's
+``KNeighborsClassifier`` on the same scaled samples): the fraction of
+identical labels over every pixel of the bench's slice and of the real
+images in ``../shared/data`` (KESM vessels, the nine MRBrainS slices), with
+the share of pixels the grid certified and both routes' predict times.
 
     .venv/bin/python bench/live.py [n_strokes]
 """
@@ -13,16 +22,23 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
 from skimage.feature import multiscale_basic_features
 from skimage.future import fit_segmenter, predict_segmenter
 
 import napari_seglab
 from napari_seglab.core.feature_cache import FeatureCache
 from napari_seglab.core.live import segment_slice
+from napari_seglab.core.model_io import SeededModel
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: MRBrainS labels grouped into background, WM, GM, CSF (as bench/brains.py).
+TISSUES = ((0, 1, 6), (2, 5), (3, 7), (4, 8))
 
 
 def strokes(truth, n):
@@ -48,22 +64,33 @@ def dice(truth, labels):
     return float(np.mean(list(d.values())))
 
 
-def main(n=50):
-    image, truth = tissue_phantom((512, 512), random_state=4)
-    sequence = strokes(truth, n + 2)
+def median_ms(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times)), out
+
+
+def stroke_latency(image, truth, sequence):
     data = image[..., None]
     print(f"512x512 slice, {len(sequence)} strokes, features cached; median ms per stroke")
-    print(f"{'method':<28}{'median ms':>10}{'p90 ms':>9}{'Dice':>8}")
-    for method in ("knn", "nearest_mean", "kmeans", "gmm", "random_forest"):
+    print(f"{'method':<34}{'median ms':>10}{'p90 ms':>9}{'Dice':>8}")
+    runs = [("knn", None, "knn (default: auto)"),
+            ("knn", {"algorithm": "kdtree"}, "knn kdtree (exact peer)"),
+            ("nearest_mean", None, "nearest_mean"), ("kmeans", None, "kmeans"),
+            ("gmm", None, "gmm"), ("random_forest", None, "random_forest")]
+    for method, params, name in runs:
         cache = FeatureCache()
-        segment_slice(data, sequence[0], method=method, cache=cache)  # fills the cache
+        segment_slice(data, sequence[0], method=method, params=params, cache=cache)
         times = []
         for seeds in sequence:
             start = time.perf_counter()
-            labels = segment_slice(data, seeds, method=method, cache=cache)
+            labels = segment_slice(data, seeds, method=method, params=params, cache=cache)
             times.append(time.perf_counter() - start)
         ms = 1000 * np.array(times)
-        print(f"{'seglab ' + method:<28}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
+        print(f"{'seglab ' + name:<34}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
               f"{dice(truth, labels):>8.4f}")
 
     features = multiscale_basic_features(image)
@@ -76,8 +103,91 @@ def main(n=50):
         labels = predict_segmenter(features, clf)
         times.append(time.perf_counter() - start)
     ms = 1000 * np.array(times)
-    print(f"{'skimage RF100 (cached)':<28}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
+    print(f"{'skimage RF100 (cached)':<34}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
           f"{dice(truth, labels):>8.4f}")
+
+
+def knn_agreement(image, seeds, *, channel_axis=None, n_neighbors=5, max_per_class=5000):
+    """The default kNN route against exact kNN on every pixel of ``image``.
+
+    Returns
+    -------
+    dict
+        ``features``, ``samples``, ``certified`` (share of pixels the grid
+        decided), ``identical`` (to our exact k-d tree route), ``sklearn``
+        (agreement with ``KNeighborsClassifier``), ``ms`` / ``kdtree_ms``.
+    """
+    params = {"n_neighbors": n_neighbors}
+    model = SeededModel("knn", params=params, max_per_class=max_per_class)
+    inputs, _ = model.compute_inputs(image, channel_axis=channel_axis)
+    model.fit_inputs(inputs, seeds)
+    seg = model.segmenter_
+    X = inputs.reshape(-1, inputs.shape[-1])
+    ms, ours = median_ms(lambda: seg.predict(X), 5)
+    certified = np.mean(seg._certified(seg._check_X(X)) >= 0)
+    exact_route = SeededModel("knn", params={**params, "algorithm": "kdtree"},
+                              max_per_class=max_per_class).fit_inputs(inputs, seeds).segmenter_
+    kdtree_ms, exact = median_ms(lambda: exact_route.predict(X), 3)
+    reference = KNeighborsClassifier(n_neighbors).fit(seg.X_, seg.y_)
+    sklearn = seg.classes_[reference.predict(seg._transform(seg._check_X(X)))]
+    return {"features": X.shape[1], "samples": seg.y_.size, "pixels": X.shape[0],
+            "certified": certified, "identical": np.mean(ours == exact),
+            "sklearn": np.mean(ours == sklearn), "ms": ms, "kdtree_ms": kdtree_ms}
+
+
+def agreement_cases(image, truth):
+    """(name, image, seeds, channel_axis, max_per_class) on the phantom and real data."""
+    yield ("phantom 512² last stroke", image, strokes(truth, 52)[-1], None, 5000)
+    yield ("phantom 512² 40 strokes/class", image,
+           scribble_seeds(truth, strokes_per_class=40, length=40, random_state=1), None, 5000)
+    kesm = DATA / "kesm"
+    if not kesm.is_dir():
+        print(f"  ({kesm} absent: real-data agreement skipped)")
+        return
+    import tifffile
+    from skimage import io
+
+    gray = io.imread(kesm / "grayscale.png").astype(np.float32)
+    vessels = (io.imread(kesm / "groundtruth.png") > 127).astype(np.uint8)
+    for n in (6, 60):
+        seeds = scribble_seeds(vessels, strokes_per_class=n, length=15, margin=1,
+                               random_state=0)
+        yield (f"kesm 512² {n} strokes/class", gray, seeds, None, 5000)
+    for subject in (1, 2, 3):
+        for slice_ in (1, 2, 3):
+            name = f"{subject}_{slice_}"
+            t1, t2, gt = (tifffile.imread(DATA / "brains" / f"{name}_{m}.tif")
+                          for m in ("t1", "t2", "gt"))
+            tissue = np.zeros(gt.shape, np.uint8)
+            for i, values in enumerate(TISSUES):
+                tissue[np.isin(gt, values)] = i
+            scribbles = scribble_seeds(tissue, strokes_per_class=4, length=15, margin=2,
+                                       random_state=0)
+            yield (f"brain {name} T1 scribbles", t1.astype(np.float32), scribbles, None, 5000)
+            yield (f"brain {name} T1 full gt", t1.astype(np.float32), tissue + 1, None, 2000)
+            both = np.stack([t1, t2], axis=-1).astype(np.float32)
+            yield (f"brain {name} T1+T2 full gt", both, tissue + 1, -1, 2000)
+
+
+def agreement(image, truth):
+    print("\nkNN default route vs exact kNN (k=5, 'smooth' features), every pixel")
+    print(f"{'image / seeds':<31}{'F':>3}{'samples':>8}{'certified':>10}"
+          f"{'= kdtree':>10}{'= sklearn':>11}{'ms':>8}{'kdtree ms':>10}")
+    worst = 1.0
+    for name, img, seeds, channel_axis, cap in agreement_cases(image, truth):
+        r = knn_agreement(img, seeds, channel_axis=channel_axis, max_per_class=cap)
+        worst = min(worst, r["sklearn"])
+        print(f"{name:<31}{r['features']:>3}{r['samples']:>8}{100 * r['certified']:>9.2f}%"
+              f"{100 * r['identical']:>9.4f}%{100 * r['sklearn']:>10.4f}%"
+              f"{r['ms']:>8.1f}{r['kdtree_ms']:>10.1f}")
+    print(f"lowest agreement with scikit-learn: {100 * worst:.4f}% "
+          "(the routes are exact: differences are distance ties)")
+
+
+def main(n=50):
+    image, truth = tissue_phantom((512, 512), random_state=4)
+    stroke_latency(image, truth, strokes(truth, n + 2))
+    agreement(image, truth)
 
 
 if __name__ == "__main__":

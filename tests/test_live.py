@@ -29,6 +29,26 @@ def test_slice_equals_the_whole_volume_result(volume, method):
     assert agreement > 0.97, agreement
 
 
+def test_default_knn_route_gives_the_exact_knn_labels(volume):
+    # The live default (certified grid) must not change what a stroke shows:
+    # the same labels as the exact k-d tree search, stroke after stroke.
+    image, truth = tissue_phantom((192, 192), random_state=7)
+    seeds = scribble_seeds(truth, strokes_per_class=3, random_state=7)
+    cache = FeatureCache()
+    for _ in range(2):
+        default = segment_slice(image[..., None], seeds, cache=cache)
+        exact = segment_slice(image[..., None], seeds, cache=cache,
+                              params={"algorithm": "kdtree"})
+        assert np.array_equal(default, exact)
+        assert napari_seglab.metrics.dice(truth + 1, default, labels=[1, 2, 3])[3] > 0.9
+        seeds = seeds.copy()
+        seeds[5, 10:60] = 1  # another background stroke
+    vol_image, _, vol_seeds = volume
+    assert np.array_equal(segment_slice(vol_image, vol_seeds, 12),
+                          segment_slice(vol_image, vol_seeds, 12,
+                                        params={"algorithm": "kdtree"}))
+
+
 def test_strokes_reuse_cached_slice_features(volume):
     image, truth, seeds = volume
     cache = FeatureCache()

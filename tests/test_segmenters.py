@@ -1,11 +1,14 @@
 """Segmenters in core: known answers, probabilities, determinism, parameters."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import skimage.filters as skf
 from sklearn.neighbors import KNeighborsClassifier
 
 import napari_seglab
+from napari_seglab.core.model_io import SeededModel
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
 from napari_seglab.core.segmenters import (
     SEGMENTERS, KNNSegmenter, NotFittedError, make_segmenter, try_all_thresholds,
@@ -13,6 +16,7 @@ from napari_seglab.core.segmenters import (
 )
 from napari_seglab.core.training import balanced_seed_indices
 
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SUPERVISED = ["knn", "nearest_mean", "random_forest"]
 CLUSTERING = ["kmeans", "gmm"]
 GLOBAL_THRESHOLDS = ["otsu", "li", "yen", "triangle", "minimum"]
@@ -122,7 +126,7 @@ def test_predict_proba_argmax_is_predict(phantom, method):
     assert np.array_equal(seg.classes_[proba.argmax(axis=1)], seg.predict(X))
 
 
-@pytest.mark.parametrize("algorithm", ["kdtree", "sklearn", "brute"])
+@pytest.mark.parametrize("algorithm", ["grid", "kdtree", "sklearn", "brute"])
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 def test_fast_knn_agrees_with_sklearn(algorithm, weights):
     rng = np.random.default_rng(0)
@@ -133,6 +137,88 @@ def test_fast_knn_agrees_with_sklearn(algorithm, weights):
     ref = KNeighborsClassifier(7, weights=weights).fit(X, y)
     assert (ours.predict(Q) == ref.predict(Q)).mean() > 0.999
     np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q), atol=1e-4)
+
+
+def knn_on_image(image, seeds, k=5, weights="uniform", max_per_class=5000):
+    """Pixels' features and the default-route kNN fitted on the image's seeds."""
+    model = SeededModel("knn", params={"n_neighbors": k, "weights": weights},
+                        max_per_class=max_per_class)
+    inputs, _ = model.compute_inputs(image)
+    model.fit_inputs(inputs, seeds)
+    return inputs.reshape(-1, inputs.shape[-1]), model.segmenter_
+
+
+def assert_grid_is_exact(X, grid, min_certified):
+    """Same labels and probabilities as the k-d tree route; sklearn agrees."""
+    assert grid.algorithm_ == "grid"
+    exact = KNNSegmenter(**{**grid.get_params(), "algorithm": "kdtree"})
+    exact.set_state(grid.get_state())
+    labels = grid.predict(X)
+    assert np.array_equal(labels, exact.predict(X))
+    assert np.array_equal(grid.predict_proba(X), exact.predict_proba(X))
+    reference = KNeighborsClassifier(grid.n_neighbors, weights=grid.weights)
+    reference.fit(grid.X_, grid.y_)
+    sklearn = grid.classes_[reference.predict(grid._transform(X))]
+    assert np.mean(labels == sklearn) >= 0.999
+    # The fast path really decided most pixels (not a silent fallback).
+    assert np.mean(grid._certified(X) >= 0) > min_certified
+
+
+@pytest.mark.parametrize("k, weights", [(5, "uniform"), (1, "uniform"), (9, "distance")])
+def test_grid_knn_equals_exact_knn_on_a_phantom(k, weights):
+    image, truth = tissue_phantom((256, 256), random_state=3)
+    seeds = scribble_seeds(truth, strokes_per_class=5, length=20, random_state=2)
+    X, grid = knn_on_image(image, seeds, k, weights)
+    assert_grid_is_exact(X, grid, 0.95)
+    assert np.array_equal(grid.predict(X), grid.predict(X))  # deterministic
+
+
+@pytest.mark.skipif(not (DATA / "kesm").is_dir(),
+                    reason="needs ../shared/data/kesm (the shared real-data folder)")
+def test_grid_knn_equals_exact_knn_on_kesm_vessels():
+    from skimage import io
+
+    image = io.imread(DATA / "kesm" / "grayscale.png").astype(np.float32)
+    vessels = (io.imread(DATA / "kesm" / "groundtruth.png") > 127).astype(np.uint8)
+    # Many thin-vessel strokes: classes overlap, so the finer grid levels work.
+    seeds = scribble_seeds(vessels, strokes_per_class=60, length=15, margin=1)
+    X, grid = knn_on_image(image, seeds)
+    assert_grid_is_exact(X, grid, 0.9)
+
+
+@pytest.mark.skipif(not (DATA / "brains").is_dir(),
+                    reason="needs ../shared/data/brains (the shared real-data folder)")
+def test_grid_knn_equals_exact_knn_on_an_mr_slice():
+    import tifffile
+
+    image = tifffile.imread(DATA / "brains" / "2_1_t1.tif").astype(np.float32)
+    gt = tifffile.imread(DATA / "brains" / "2_1_gt.tif")
+    # Background, WM, GM, CSF from the full ground truth, 2000 samples each:
+    # tissues overlap in intensity, so half the pixels are near a boundary.
+    tissue = np.select([np.isin(gt, (2, 5)), np.isin(gt, (3, 7)), np.isin(gt, (4, 8))],
+                       [2, 3, 4], 1)
+    X, grid = knn_on_image(image, tissue, max_per_class=2000)
+    assert_grid_is_exact(X, grid, 0.4)
+
+
+def test_grid_knn_exact_for_rows_far_outside_the_seeds():
+    image, truth = tissue_phantom((128, 128), random_state=5)
+    seeds = scribble_seeds(truth, strokes_per_class=4, random_state=5)
+    X, grid = knn_on_image(image, seeds)
+    X = X.copy()
+    X[::7] *= 50  # far beyond the training range: outside the grid's box
+    X[1::11] = -1e6
+    exact = KNNSegmenter(algorithm="kdtree").set_state(grid.get_state())
+    assert np.array_equal(grid.predict(X), exact.predict(X))
+
+
+def test_auto_knn_route_by_feature_count():
+    rng = np.random.default_rng(0)
+    y = np.repeat([1, 2], 20)
+    assert KNNSegmenter().fit(rng.normal(size=(40, 8)), y).algorithm_ == "grid"
+    assert KNNSegmenter().fit(rng.normal(size=(40, 9)), y).algorithm_ == "sklearn"
+    assert KNNSegmenter(algorithm="kdtree").fit(rng.normal(size=(40, 2)), y).algorithm_ \
+        == "kdtree"
 
 
 def test_balanced_sampling():
