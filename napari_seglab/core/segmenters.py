@@ -307,10 +307,10 @@ class NearestMeanSegmenter(_Segmenter):
 
 
 #: kNN routes "auto" takes: the certified grid up to this many features,
-#: scikit-learn's tree above. Measured on 512² slices (kNN k=5): the grid
-#: (whose leftovers go to the k-d tree) beat scikit-learn 3-19x at 4-8
-#: features and 3x at 12, the k-d tree 1.1-10x; at 21 features
-#: scikit-learn's tree was 2x faster than both.
+#: scikit-learn's tree above. Measured (kNN k=5, 512² phantoms and
+#: MRBrainS T1+T2): the grid (whose leftovers go to the k-d tree) beat
+#: scikit-learn 2-30x at 4-8 features (6x at 12 on a phantom) and the k-d
+#: tree 1.2-25x; at 21 features scikit-learn's tree was 1.8x faster.
 _GRID_MAX_FEATURES = 8
 #: Edge of the first level's grid cells in units of the training samples'
 #: RMS spread (z-scores when ``scale``); each further level divides it by 4
@@ -319,9 +319,10 @@ _GRID_MAX_FEATURES = 8
 #: (a 512² KESM slice with 880 samples: 51 % certified at 0.2, 95 % at 0.05).
 _GRID_CELL = 0.2
 _GRID_LEVELS = 3
-#: Certifying a cell costs about this many exact row queries (one query per
-#: class tree): a level whose cells are not this many times fewer than its
-#: rows is left to the k-d tree.
+#: Certifying a cell costs about this many exact row queries (a k-neighbour
+#: query and a radius count, from a centre that may lie off the data): only
+#: cells holding at least this many rows are certified; the rows of the
+#: others go on to the next level or the k-d tree.
 _GRID_CELL_COST = 4
 #: Largest dense table of cells (int32 entries); beyond it cells are found by
 #: sorting the rows' cell keys.
@@ -356,12 +357,12 @@ class KNNSegmenter(_Segmenter):
           class is farther from the centre than that class's ``k``-th
           nearest plus the cell's diagonal). Certified rows get that class
           (probability 1, as the exact vote gives); the others are binned
-          again in cells 4× smaller (up to 3 levels, while cells are much
-          fewer than rows), and what is left is searched with the k-d
-          tree, so labels and probabilities equal ``"kdtree"``'s. Images
-          have few distinct feature values at cell scale and most pixels
-          lie far from class boundaries: 99.6 % of a 512² phantom slice is
-          certified from 650 cell queries.
+          again in cells 4× smaller (up to 3 levels; only cells holding 4
+          rows or more are queried), and what is left is searched with the
+          k-d tree, so labels and probabilities equal ``"kdtree"``'s.
+          Images have few distinct feature values at cell scale and most
+          pixels lie far from class boundaries: 99.5 % of a 512² phantom
+          slice is certified from about 450 cell queries.
         * ``"kdtree"``: :class:`scipy.spatial.cKDTree` queried on all cores,
           fast in low dimension (2-3× scikit-learn at 2 features).
         * ``"sklearn"``: :class:`sklearn.neighbors.NearestNeighbors` (its
@@ -412,7 +413,7 @@ class KNNSegmenter(_Segmenter):
         self._X_sq = np.einsum("ij,ij->i", self.X_, self.X_)
         # Search structures are rebuilt on first use (never saved).
         self._tree = None
-        self._class_trees = None
+        self._other_class_trees = None
 
     @property
     def algorithm_(self):
@@ -499,9 +500,12 @@ class KNNSegmenter(_Segmenter):
             if cells is None:
                 break
             cell_of_row, centres, half_diagonal = cells
-            if centres.shape[0] * _GRID_CELL_COST > part.shape[0]:
+            occupancy = np.bincount(cell_of_row + 1, minlength=centres.shape[0] + 1)[1:]
+            worth = np.flatnonzero(occupancy >= _GRID_CELL_COST)
+            if worth.size == 0:
                 break
-            cell_class = self._certify_cells(centres, half_diagonal)
+            cell_class = np.full(centres.shape[0], -1, np.intp)
+            cell_class[worth] = self._certify_cells(centres[worth], half_diagonal)
             # Rows outside the grid (cell -1) pick the trailing -1.
             got = np.append(cell_class, -1)[cell_of_row]
             if rows is None:
@@ -518,32 +522,37 @@ class KNNSegmenter(_Segmenter):
         return _GRID_CELL * (spread if spread > 0 else 1.0)
 
     def _certify_cells(self, centres, half_diagonal):
-        """Per cell, the class all ``k`` neighbours of its every point share, or -1."""
+        """Per cell, the class all ``k`` neighbours of its every point share, or -1.
+
+        A cell whose centre's ``k`` neighbours are all of class ``L``, the
+        ``k``-th at distance ``r``, is certified when no sample of another
+        class lies within ``r + 2 * half_diagonal`` of the centre: moving
+        within the cell, the ``k``-th class-``L`` distance grows and every
+        other distance shrinks by at most the half-diagonal.
+        """
         from scipy.spatial import cKDTree
 
         k = min(int(self.n_neighbors), self.X_.shape[0])
-        if self._class_trees is None:
-            self._class_trees = [cKDTree(self.X_[self.y_ == c].astype(np.float64))
-                                 for c in range(self.classes_.size)]
-        n_classes = len(self._class_trees)
-        nearest = np.full((centres.shape[0], n_classes), np.inf)
-        kth = np.full((centres.shape[0], n_classes), np.inf)
-        for c, tree in enumerate(self._class_trees):
-            if tree.n == 0:
-                continue
-            ks = [1] if k == 1 or tree.n < k else [1, k]
-            d, _ = tree.query(centres, k=ks, workers=_workers(centres.shape[0]))
-            nearest[:, c] = d[:, 0]
-            if tree.n >= k:  # else the k neighbours cannot all be of this class
-                kth[:, c] = d[:, -1]
-        cell_class = np.argmin(nearest, axis=1)
-        rows = np.arange(centres.shape[0])
-        own_kth = kth[rows, cell_class]
-        nearest[rows, cell_class] = np.inf
-        # Within the cell, the k-th same-class distance grows and the
-        # other classes' nearest shrinks by at most the half-diagonal each.
-        certain = nearest.min(axis=1) > own_kth + 2 * half_diagonal
-        return np.where(certain, cell_class, -1)
+        d, idx = self._kdtree().query(centres, k=k, workers=_workers(centres.shape[0]))
+        d, idx = d.reshape(-1, k), idx.reshape(-1, k)
+        votes = self.y_[idx]
+        cell_class = np.where((votes == votes[:, :1]).all(axis=1), votes[:, 0], -1)
+        if self._other_class_trees is None:
+            # One tree per class of the samples of every *other* class: a
+            # radius count in it answers "anyone else that close?". (Nearest
+            # per-class queries from far-away centres were 10x slower in 8D.)
+            self._other_class_trees = [
+                cKDTree(self.X_[self.y_ != c].astype(np.float64))
+                for c in range(self.classes_.size)]
+        radius = d[:, -1] + 2 * half_diagonal
+        for c, others in enumerate(self._other_class_trees):
+            cells = np.flatnonzero(cell_class == c)
+            if cells.size and others.n:
+                close = others.query_ball_point(centres[cells], radius[cells],
+                                                return_length=True,
+                                                workers=_workers(cells.size))
+                cell_class[cells[close > 0]] = -1
+        return cell_class
 
     def predict_proba(self, X):
         """Fraction of (weighted) neighbour votes per class, ``(n, n_classes)``."""
@@ -629,7 +638,7 @@ def _grid_cells(X, mean, scale, cell, X_train):
     key = np.zeros(n, np.float32 if size <= 2.0**24 else np.float64)
     for j in range(n_features):
         q[j] -= np.float32(box_lo[j])
-        key *= extent[j]
+        key *= key.dtype.type(extent[j])
         key += q[j]
     keys = key.astype(np.intp)
     shape = tuple(int(e) for e in extent)
