@@ -128,7 +128,9 @@ def test_block_equals_full(region):
                         ("median_residual", 1.0), ("sobel", 0.0)))
     full = compute_features(IMG3, spec)
     block = compute_features_block(IMG3, spec, region)
-    np.testing.assert_allclose(block, full[region], rtol=1e-6, atol=1e-7)
+    # Equal up to float32 rounding: wide Gaussians are matrix products whose
+    # summation order follows the block's bounds (IMG3 is ~0.5 ± 0.1).
+    np.testing.assert_allclose(block, full[region], rtol=1e-5, atol=1e-6)
 
 
 def test_multichannel_and_feature_count():
