@@ -184,7 +184,8 @@ def main(repeats=3):
     cases = [
         ("ours", "default", (512, 512), 1), ("skimage", "skimage", (512, 512), 1),
         ("ours", "skimage", (512, 512), 1),
-        ("scipy", "gauss2", (256, 256, 256), repeats), ("memory", "touch", (256, 256, 256), repeats),
+        ("scipy", "gauss2", (256, 256, 256), repeats),
+        ("memory", "touch", (256, 256, 256), repeats),
         ("ours", "default", (256, 256, 256), repeats), ("skimage", "skimage", (64, 256, 256), 1),
         ("ours", "skimage", (64, 256, 256), 1),
     ]

@@ -80,6 +80,39 @@ def test_filters_match_references(image, sigma):
                                np.abs(image - med), atol=1e-6)
 
 
+def test_wide_gaussian_folds_reflections_like_scipy():
+    # σ = 12 voxels: the kernel (radius 48) is wider than the 40 rows, so
+    # reflected taps fold more than once into the banded matrices.
+    g = one(IMG2, "gaussian", 12.0)[..., 0]
+    np.testing.assert_allclose(g, ndi.gaussian_filter(IMG2.astype(np.float64), 12.0,
+                                                      mode="reflect"), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("eigenvalues", [(3.0, 1.0, -2.0), (1.0, 1.0, -2.0), (2.0, -1.0, -1.0),
+                                         (0.5, 0.5, 0.5), (4.0, 0.0, 0.0)],
+                         ids=["distinct", "double-top", "double-bottom", "triple", "tube"])
+def test_hessian_eigenvalues_of_quadratic_forms(eigenvalues):
+    # f = x'Ax/2 has Hessian A everywhere; central differences are exact on
+    # quadratics and smoothing only adds a constant, so away from the border
+    # (reflection) every voxel must give A's eigenvalues, including repeated
+    # ones (plates, tubes, blobs), where closed forms lose accuracy.
+    rot = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    A = rot @ np.diag(eigenvalues) @ rot.T
+    x = np.stack(np.meshgrid(*[np.arange(24.0) - 12] * 3, indexing="ij"), -1)
+    f = 0.5 * np.einsum("...i,ij,...j->...", x, A, x)
+    got = compute_features(f, FeatureSpec((("hessian_eigenvalues", 1.0),)))[8:16, 8:16, 8:16]
+    # float32 differences of values up to ~600 and the double roots: ~2e-4 relative
+    np.testing.assert_allclose(got.reshape(-1, 3) - sorted(eigenvalues, reverse=True), 0,
+                               atol=1e-3 * np.abs(eigenvalues).max())
+
+
+def test_threads_do_not_change_the_result():
+    # Work is split in fixed blocks whatever the thread count: bitwise equal.
+    vol = ndi.gaussian_filter(RNG.random((40, 36, 30)), 1).astype(np.float32)
+    one_thread = compute_features(vol, "default", num_workers=1)
+    np.testing.assert_array_equal(compute_features(vol, "default", num_workers=2), one_thread)
+
+
 def test_derivatives_approach_gaussian_derivative_filters():
     # For σ of a few voxels the finite differences match true DoG kernels.
     img = ndi.gaussian_filter(RNG.random((64, 64)), 2).astype(np.float32)
