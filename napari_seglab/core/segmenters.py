@@ -241,6 +241,75 @@ def _softmax_neg_half(d):
     return d
 
 
+#: Rows per block when scoring pixels: the block's temporaries stay small
+#: (and in cache), so whole volumes need no full-size intermediate arrays.
+_SCORE_ROWS = 1 << 16
+#: Raw features further than this many scale units from zero are centred
+#: before the float32 products below: x·w would otherwise sum large terms
+#: that cancel, and round the small differences that decide the class.
+_CENTRE_BEYOND = 64.0
+
+
+def _fold_scaling(mean, scale, W, b):
+    """Fold the z-scoring ``(x - mean) / scale`` into scores ``z @ W + b``.
+
+    Returns ``(offset, W', b')`` (float32, float32, float64) such that
+    ``(x - offset) @ W' + b'`` equals ``((x - mean) / scale) @ W + b``;
+    ``offset`` is ``mean`` when the raw features lie far from zero (see
+    ``_CENTRE_BEYOND``), else zero (then no subtraction pass is needed).
+    """
+    mean = np.asarray(mean, np.float64)
+    scale = np.asarray(scale, np.float64)
+    W = np.asarray(W, np.float64) / scale[:, None]
+    far = np.abs(mean / scale).max() > _CENTRE_BEYOND
+    offset = mean if far else np.zeros_like(mean)
+    b = np.asarray(b, np.float64) - (mean - offset) @ W
+    return offset.astype(np.float32), W.astype(np.float32), b
+
+
+def _linear_scores(X, offset, W, b, rows=_SCORE_ROWS):
+    """Yield ``(rows slice, (x - offset) @ W + b)`` in float32 blocks."""
+    centre = bool(offset.any())
+    b = b.astype(np.float32)
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows]
+        if centre:
+            block = block - offset
+        scores = block @ W
+        scores += b
+        yield slice(start, start + rows), scores
+
+
+def _nearest_centre_rule(mean, scale, centres):
+    """Nearest centre in z-scored space as a linear rule (offset, W, b).
+
+    ``-½‖z - c‖² = z·c - ½‖c‖² - ½‖z‖²``, and the last term is the same for
+    every centre: the largest ``z·c - ½‖c‖²`` is the nearest centre, and
+    its softmax is the softmax of ``-½‖z - c‖²``.
+    """
+    centres = np.asarray(centres, np.float64)
+    return _fold_scaling(mean, scale, centres.T, -0.5 * np.einsum("ij,ij->i", centres, centres))
+
+
+def _argmax_rows(X, rule):
+    """Index of the largest linear score of every row."""
+    out = np.empty(X.shape[0], np.intp)
+    for rows, scores in _linear_scores(X, *rule):
+        out[rows] = scores.argmax(axis=1)
+    return out
+
+
+def _softmax_rows(X, rule):
+    """Row-wise softmax of the linear scores (float32)."""
+    out = np.empty((X.shape[0], rule[1].shape[1]), np.float32)
+    for rows, scores in _linear_scores(X, *rule):
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        out[rows] = scores
+    return out
+
+
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int; got {value!r}")
@@ -275,6 +344,12 @@ class NearestMeanSegmenter(_Segmenter):
         Labels seen in ``fit``, sorted.
     centroids_ : ndarray, shape (n_classes, n_features)
         Class means in the scaled feature space.
+
+    Notes
+    -----
+    The nearest mean in the scaled space is a linear rule: with the scaling
+    folded into weights, ``predict`` is one float32 matrix product and an
+    argmax per block of pixels (no distances are formed).
     """
 
     _state_spec = {**_SCALE_STATE, "centroids_": ("f", ("K", "F"))}
@@ -293,17 +368,17 @@ class NearestMeanSegmenter(_Segmenter):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _distances(self, X):
-        X = self._check_X(X)
-        return _sq_distances(self._transform(X), self.centroids_)
+    def _rule(self):
+        return _nearest_centre_rule(self.mean_, self.scale_, self.centroids_)
 
     def predict(self, X):
-        d = self._distances(X)
-        return self.classes_[np.argmin(d, axis=1)]
+        X = self._check_X(X)
+        return self.classes_[_argmax_rows(X, self._rule())]
 
     def predict_proba(self, X):
         """Softmax of negative half squared distances (a soft nearest mean)."""
-        return _softmax_neg_half(self._distances(X))
+        X = self._check_X(X)
+        return _softmax_rows(X, self._rule())
 
 
 #: kNN routes "auto" takes: the certified grid up to this many features,
@@ -663,6 +738,148 @@ def _grid_cells(X, mean, scale, cell, X_train):
     return cell_of_row, centres, float(half_diagonal)
 
 
+def _fit_sample(X, y, max_samples, rng):
+    """The rows an unsupervised fit learns from, and the seeded rows.
+
+    Returns ``(sample, seeded_X, seeded_y)``: ``sample`` is ``X`` itself when
+    it has at most ``max_samples`` rows, else ``max_samples`` rows drawn at
+    random (sorted, for memory locality). Drawn with replacement: drawing
+    without permutes all row indices (a quarter second on a 4 M-voxel
+    volume), and a repeated row in 100 k changes no statistic that matters.
+    """
+    sample = X
+    if X.shape[0] > max_samples:
+        sample = X[np.sort(rng.integers(0, X.shape[0], max_samples))]
+    if y is None:
+        return sample, X[:0], np.zeros(0, np.int64)
+    seeded = np.flatnonzero(y)
+    return sample, X[seeded], y[seeded]
+
+
+def _seed_means(Xs_seeded, y_seeded, seed_classes):
+    return [Xs_seeded[y_seeded == c].mean(axis=0, dtype=np.float64) for c in seed_classes]
+
+
+def _nearest_centre(S, centres):
+    """Index of the nearest centre of every (already scaled) row."""
+    ones = np.ones(S.shape[1])
+    return _argmax_rows(S, _nearest_centre_rule(np.zeros_like(ones), ones, centres))
+
+
+def _lloyd(S, centres, max_iter, tol):
+    """Lloyd's k-means iterations on the scaled rows ``S``.
+
+    Returns the centres and the iterations run; stops when no centre moves
+    more than ``tol``. An emptied cluster keeps its centre.
+    """
+    n_clusters = centres.shape[0]
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        assign = _nearest_centre(S, centres)
+        counts = np.bincount(assign, minlength=n_clusters)
+        new = np.zeros_like(centres)
+        for j in range(S.shape[1]):
+            new[:, j] = np.bincount(assign, S[:, j], minlength=n_clusters)
+        empty = counts == 0
+        new[~empty] /= counts[~empty, None]
+        new[empty] = centres[empty]
+        shift = np.abs(new - centres).max()
+        centres = new
+        if shift <= tol:
+            break
+    return centres, n_iter
+
+
+def _precision_cholesky(covariances):
+    """Cholesky factors ``P`` of the precisions, ``(x - m) @ P`` whitening."""
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "a mixture component's covariance is not positive definite (a "
+            "component collapsed onto too few distinct pixels); increase reg_covar"
+        ) from None
+    return np.linalg.inv(chol).transpose(0, 2, 1)
+
+
+def _gaussian_rule(mean, scale, means, precisions_cholesky, weights):
+    """Log-density of every component as ``const - ½‖x @ W + b‖²`` per block.
+
+    Returns ``(rule, const)``: ``rule`` scores all components with one
+    matrix product, ``(n, n_components * n_features)``; ``const`` holds each
+    component's log weight, log determinant and normalisation.
+    """
+    n_components, n_features = np.shape(means)
+    pc = np.asarray(precisions_cholesky, np.float64)
+    W = pc.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
+    b = -np.einsum("kf,kfg->kg", np.asarray(means, np.float64), pc).reshape(-1)
+    const = (np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+             + np.log(np.asarray(weights, np.float64))
+             - 0.5 * n_features * np.log(2 * np.pi))
+    return _fold_scaling(mean, scale, W, b), const.astype(np.float32)
+
+
+def _gaussian_log_prob(X, rule, const):
+    """Weighted log-density of every row under every component (float32)."""
+    out = np.empty((X.shape[0], const.size), np.float32)
+    for rows, z in _linear_scores(X, *rule):
+        z *= z
+        out[rows] = const - 0.5 * z.reshape(z.shape[0], const.size, -1).sum(axis=2)
+    return out
+
+
+def _covariances(S, resp, nk, means, diagonal, reg_covar):
+    n_features = S.shape[1]
+    covariances = np.empty((nk.size, n_features, n_features))
+    for k in range(nk.size):
+        d = S - means[k].astype(np.float32)
+        if diagonal:
+            var = (resp[:, k] @ (d * d)).astype(np.float64) / nk[k]
+            covariances[k] = np.diag(var)
+        else:
+            covariances[k] = (d * resp[:, k : k + 1]).T @ d / nk[k]
+        covariances[k].flat[:: n_features + 1] += reg_covar
+    return covariances
+
+
+def _gaussian_mixture_em(S, means, covariances, weights, *, diagonal, reg_covar,
+                         tol, max_iter):
+    """EM on the scaled float32 sample ``S``, from the given start.
+
+    The E-step is one float32 matrix product per block (``_gaussian_rule``);
+    the M-step's sums run over the sample. Stops when the mean log-likelihood
+    changes by less than ``tol`` (as scikit-learn's ``GaussianMixture``).
+
+    Returns ``(means, precisions_cholesky, weights, n_iter, converged)``.
+    """
+    n_features = S.shape[1]
+    identity = (np.zeros(n_features), np.ones(n_features))
+    precisions_cholesky = _precision_cholesky(covariances)
+    bound = -np.inf
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        log_prob = _gaussian_log_prob(
+            S, *_gaussian_rule(*identity, means, precisions_cholesky, weights))
+        top = log_prob.max(axis=1, keepdims=True)
+        log_prob -= top
+        resp = np.exp(log_prob, out=log_prob)
+        total = resp.sum(axis=1, keepdims=True)
+        new_bound = float(np.mean(top[:, 0] + np.log(total[:, 0]), dtype=np.float64))
+        resp /= total
+        # M-step; the tiny floor keeps an emptied component finite.
+        nk = resp.sum(axis=0, dtype=np.float64) + 10 * np.finfo(np.float32).eps
+        means = (resp.T @ S).astype(np.float64) / nk[:, None]
+        covariances = _covariances(S, resp, nk, means, diagonal, reg_covar)
+        weights = nk / nk.sum()
+        precisions_cholesky = _precision_cholesky(covariances)
+        if abs(new_bound - bound) < tol:
+            converged = True
+            break
+        bound = new_bound
+    return means, precisions_cholesky, weights, n_iter, converged
+
+
 def _kmeans_plusplus(X, centres, n_extra, rng):
     """Add ``n_extra`` centres by D² sampling, given ``centres`` (may be empty)."""
     centres = list(centres)
@@ -735,10 +952,11 @@ class KMeansSegmenter(_Segmenter):
         Lloyd iterations at most.
     tol : float, default 1e-4
         Stop when no centre moves more than ``tol`` (scaled units).
-    max_samples : int, default 200_000
-        Cluster a random subsample of at most this many pixels, then assign
-        every pixel to its nearest centre (the result barely changes; the
-        time drops on volumes).
+    max_samples : int, default 100_000
+        Cluster a random subsample of at most this many pixels (the scaling
+        is learned on it too), then assign every pixel to its nearest
+        centre: the fit costs the same on a slice and on a volume, and live
+        mode stays interactive.
     scale : bool, default True
         Standardise each feature (z-score over the pixels clustered).
     random_state : int, default 0
@@ -758,7 +976,7 @@ class KMeansSegmenter(_Segmenter):
     _state_spec = {**_SCALE_STATE, "cluster_centers_": ("f", ("K", "F"))}
 
     def __init__(
-        self, n_clusters=None, max_iter=100, tol=1e-4, max_samples=200_000,
+        self, n_clusters=None, max_iter=100, tol=1e-4, max_samples=100_000,
         scale=True, random_state=0,
     ):
         self.n_clusters = n_clusters
@@ -775,27 +993,13 @@ class KMeansSegmenter(_Segmenter):
         n_clusters = _n_groups("n_clusters", self.n_clusters, seed_classes, X.shape[0])
         max_samples = _check_int("max_samples", self.max_samples, 1)
 
-        self._fit_scaling(X)
-        Xs = self._transform(X)
-        init = [Xs[y == c].mean(axis=0) for c in seed_classes]
-        sample = Xs
-        if Xs.shape[0] > max_samples:
-            sample = Xs[rng.choice(Xs.shape[0], max_samples, replace=False)]
+        sample, X_seeded, y_seeded = _fit_sample(X, y, max_samples, rng)
+        self._fit_scaling(sample)
+        sample = self._transform(sample)
+        init = _seed_means(self._transform(X_seeded), y_seeded, seed_classes)
         centres = _kmeans_plusplus(sample, init, n_clusters - len(init), rng)
 
-        for self.n_iter_ in range(1, int(self.max_iter) + 1):
-            assign = np.argmin(_sq_distances(sample, centres), axis=1)
-            counts = np.bincount(assign, minlength=n_clusters)
-            new = np.zeros_like(centres)
-            for j in range(sample.shape[1]):
-                new[:, j] = np.bincount(assign, sample[:, j], minlength=n_clusters)
-            empty = counts == 0
-            new[~empty] /= counts[~empty, None]
-            new[empty] = centres[empty]  # an empty cluster keeps its centre
-            shift = np.abs(new - centres).max()
-            centres = new
-            if shift <= self.tol:
-                break
+        centres, self.n_iter_ = _lloyd(sample, centres, int(self.max_iter), self.tol)
 
         if seed_classes.size:
             self.classes_ = _group_labels(seed_classes, n_clusters)
@@ -807,21 +1011,17 @@ class KMeansSegmenter(_Segmenter):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _distances(self, X, chunk_size=65536):
-        X = self._check_X(X)
-        out = np.empty((X.shape[0], self.classes_.size), np.float32)
-        for start in range(0, X.shape[0], chunk_size):
-            out[start : start + chunk_size] = _sq_distances(
-                self._transform(X[start : start + chunk_size]), self.cluster_centers_)
-        return out
+    def _rule(self):
+        return _nearest_centre_rule(self.mean_, self.scale_, self.cluster_centers_)
 
     def predict(self, X):
-        d = self._distances(X)
-        return self.classes_[np.argmin(d, axis=1)]
+        X = self._check_X(X)
+        return self.classes_[_argmax_rows(X, self._rule())]
 
     def predict_proba(self, X):
         """Softmax of negative half squared distances to the centres."""
-        return _softmax_neg_half(self._distances(X))
+        X = self._check_X(X)
+        return _softmax_rows(X, self._rule())
 
 
 class GaussianMixtureSegmenter(_Segmenter):
@@ -830,11 +1030,20 @@ class GaussianMixtureSegmenter(_Segmenter):
     With seeds, component ``i`` starts from the mean and covariance of seed
     class ``i`` and keeps its label; extra components start at k-means++
     points with unit covariance and get labels after the largest seed.
-    Without seeds, scikit-learn's k-means++ initialisation is used and
-    components are labelled ``1..n`` by ascending mean of the first feature
-    (the intensity). EM runs on a random subsample of all pixels
-    (:class:`sklearn.mixture.GaussianMixture`); prediction is computed here
-    from the fitted means, precisions and weights.
+    Without seeds, components start from k-means (k-means++ centres, then
+    Lloyd iterations, as :class:`sklearn.mixture.GaussianMixture` does by
+    default) and are labelled ``1..n`` by ascending mean of the first
+    feature (the intensity). EM (scikit-learn's updates and stopping rule,
+    in float32 matrix products) runs on a random subsample of at most
+    ``max_samples`` pixels, which also gives the scaling; prediction scores
+    every component with one matrix product per block of pixels.
+
+    On smooth MR-like phantoms the full-covariance mixture scores lower
+    (mean Dice 0.82 on an 80³ phantom, k-means 0.98): maximum likelihood
+    gives the tissue component the partial-volume voxels of every border
+    (36 % of the volume instead of 21 %). Not a start problem (a k-means
+    start ends the same): the classes are not Gaussian. ``"diag"`` reaches
+    0.94 there.
 
     Parameters
     ----------
@@ -846,7 +1055,7 @@ class GaussianMixtureSegmenter(_Segmenter):
     reg_covar : float, default 1e-4
         Added to the covariance diagonals (in scaled units).
     max_samples : int, default 50_000
-        Pixels EM sees at most.
+        Pixels EM sees at most (a random subsample, ``random_state``).
     scale : bool, default True
     random_state : int, default 0
 
@@ -880,61 +1089,53 @@ class GaussianMixtureSegmenter(_Segmenter):
         self.random_state = random_state
 
     def fit(self, X, y=None):
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.mixture import GaussianMixture
-
         _check_choice("covariance_type", self.covariance_type, ("full", "diag"))
         X = self._check_X(X, fitting=True)
         y, seed_classes = _check_seed_y(X, y)
         n = _n_groups("n_components", self.n_components, seed_classes, X.shape[0])
         max_samples = _check_int("max_samples", self.max_samples, 1)
+        max_iter = _check_int("max_iter", self.max_iter, 1)
+        diagonal = self.covariance_type == "diag"
         rng = np.random.default_rng(self.random_state)
-        self._fit_scaling(X)
-        Xs = self._transform(X).astype(np.float64)
-        sample = Xs
-        if Xs.shape[0] > max_samples:
-            sample = Xs[np.sort(rng.choice(Xs.shape[0], max_samples, replace=False))]
+        sample, X_seeded, y_seeded = _fit_sample(X, y, max_samples, rng)
+        self._fit_scaling(sample)
+        sample = self._transform(sample)
         n_features = X.shape[1]
-        kwargs = {}
         if seed_classes.size:
-            means, precisions = [], []
+            Xs_seeded = self._transform(X_seeded).astype(np.float64)
+            means = _seed_means(Xs_seeded, y_seeded, seed_classes)
+            covariances = []
             for c in seed_classes:
-                members = Xs[y == c]
-                means.append(members.mean(axis=0))
+                members = Xs_seeded[y_seeded == c]
                 cov = (np.cov(members, rowvar=False).reshape(n_features, n_features)
                        if members.shape[0] > 1 else np.zeros((n_features,) * 2))
+                # A stroke covers little of its class: widen its variances.
                 var = np.diag(cov) + self.reg_covar + 1e-2
-                if self.covariance_type == "full":
-                    cov = cov + np.diag(var - np.diag(cov))
-                    precisions.append(np.linalg.inv(cov))
-                else:
-                    precisions.append(1.0 / var)
-            extra = _kmeans_plusplus(sample.astype(np.float32), means,
-                                     n - seed_classes.size, rng)[seed_classes.size:]
-            for m in extra:
-                means.append(m)
-                precisions.append(np.eye(n_features) if self.covariance_type == "full"
-                                  else np.ones(n_features))
-            kwargs = dict(means_init=np.asarray(means, np.float64),
-                          precisions_init=np.asarray(precisions, np.float64),
-                          weights_init=np.full(n, 1.0 / n))
+                covariances.append(cov - np.diag(np.diag(cov)) + np.diag(var)
+                                   if not diagonal else np.diag(var))
+            extra = _kmeans_plusplus(sample, means, n - seed_classes.size,
+                                     rng)[seed_classes.size:]
+            means = np.concatenate([np.asarray(means), extra]) if extra.size else \
+                np.asarray(means)
+            covariances = np.concatenate(
+                [np.asarray(covariances), np.broadcast_to(np.eye(n_features),
+                                                          (len(extra),) + (n_features,) * 2)])
+            weights = np.full(n, 1.0 / n)
         else:
-            kwargs = dict(init_params="k-means++")
-        gm = GaussianMixture(
-            n_components=n, covariance_type=self.covariance_type,
-            max_iter=int(self.max_iter), tol=self.tol, reg_covar=self.reg_covar,
-            random_state=int(rng.integers(2**31 - 1)), **kwargs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gm.fit(sample)
-        self.converged_ = bool(gm.converged_)
-        self.n_iter_ = int(gm.n_iter_)
-        means = gm.means_.astype(np.float32)
-        pc = gm.precisions_cholesky_
-        if self.covariance_type == "diag":
-            pc = np.stack([np.diag(p) for p in pc])
-        pc = pc.astype(np.float32)
-        weights = gm.weights_.astype(np.float32)
+            # k-means (k-means++, then Lloyd), each pixel given to its cluster:
+            # scikit-learn's default start. k-means++ centres alone missed
+            # the 1 % fluid class of a 128² phantom for one random_state.
+            centres, _ = _lloyd(sample, _kmeans_plusplus(sample, [], n, rng), max_iter,
+                                1e-4)
+            resp = np.eye(n, dtype=np.float32)[_nearest_centre(sample, centres)]
+            nk = resp.sum(axis=0, dtype=np.float64) + 10 * np.finfo(np.float32).eps
+            means = (resp.T @ sample).astype(np.float64) / nk[:, None]
+            covariances = _covariances(sample, resp, nk, means, diagonal, self.reg_covar)
+            weights = nk / nk.sum()
+        means, pc, weights, self.n_iter_, self.converged_ = _gaussian_mixture_em(
+            sample, means, covariances, weights, diagonal=diagonal,
+            reg_covar=self.reg_covar, tol=self.tol, max_iter=max_iter)
+        means, pc, weights = (a.astype(np.float32) for a in (means, pc, weights))
         if seed_classes.size:
             self.classes_ = _group_labels(seed_classes, n)
         else:
@@ -952,20 +1153,10 @@ class GaussianMixtureSegmenter(_Segmenter):
         if (diag <= 0).any():
             raise ValueError("state 'precisions_cholesky_' must have a positive diagonal")
 
-    def _log_resp(self, X, chunk_size=65536):
+    def _log_resp(self, X):
         X = self._check_X(X)
-        k = self.classes_.size
-        diag = np.diagonal(self.precisions_cholesky_, axis1=1, axis2=2)
-        const = (np.log(diag).sum(axis=1) + np.log(self.weights_)
-                 - 0.5 * X.shape[1] * np.log(2 * np.pi)).astype(np.float32)
-        out = np.empty((X.shape[0], k), np.float32)
-        for start in range(0, X.shape[0], chunk_size):
-            xs = self._transform(X[start : start + chunk_size])
-            for j in range(k):
-                z = (xs - self.means_[j]) @ self.precisions_cholesky_[j]
-                out[start : start + chunk_size, j] = const[j] - 0.5 * np.einsum(
-                    "ij,ij->i", z, z)
-        return out
+        return _gaussian_log_prob(X, *_gaussian_rule(
+            self.mean_, self.scale_, self.means_, self.precisions_cholesky_, self.weights_))
 
     def predict(self, X):
         d = self._log_resp(X)
