@@ -269,3 +269,97 @@ def test_bad_parameter_values():
         make_segmenter("local", block_size=4).fit(np.zeros((8, 8)) + np.eye(8))
     with pytest.raises(ValueError, match="exactly two classes"):
         make_segmenter("otsu").fit(np.arange(9.0)[:, None], np.arange(9) % 3 + 1)
+
+
+def blobs(n, random_state=0, offset=0.0):
+    """Three Gaussian clusters in 3 features (70 %, 28 %, 2 %), and their labels.
+
+    The small cluster lies far out: nearer, k-means' best (least squares)
+    answer splits the large cluster instead.
+    """
+    rng = np.random.default_rng(random_state)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [12.0, -4.0, 5.0]])
+    truth = rng.choice(3, size=n, p=[0.70, 0.28, 0.02])
+    X = centres[truth] + rng.normal(size=(n, 3)) * [1.0, 0.5, 0.8]
+    return (X + offset).astype(np.float32), truth + 1
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("method", ["nearest_mean", "kmeans"])
+def test_linear_rule_equals_nearest_centre(method, offset):
+    # Far from zero (offset 1e4, features of spread ~1) the float32 product
+    # must still pick the nearest centre.
+    X, truth = blobs(20_000, offset=offset)
+    seg = make_segmenter(method)
+    if method == "kmeans":
+        seg.fit(X, np.where(np.arange(truth.size) % 50 == 0, truth, 0))
+        centres = seg.cluster_centers_
+    else:
+        seg.fit(X[::50], truth[::50])
+        centres = seg.centroids_
+    z = (X.astype(np.float64) - seg.mean_) / seg.scale_
+    d = ((z[:, None, :] - centres.astype(np.float64)) ** 2).sum(axis=2)
+    nearest = seg.classes_[d.argmin(axis=1)]
+    sorted_d = np.sort(d, axis=1)
+    clear = sorted_d[:, 1] - sorted_d[:, 0] > 1e-3  # not a tie within rounding
+    assert clear.mean() > 0.99
+    assert np.array_equal(seg.predict(X)[clear], nearest[clear])
+    soft = np.exp(-0.5 * (d - d.min(axis=1, keepdims=True)))
+    soft /= soft.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(seg.predict_proba(X), soft, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", CLUSTERING)
+def test_subsampled_clustering_recovers_known_clusters(method):
+    X, truth = blobs(300_000)
+    size = "n_clusters" if method == "kmeans" else "n_components"
+    small = make_segmenter(method, max_samples=20_000, **{size: 3}).fit(X)
+    labels = small.predict(X)
+    # Without seeds clusters are numbered by ascending first feature: the truth's order.
+    assert (labels == truth).mean() > 0.99  # the clusters overlap a little
+    assert (labels[truth == 3] == 3).mean() > 0.99  # the 2 % cluster is found
+    whole = make_segmenter(method, max_samples=X.shape[0], **{size: 3}).fit(X)
+    assert (whole.predict(X) == labels).mean() > 0.999
+
+
+@pytest.mark.parametrize("method", CLUSTERING)
+def test_subsampled_clustering_is_deterministic(method):
+    X, truth = blobs(100_000, random_state=3)
+    seeds = np.where(np.arange(truth.size) % 500 == 0, truth, 0)
+    states = [make_segmenter(method, max_samples=10_000).fit(X, seeds).get_state()
+              for _ in range(2)]
+    for name in states[0]:
+        assert np.array_equal(states[0][name], states[1][name]), name
+    other = make_segmenter(method, max_samples=10_000, random_state=1).fit(X, seeds)
+    assert not np.array_equal(other.get_state()["mean_"], states[0]["mean_"])
+    assert (other.predict(X) == make_segmenter(method, max_samples=10_000).fit(
+        X, seeds).predict(X)).mean() > 0.995
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_gmm_em_matches_sklearn(covariance_type):
+    from sklearn.mixture import GaussianMixture
+
+    X, truth = blobs(30_000, random_state=4)
+    seeds = np.where(np.arange(truth.size) % 300 == 0, truth, 0)
+    ours = make_segmenter("gmm", covariance_type=covariance_type, scale=False,
+                          tol=1e-6, max_iter=500).fit(X, seeds)
+    # The same start: seed class means, widened seed covariances, equal weights.
+    means, precisions = [], []
+    for c in (1, 2, 3):
+        members = X[seeds == c].astype(np.float64)
+        cov = np.cov(members, rowvar=False)
+        var = np.diag(cov) + 1e-4 + 1e-2
+        if covariance_type == "full":
+            precisions.append(np.linalg.inv(cov - np.diag(np.diag(cov)) + np.diag(var)))
+        else:
+            precisions.append(1 / var)
+        means.append(members.mean(axis=0))
+    ref = GaussianMixture(3, covariance_type=covariance_type, tol=1e-6, max_iter=500,
+                          reg_covar=1e-4, means_init=means, precisions_init=precisions,
+                          weights_init=np.full(3, 1 / 3)).fit(X.astype(np.float64))
+    np.testing.assert_allclose(ours.means_, ref.means_, atol=2e-3)
+    np.testing.assert_allclose(ours.weights_, ref.weights_, atol=1e-3)
+    ref_labels = ref.predict(X) + 1
+    assert (ours.predict(X) == ref_labels).mean() > 0.999
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-3)
