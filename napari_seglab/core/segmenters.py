@@ -233,9 +233,8 @@ def _sq_distances(X, centres, centres_sq=None):
     return np.maximum(d, 0, out=d)
 
 
-def _softmax_neg_half(d):
-    """Row-wise softmax of ``-d / 2`` (in place)."""
-    d *= -0.5
+def _softmax(d):
+    """Row-wise softmax of ``d`` (in place)."""
     d -= d.max(axis=1, keepdims=True)
     np.exp(d, out=d)
     d /= d.sum(axis=1, keepdims=True)
@@ -307,10 +306,7 @@ def _softmax_rows(X, rule):
     """Row-wise softmax of the linear scores (float32)."""
     out = np.empty((X.shape[0], rule[1].shape[1]), np.float32)
     for rows, scores in _linear_scores(X, *rule):
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        out[rows] = scores
+        out[rows] = _softmax(scores)
     return out
 
 
@@ -1216,11 +1212,7 @@ class GaussianMixtureSegmenter(_Segmenter):
 
     def predict_proba(self, X):
         """Posterior probability of each component."""
-        d = self._log_resp(X)
-        d -= d.max(axis=1, keepdims=True)
-        np.exp(d, out=d)
-        d /= d.sum(axis=1, keepdims=True)
-        return d
+        return _softmax(self._log_resp(X))
 
 
 class RandomForestSegmenter(_Segmenter):
