@@ -363,3 +363,11 @@ def test_gmm_em_matches_sklearn(covariance_type):
     ref_labels = ref.predict(X) + 1
     assert (ours.predict(X) == ref_labels).mean() > 0.999
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("method", CLUSTERING)
+def test_subsample_smaller_than_the_clusters_is_refused(method):
+    X, _ = blobs(1000)
+    size = "n_clusters" if method == "kmeans" else "n_components"
+    with pytest.raises(ValueError, match="max_samples must be >= 3; got 2"):
+        make_segmenter(method, max_samples=2, **{size: 3}).fit(X)

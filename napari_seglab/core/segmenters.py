@@ -1038,7 +1038,7 @@ class KMeansSegmenter(_Segmenter):
         rng = np.random.default_rng(self.random_state)
         y, seed_classes = _check_seed_y(X, y)
         n_clusters = _n_groups("n_clusters", self.n_clusters, seed_classes, X.shape[0])
-        max_samples = _check_int("max_samples", self.max_samples, 1)
+        max_samples = _check_int("max_samples", self.max_samples, n_clusters)
 
         sample, X_seeded, y_seeded = _fit_sample(X, y, max_samples, rng)
         self._fit_scaling(sample)
@@ -1144,7 +1144,7 @@ class GaussianMixtureSegmenter(_Segmenter):
         X = self._check_X(X, fitting=True)
         y, seed_classes = _check_seed_y(X, y)
         n = _n_groups("n_components", self.n_components, seed_classes, X.shape[0])
-        max_samples = _check_int("max_samples", self.max_samples, 1)
+        max_samples = _check_int("max_samples", self.max_samples, n)
         max_iter = _check_int("max_iter", self.max_iter, 1)
         diagonal = self.covariance_type == "diag"
         rng = np.random.default_rng(self.random_state)
