@@ -251,9 +251,12 @@ def _multiscale(names, sigmas):
 PRESETS = {
     "minimal": FeatureSpec((("intensity", 0.0), ("gaussian", 1.0))),
     # For distance-based methods (kNN, nearest mean, k-means, GMM): intensity
-    # denoised at ilastik's small, middle and large scales.
+    # denoised at ilastik's small and middle scales. A σ=3.5 Gaussian as well
+    # blurred class borders: kNN mean Dice 0.9900 -> 0.9910 without it on 3D
+    # phantoms (9 volume/scribble draws), 0.6963 -> 0.7117 on the MRBrainS
+    # slices (T1 + FLAIR, 18 cases), 2D phantoms equal; and half the time.
     "smooth": FeatureSpec(
-        (("intensity", 0.0),) + _multiscale(("gaussian",), (0.7, 1.6, 3.5))
+        (("intensity", 0.0),) + _multiscale(("gaussian",), (0.7, 1.6))
     ),
     # Chosen for quality first, on both kinds of data we measure: smooth
     # tissue classes (MR-like phantoms: Gaussians carry the intensity,
