@@ -64,7 +64,38 @@ def play(sample: str, out: Path, *, method="kNN", ndisplay=2):
     viewer.close()
 
 
+def feature_panel(out: Path):
+    """The Features panel: the grid, a ranking from the seeds, a feature as a layer."""
+    viewer = napari.Viewer(title="napari-seglab", show=True)
+    viewer.window._qt_window.resize(1500, 1000)
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data, strokes_per_class=3,
+                               length=30)
+    index = np.nonzero(scribbles)
+    viewer.layers["seeds"].data_setitem(index, scribbles[index])
+    seg.method.value = "Random forest"
+    grid = seg.open_feature_grid()
+    done = []
+    grid.ranked.connect(done.append)
+    grid.layers_shown.connect(done.append)
+    grid.rank_button.native.click()
+    wait(lambda: len(done) == 1)
+    grid.show_layers_button.native.click()
+    wait(lambda: len(done) == 2)
+    shown = [layer for layer in viewer.layers if "hessian" in layer.name]
+    for layer in grid.feature_layers:
+        layer.visible = layer is shown[-1]
+    viewer.layers.selection.active = shown[-1]
+    for _ in range(20):
+        QApplication.processEvents()
+    viewer.screenshot(str(out), canvas_only=False)
+    print(f"wrote {out}")
+    viewer.close()
+
+
 if __name__ == "__main__":
     play("phantom_2d", HERE / "screenshot_2d.png")
     play("phantom_3d", HERE / "screenshot_3d.png")
+    feature_panel(HERE / "feature_grid.png")
     sys.exit(0)
