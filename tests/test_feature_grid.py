@@ -10,7 +10,6 @@ from napari_seglab._feature_grid import (
     METHOD_DEFAULT,
     FeatureGrid,
     format_bytes,
-    seed_samples,
 )
 from napari_seglab._layers import META_KEY, layer_role
 from napari_seglab._widget import SegmentationWidget
@@ -22,9 +21,9 @@ from napari_seglab.core.features import (
     compute_features,
     estimate_memory,
     rank_features,
+    seed_features,
 )
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
-from napari_seglab.core.training import balanced_seed_indices
 
 
 @pytest.fixture
@@ -269,7 +268,7 @@ def test_rank_features_fills_table_and_suggests(make_napari_viewer, qtbot):
     names = spec.names(1, 2)
     assert sorted(name for name, _ in ranking) == sorted(names)
     # The ranking is rank_features' on the seed pixels' features.
-    X, y = seed_samples(chosen["image"].data, scribbles, spec)
+    X, y = seed_features(chosen["image"].data, scribbles, spec)
     assert ranking == rank_features(X, y, names)
     table = grid.table
     assert not table.isHidden() and table.rowCount() == len(names)
@@ -300,64 +299,3 @@ def test_rank_without_two_classes_says_what_to_do(make_napari_viewer, warnings_s
     assert grid.rank() is None
     assert "New seeds layer" in warnings_shown[-1]
     assert grid.table.rowCount() == 0 and not grid.use_suggestion.enabled
-
-
-# -- seed samples (no viewer) ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("mode", ["3d", "2d"])
-@pytest.mark.parametrize("largest_sigma", [1.5, 12.0])  # boxes; the whole volume
-def test_seed_samples_equal_full_features_at_seeds(mode, largest_sigma):
-    image, truth = tissue_phantom((24, 48, 48), random_state=0)
-    seeds = np.zeros(truth.shape, np.uint8)
-    seeds[3, 10:14, 10:30] = 1  # two runs of slices, far apart
-    seeds[4, 30:33, 5:9] = 2
-    seeds[17:19, 20:22, 20:40] = 1
-    spec = FeatureSpec((("intensity", 0.0), ("gaussian", 2.0),
-                        ("hessian_eigenvalues", largest_sigma)), mode=mode)
-    spacing = (2.0, 1.0, 0.8)
-    X, y = seed_samples(image, seeds, spec, spacing=spacing, max_per_class=None)
-    full = compute_features(image, spec, spacing=spacing)
-    index, _ = balanced_seed_indices(seeds, max_per_class=None)
-    np.testing.assert_allclose(X, full.reshape(-1, full.shape[-1])[index], atol=1e-5)
-    np.testing.assert_array_equal(y, seeds.ravel()[index])
-
-
-def test_seed_samples_rgb_and_normalized_spec():
-    rng = np.random.default_rng(0)
-    rgb = rng.random((40, 50, 3)).astype(np.float32)
-    seeds = np.zeros((40, 50), np.uint8)
-    seeds[5, 5:20], seeds[30, 10:40] = 1, 2
-    spec = FeatureSpec((("gaussian", 1.0), ("dog", 2.0)), normalize=True)
-    X, y = seed_samples(rgb, seeds, spec, channel_axis=-1)
-    # Z-scoring is left out: it would use the box's statistics.
-    full = compute_features(rgb, FeatureSpec(spec.filters), channel_axis=-1)
-    assert X.shape == (30, 6)  # 15 pixels per class (balanced), 2 filters × 3 channels
-    index, _ = balanced_seed_indices(seeds)
-    np.testing.assert_allclose(X, full.reshape(-1, 6)[index], atol=1e-5)
-    with pytest.raises(ValueError, match="spatial shape"):
-        seed_samples(rgb, seeds[:, :10], spec, channel_axis=-1)
-
-
-def test_seed_boxes_follow_the_seeds():
-    shape = (40, 64, 64)
-    seeds = np.zeros(shape, np.uint8)
-    seeds[5, 10:20, 10:12] = 1
-    seeds[30:32, 40:50, 40:42] = 2
-    coords = np.nonzero(seeds)
-    # Small margins: one box per run of slices, each just around its strokes.
-    boxes = grid_module._seed_boxes(coords, shape, halo=(2, 3, 3))
-    assert [box for _, box in boxes] == [
-        (slice(5, 6), slice(10, 20), slice(10, 12)),
-        (slice(30, 32), slice(40, 50), slice(40, 42)),
-    ]
-    assert sorted(np.concatenate([rows for rows, _ in boxes])) == list(range(coords[0].size))
-    # Strokes above one another whose margins overlap: one box is cheaper.
-    seeds[30:32] = 0
-    seeds[12:14, 10:20, 10:12] = 2
-    coords = np.nonzero(seeds)
-    (rows, box), = grid_module._seed_boxes(coords, shape, halo=(6, 3, 3))
-    assert box == (slice(5, 14), slice(10, 20), slice(10, 12)) and rows.size == 60
-    assert len(grid_module._seed_boxes(coords, shape, halo=(2, 3, 3))) == 2
-    # Margins as large as the volume: the whole image, once.
-    assert grid_module._seed_boxes(coords, shape, halo=(40, 64, 64))[0][1] is None

@@ -15,10 +15,14 @@ from napari_seglab.core.features import (
     compute_features_block,
     estimate_memory,
     fill_non_finite,
+    _seed_boxes,
     rank_features,
     reduce_channels,
+    seed_features,
     suggest_features,
 )
+from napari_seglab.core.phantoms import tissue_phantom
+from napari_seglab.core.training import balanced_seed_indices
 
 RNG = np.random.default_rng(0)
 IMG2 = ndi.gaussian_filter(RNG.random((40, 48)), 1).astype(np.float32)
@@ -296,3 +300,64 @@ def test_reduce_channels():
     assert var[0] > var[1] > 100 * var[2]  # two real components
     with pytest.raises(ValueError, match="n_components must be in 1..40"):
         reduce_channels(cube, 41)
+
+
+# -- features at seed pixels, computed around them only ---------------------------
+
+
+@pytest.mark.parametrize("mode", ["3d", "2d"])
+@pytest.mark.parametrize("largest_sigma", [1.5, 12.0])  # boxes; the whole volume
+def test_seed_features_equal_full_features_at_seeds(mode, largest_sigma):
+    image, truth = tissue_phantom((24, 48, 48), random_state=0)
+    seeds = np.zeros(truth.shape, np.uint8)
+    seeds[3, 10:14, 10:30] = 1  # two runs of slices, far apart
+    seeds[4, 30:33, 5:9] = 2
+    seeds[17:19, 20:22, 20:40] = 1
+    spec = FeatureSpec((("intensity", 0.0), ("gaussian", 2.0),
+                        ("hessian_eigenvalues", largest_sigma)), mode=mode)
+    spacing = (2.0, 1.0, 0.8)
+    X, y = seed_features(image, seeds, spec, spacing=spacing, max_per_class=None)
+    full = compute_features(image, spec, spacing=spacing)
+    index, _ = balanced_seed_indices(seeds, max_per_class=None)
+    np.testing.assert_allclose(X, full.reshape(-1, full.shape[-1])[index], atol=1e-5)
+    np.testing.assert_array_equal(y, seeds.ravel()[index])
+
+
+def test_seed_features_rgb_and_normalized_spec():
+    rng = np.random.default_rng(0)
+    rgb = rng.random((40, 50, 3)).astype(np.float32)
+    seeds = np.zeros((40, 50), np.uint8)
+    seeds[5, 5:20], seeds[30, 10:40] = 1, 2
+    spec = FeatureSpec((("gaussian", 1.0), ("dog", 2.0)), normalize=True)
+    X, y = seed_features(rgb, seeds, spec, channel_axis=-1)
+    # Z-scoring is left out: it would use the box's statistics.
+    full = compute_features(rgb, FeatureSpec(spec.filters), channel_axis=-1)
+    assert X.shape == (30, 6)  # 15 pixels per class (balanced), 2 filters × 3 channels
+    index, _ = balanced_seed_indices(seeds)
+    np.testing.assert_allclose(X, full.reshape(-1, 6)[index], atol=1e-5)
+    with pytest.raises(ValueError, match="spatial shape"):
+        seed_features(rgb, seeds[:, :10], spec, channel_axis=-1)
+
+
+def test_seed_boxes_follow_the_seeds():
+    shape = (40, 64, 64)
+    seeds = np.zeros(shape, np.uint8)
+    seeds[5, 10:20, 10:12] = 1
+    seeds[30:32, 40:50, 40:42] = 2
+    coords = np.nonzero(seeds)
+    # Small margins: one box per run of slices, each just around its strokes.
+    boxes = _seed_boxes(coords, shape, halo=(2, 3, 3))
+    assert [box for _, box in boxes] == [
+        (slice(5, 6), slice(10, 20), slice(10, 12)),
+        (slice(30, 32), slice(40, 50), slice(40, 42)),
+    ]
+    assert sorted(np.concatenate([rows for rows, _ in boxes])) == list(range(coords[0].size))
+    # Strokes above one another whose margins overlap: one box is cheaper.
+    seeds[30:32] = 0
+    seeds[12:14, 10:20, 10:12] = 2
+    coords = np.nonzero(seeds)
+    (rows, box), = _seed_boxes(coords, shape, halo=(6, 3, 3))
+    assert box == (slice(5, 14), slice(10, 20), slice(10, 12)) and rows.size == 60
+    assert len(_seed_boxes(coords, shape, halo=(2, 3, 3))) == 2
+    # Margins as large as the volume: the whole image, once.
+    assert _seed_boxes(coords, shape, halo=(40, 64, 64))[0][1] is None
