@@ -51,6 +51,7 @@ from .core.features import (
     rank_features,
     seed_features,
     suggest_features,
+    total_ram,
 )
 
 if TYPE_CHECKING:
@@ -143,20 +144,6 @@ def format_bytes(n: float) -> str:
         if abs(n) < 1024 or unit == "TiB":
             break
     return f"{n:.3g} {unit}"
-
-
-def total_ram() -> int:
-    """Bytes of physical memory (8 GiB if the system will not say)."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().total)
-    except ImportError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
 
 
 @thread_worker

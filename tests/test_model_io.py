@@ -205,3 +205,14 @@ def test_tampered_arrays_refused(saved, tmp_path):
     _rewrite(saved, bad3, edit_arrays=nan)
     with pytest.raises(ValueError, match="NaN"):
         load_model(bad3)
+
+
+def test_features_beyond_the_memory_budget_are_refused_before_computing(two_images):
+    a, seeds, _, _ = two_images
+    from napari_seglab.core.features import estimate_memory
+
+    need = estimate_memory(a.shape, "full").peak
+    with pytest.raises(ValueError, match="GiB budget: choose fewer features"):
+        SeededModel("random_forest", "full", max_feature_bytes=need - 1).fit(a, seeds)
+    model = SeededModel("random_forest", "full", max_feature_bytes=need).fit(a, seeds)
+    assert model.n_features_ == 49  # ilastik's full 2D set fits its own estimate

@@ -482,3 +482,18 @@ def test_feature_grid_choice_is_what_segment_trains_on(make_napari_viewer, qtbot
 
     seg.method.value = "Otsu threshold"  # thresholds read the intensity: no features
     assert combo.native.isHidden() and seg.edit_features.native.isHidden()
+
+
+def test_features_too_big_for_memory_say_what_to_do(make_napari_viewer, qtbot, monkeypatch,
+                                                    warnings_shown):
+    import napari_seglab.core.model_io as model_io
+
+    monkeypatch.setattr(model_io, "FEATURE_RAM_FRACTION", 1e-6)  # a tiny machine
+    viewer = make_napari_viewer()
+    seg, _ = open_sample(viewer)
+    scribbles = paint_scribbles(viewer)
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:
+        seg.run.native.click()
+    assert blocker.args == [None] and not segmentations(viewer)
+    assert "budget" in warnings_shown[-1] and "'smooth'" in warnings_shown[-1]
+    np.testing.assert_array_equal(viewer.layers["seeds"].data, scribbles)

@@ -71,6 +71,7 @@ __all__ = [
     "reduce_channels",
     "seed_features",
     "suggest_features",
+    "total_ram",
 ]
 
 #: Filters this engine knows. ``intensity`` takes σ = 0, ``sobel`` σ ≥ 0,
@@ -1226,6 +1227,20 @@ def seed_features(image, seeds, spec, *, spacing=None, channel_axis=None,
                       zip(coords, box or (None,) * len(shape)))
         X[rows] = feats[local]
     return X, y
+
+
+def total_ram() -> int:
+    """Bytes of physical memory (8 GiB if the system will not say)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
 
 
 class MemoryEstimate(NamedTuple):

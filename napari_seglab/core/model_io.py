@@ -56,7 +56,9 @@ import zlib
 
 import numpy as np
 
-from .features import FeatureSpec, _resolve_spec, compute_features, fill_non_finite
+from .features import (
+    FeatureSpec, _resolve_spec, compute_features, estimate_memory, fill_non_finite, total_ram,
+)
 from .segmenters import SEGMENTERS, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 
@@ -67,6 +69,8 @@ FORMAT_VERSION = 1
 _CHECK_ROWS = 256
 #: Pixels per prediction chunk: bounds memory and paces progress bars.
 CHUNK_PIXELS = 1 << 20
+#: Share of the RAM the features of one image may take (peak) before a run is refused.
+FEATURE_RAM_FRACTION = 0.6
 
 
 def _prepare(image, channel_axis):
@@ -104,6 +108,11 @@ class SeededModel:
     balance : bool, default True
         Cut every class to the smallest class's count (see
         :func:`~napari_seglab.core.training.balanced_seed_indices`).
+    max_feature_bytes : int or None, default None
+        Peak memory the features of one image may take (estimated with
+        :func:`~napari_seglab.core.features.estimate_memory` before
+        computing); above it a run is refused with a ValueError that says
+        what to do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
 
     Attributes
     ----------
@@ -128,12 +137,29 @@ class SeededModel:
     """
 
     def __init__(self, method="knn", features=None, params=None, *,
-                 max_per_class=MAX_SAMPLES_PER_CLASS, balance=True):
+                 max_per_class=MAX_SAMPLES_PER_CLASS, balance=True,
+                 max_feature_bytes=None):
         self.method = method
         self.features = features
         self.params = params
         self.max_per_class = max_per_class
         self.balance = balance
+        self.max_feature_bytes = max_feature_bytes
+
+    def _check_memory(self, spatial, n_channels):
+        """Refuse, with what to do, features that would not fit in memory."""
+        budget = (int(FEATURE_RAM_FRACTION * total_ram()) if self.max_feature_bytes is None
+                  else int(self.max_feature_bytes))
+        spec = self._spec()
+        need = estimate_memory(spatial, spec, n_channels).peak
+        if need > budget:
+            n = spec.n_features(n_channels, len(spatial))
+            raise ValueError(
+                f"the {n} features of this {'×'.join(map(str, spatial))} image need about "
+                f"{need / 2**30:.1f} GiB while computing, more than the "
+                f"{budget / 2**30:.1f} GiB budget: choose fewer features (the 'smooth' "
+                "or 'minimal' preset, fewer σ), or segment a cropped region"
+            )
 
     # -- building blocks (cache compute_inputs' result for live updates) --
 
@@ -164,6 +190,7 @@ class SeededModel:
         segmenter = self.make_segmenter()
         data, finite = _prepare(image, channel_axis)
         if segmenter.input == "features":
+            self._check_memory(data.shape[:-1], data.shape[-1])
             inputs = compute_features(data, self._spec(),
                                       spacing=spacing, channel_axis=-1)
         elif segmenter.input == "intensity":
