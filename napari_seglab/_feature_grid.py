@@ -13,7 +13,6 @@ the core shows up here without a change.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
