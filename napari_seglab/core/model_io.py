@@ -57,7 +57,8 @@ import zlib
 import numpy as np
 
 from .features import (
-    FeatureSpec, _resolve_spec, compute_features, estimate_memory, fill_non_finite, total_ram,
+    FeatureSpec, _resolve_spec, compute_features, estimate_memory, feature_halo,
+    fill_non_finite, seed_features, total_ram,
 )
 from .segmenters import SEGMENTERS, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
@@ -111,8 +112,11 @@ class SeededModel:
     max_feature_bytes : int or None, default None
         Peak memory the features of one image may take (estimated with
         :func:`~napari_seglab.core.features.estimate_memory` before
-        computing); above it a run is refused with a ValueError that says
-        what to do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
+        computing). Above it, a volume is labelled slab by slab (features of
+        one slab and its margin at a time: the same result, up to float32
+        rounding) when the model is supervised, or applied after training;
+        otherwise the run is refused with a ValueError that says what to
+        do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
 
     Attributes
     ----------
@@ -146,18 +150,21 @@ class SeededModel:
         self.balance = balance
         self.max_feature_bytes = max_feature_bytes
 
+    def _budget(self) -> int:
+        return (int(FEATURE_RAM_FRACTION * total_ram()) if self.max_feature_bytes is None
+                else int(self.max_feature_bytes))
+
     def _check_memory(self, spatial, n_channels):
         """Refuse, with what to do, features that would not fit in memory."""
-        budget = (int(FEATURE_RAM_FRACTION * total_ram()) if self.max_feature_bytes is None
-                  else int(self.max_feature_bytes))
+        budget = self._budget()
         spec = self._spec()
         need = estimate_memory(spatial, spec, n_channels).peak
         if need > budget:
             n = spec.n_features(n_channels, len(spatial))
             raise ValueError(
                 f"the {n} features of this {'×'.join(map(str, spatial))} image need about "
-                f"{need / 2**30:.1f} GiB while computing, more than the "
-                f"{budget / 2**30:.1f} GiB budget: choose fewer features (the 'smooth' "
+                f"{_gib(need)} while computing, more than the {_gib(budget)} budget: "
+                "choose fewer features (the 'smooth' "
                 "or 'minimal' preset, fewer σ), or segment a cropped region"
             )
 
@@ -250,13 +257,17 @@ class SeededModel:
                 flat = flat[keep]
                 y = None if y is None else y[keep]
             segmenter.fit(flat, y)
+        return self._keep_fitted(segmenter, X_train, y_train, spatial)
+
+    def _keep_fitted(self, segmenter, X_train, y_train, spatial):
+        n_in = X_train.shape[1]
         self.segmenter_ = segmenter
         self.classes_ = np.sort(segmenter.classes_)
         self._order = np.argsort(segmenter.classes_, kind="stable")
         self.spec_ = self._spec()
         self.n_features_ = n_in
         self.ndim_ = len(spatial)
-        self.n_channels_ = (n_in // self.spec_.n_features_per_channel
+        self.n_channels_ = (n_in // self.spec_.n_features(1, len(spatial))
                             if segmenter.input == "features"
                             else getattr(self, "_last_channels", 1))
         self.X_train_ = np.ascontiguousarray(X_train, dtype=np.float32)
@@ -391,8 +402,89 @@ class SeededModel:
         return (yield from self._iter_label(image, seeds, spacing, channel_axis,
                                             return_proba, chunk_pixels, fit=True))
 
+    def _slabs(self, image, seeds, spacing, channel_axis, *, fit):
+        """Slabs of a volume to compute features in, when the whole would not fit.
+
+        ``None`` when the whole image fits the budget, or when slabs cannot
+        give the same result (2D images, z-scored specs, unsupervised fits,
+        non-finite pixels: those are refused by :meth:`_check_memory`).
+        """
+        if SEGMENTERS.get(self.method) is None or self._input_kind() != "features":
+            return None
+        spatial = _spatial_shape(image, channel_axis)
+        n_channels = 1 if channel_axis is None else np.shape(image)[channel_axis]
+        spec, budget = self._spec(), self._budget()
+        if estimate_memory(spatial, spec, n_channels).peak <= budget or len(spatial) != 3:
+            return None
+        unsupervised = SEGMENTERS[self.method].unsupervised
+        if spec.normalize or (fit and (seeds is None or unsupervised)) or not self.balance:
+            return None
+        # Each slab reads a margin of slices around it: count them in its cost.
+        margin = feature_halo(spec, spatial, spacing)[0] if spec.mode == "3d" else 0
+        per_slice = estimate_memory((1,) + spatial[1:], spec, n_channels).peak
+        depth = budget // per_slice - 2 * margin
+        if depth < 1:
+            return None
+        return [slice(z, min(z + depth, spatial[0])) for z in range(0, spatial[0], depth)]
+
+    def _iter_label_slabs(self, image, seeds, spacing, channel_axis, return_proba,
+                          slabs, *, fit):
+        """:meth:`_iter_label` slab by slab: features of a slab at a time."""
+        data, finite = _prepare(image, channel_axis)
+        if finite is not None:
+            self._check_memory(data.shape[:-1], data.shape[-1])  # refuses, says why
+        spatial, spec = data.shape[:-1], self._spec()
+        total = (2 if fit else 0) + len(slabs) * (2 if return_proba else 1)
+        done = 0
+        if fit:
+            random_state = (self.params or {}).get("random_state", 0)
+            X_train, y_train = seed_features(
+                data, seeds, spec, spacing=spacing, channel_axis=-1,
+                max_per_class=self.max_per_class, random_state=random_state)
+            done += 1
+            yield "features", done, total
+            segmenter = self.make_segmenter()
+            if np.unique(y_train).size < 2:
+                raise ValueError(f"method {self.method!r} needs seeds of at least two "
+                                 "classes")
+            segmenter.fit(X_train, y_train)
+            self._last_channels = data.shape[-1]
+            self._keep_fitted(segmenter, X_train, y_train.astype(np.int64), spatial)
+            self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+            done += 1
+            yield "training", done, total
+        outputs = []
+        for proba in (False, True) if return_proba else (False,):
+            out = None
+            for z in slabs:
+                feats = compute_features(data, spec, spacing=spacing, channel_axis=-1,
+                                         region=(z,))
+                part = self.predict_inputs(feats, proba=proba)
+                if out is None:
+                    out = np.empty(spatial + part.shape[3:], part.dtype)
+                out[z] = part
+                done += 1
+                yield "predicting", done, total
+            outputs.append(out)
+        return self._with_seeds(outputs, seeds, return_proba)
+
+    def _with_seeds(self, outputs, seeds, return_proba):
+        labels = outputs[0]
+        if seeds is not None:
+            seeds = np.asarray(seeds)
+            seeded = seeds > 0
+            if seeded.any():
+                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
+                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
+                labels[seeded] = seeds[seeded]
+        return (labels, outputs[1]) if return_proba else labels
+
     def _iter_label(self, image, seeds, spacing, channel_axis, return_proba,
                     chunk_pixels, *, fit):
+        slabs = self._slabs(image, seeds, spacing, channel_axis, fit=fit)
+        if slabs is not None:
+            return (yield from self._iter_label_slabs(image, seeds, spacing, channel_axis,
+                                                      return_proba, slabs, fit=fit))
         n_chunks = 1
         if SEGMENTERS.get(self.method) is not None and self._input_kind() != "image":
             n_pixels = int(np.prod(_spatial_shape(image, channel_axis)))
@@ -420,15 +512,7 @@ class SeededModel:
                     break
                 done = min(done + 1, total)
                 yield "predicting", done, total
-        labels = outputs[0]
-        if seeds is not None:
-            seeds = np.asarray(seeds)
-            seeded = seeds > 0
-            if seeded.any():
-                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
-                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
-                labels[seeded] = seeds[seeded]
-        return (labels, outputs[1]) if return_proba else labels
+        return self._with_seeds(outputs, seeds, return_proba)
 
     def predict(self, image, *, spacing=None, channel_axis=None):
         """Labels of every pixel of ``image`` (spatial shape; 0 = non-finite)."""
@@ -449,6 +533,10 @@ class SeededModel:
         return _run(self.iter_fit_predict(image, seeds, spacing=spacing,
                                           channel_axis=channel_axis,
                                           return_proba=return_proba))
+
+
+def _gib(n_bytes) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def _spatial_shape(image, channel_axis):
