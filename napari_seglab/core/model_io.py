@@ -58,7 +58,7 @@ import numpy as np
 
 from .features import (
     FeatureSpec, _resolve_spec, compute_features, estimate_memory, feature_halo,
-    fill_non_finite, seed_features, total_ram,
+    fill_non_finite, total_ram,
 )
 from .segmenters import SEGMENTERS, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
@@ -437,10 +437,23 @@ class SeededModel:
         total = (2 if fit else 0) + len(slabs) * (2 if return_proba else 1)
         done = 0
         if fit:
+            # The training samples, a slab at a time too (computing features
+            # around every stroke at once could take the whole volume).
             random_state = (self.params or {}).get("random_state", 0)
-            X_train, y_train = seed_features(
-                data, seeds, spec, spacing=spacing, channel_axis=-1,
-                max_per_class=self.max_per_class, random_state=random_state)
+            index, _ = balanced_seed_indices(np.asarray(seeds), max_per_class=self.max_per_class,
+                                             random_state=random_state)
+            coords = np.unravel_index(index, spatial)
+            y_train = np.asarray(seeds).ravel()[index]
+            X_train = np.empty((index.size, spec.n_features(data.shape[-1], 3)), np.float32)
+            for z in slabs:
+                rows = np.flatnonzero((coords[0] >= z.start) & (coords[0] < z.stop))
+                if rows.size:
+                    lo, hi = int(coords[0][rows].min()), int(coords[0][rows].max()) + 1
+                    feats = compute_features(data, spec, spacing=spacing, channel_axis=-1,
+                                             region=(slice(lo, hi),))
+                    X_train[rows] = feats[coords[0][rows] - lo, coords[1][rows],
+                                          coords[2][rows]]
+                    del feats  # before the next slab's: one slab in memory at a time
             done += 1
             yield "features", done, total
             segmenter = self.make_segmenter()
@@ -460,6 +473,7 @@ class SeededModel:
                 feats = compute_features(data, spec, spacing=spacing, channel_axis=-1,
                                          region=(z,))
                 part = self.predict_inputs(feats, proba=proba)
+                del feats
                 if out is None:
                     out = np.empty(spatial + part.shape[3:], part.dtype)
                 out[z] = part
