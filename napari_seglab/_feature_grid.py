@@ -14,7 +14,6 @@ the core shows up here without a change.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -38,7 +37,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import META_KEY, InputError, image_arrays, layer_role, seeds_array, spatial_shape
+from ._layers import (
+    META_KEY, InputError, _Failure, image_arrays, layer_role, seeds_array, spatial_shape,
+)
 from .core.features import (
     FILTERS,
     ILASTIK_SIGMAS,
@@ -99,13 +100,6 @@ _LONG = {
 _WARN_COLOUR = "#ff9f1c"
 _MODE_TIP = ("3D filters a volume along all axes; 2D per slice filters each slice "
              "alone (thick-slice stacks).")
-
-
-@dataclass
-class _Failure:
-    """A user-fixable problem found in a worker, carried back to the GUI thread."""
-
-    message: str
 
 
 def _accepts(name: str, sigma: float) -> bool:

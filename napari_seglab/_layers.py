@@ -6,6 +6,7 @@ Everything here is napari-side glue; errors a user can fix are raised as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,13 @@ META_KEY = "napari_seglab"
 
 class InputError(ValueError):
     """A problem with the user's layers, worded as what to do about it."""
+
+
+@dataclass
+class _Failure:
+    """A user-fixable problem found in a worker, carried back to the GUI thread."""
+
+    message: str
 
 
 def layer_role(layer) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,10 +21,11 @@ from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
 from ._feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
 from ._layers import (
+    _Failure,
     InputError,
     class_color_hex,
     class_names,
@@ -63,13 +63,6 @@ METHODS = {
     "Minimum threshold": "minimum",
     "Local threshold": "local",
 }
-
-
-@dataclass
-class _Failure:
-    """A user-fixable problem found by core, carried back to the GUI thread."""
-
-    message: str
 
 
 @thread_worker
@@ -116,6 +109,12 @@ def _thresholds_in_thread(data, channel_axis, seeds):
                         "needs finite intensities (Segment with a threshold method "
                         "handles them).")
     return try_all_thresholds(intensity, seeds)
+
+
+def _compact_list(select):
+    """A short list box that does not take the dock's spare height."""
+    select.native.setFixedHeight(60)
+    select.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
 
 def _describe(model, source) -> str:
@@ -165,7 +164,7 @@ class SegmentationWidget(Container):
             label="Add channels", choices=self._channel_choices, value=[],
             tooltip="Other images of the same shape (e.g. a FLAIR beside a T1) "
                     "used as extra channels of the chosen image.")
-        self.channels.native.setMaximumHeight(64)
+        _compact_list(self.channels)
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
         self.new_seeds = PushButton(text="New seeds layer")
         self.method = ComboBox(label="Method", choices=list(METHODS), value="kNN")
@@ -217,7 +216,7 @@ class SegmentationWidget(Container):
             label="with channels", choices=self._apply_channel_choices, value=[],
             tooltip="For a model trained on several images (e.g. T1 + FLAIR): the "
                     "other contrasts of the image to segment, in the same order.")
-        self.apply_channels.native.setMaximumHeight(64)
+        _compact_list(self.apply_channels)
         self.apply = PushButton(text="Apply model", enabled=False,
                                 tooltip="Segment the chosen image with the trained model.")
         model_files = Container(widgets=[self.save_model, self.load_model],
@@ -274,8 +273,8 @@ class SegmentationWidget(Container):
         return [(layer.name, layer) for layer in self.viewer.layers
                 if isinstance(layer, Image) and layer_role(layer) is None]
 
-    def _channel_choices(self, widget=None):
-        image = self.image.value if hasattr(self, "image") else None
+    def _other_contrasts(self, image):
+        """Image layers that can be added to ``image`` as channels (same shape)."""
         if image is None or getattr(image, "rgb", False):
             return []
         return [(layer.name, layer) for layer in self.viewer.layers
@@ -283,14 +282,12 @@ class SegmentationWidget(Container):
                 and layer is not image and not layer.rgb
                 and layer.data.shape == image.data.shape]
 
+    def _channel_choices(self, widget=None):
+        return self._other_contrasts(self.image.value if hasattr(self, "image") else None)
+
     def _apply_channel_choices(self, widget=None):
-        target = self.apply_to.value if hasattr(self, "apply_to") else None
-        if target is None or getattr(target, "rgb", False):
-            return []
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Image) and layer_role(layer) is None
-                and layer is not target and not layer.rgb
-                and layer.data.shape == target.data.shape]
+        return self._other_contrasts(self.apply_to.value if hasattr(self, "apply_to")
+                                     else None)
 
     def _inputs(self):
         """The chosen image with its added channels: ``(data, channel_axis, spacing)``."""
