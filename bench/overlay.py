@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from napari_seglab import metrics
-from napari_seglab._evaluation_widget import confusion_codes
+from napari_seglab._widgets.evaluation import confusion_codes
 
 
 def best_ms(fn, repeat=15):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.model_io import SeededModel
+from .core.pipeline import SeededModel
 
 __all__ = ["segment", "prepare_image", "prepare_seeds", "prepare_segment"]
 

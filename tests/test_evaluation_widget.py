@@ -8,7 +8,7 @@ import pytest
 from qtpy.QtWidgets import QApplication
 
 from napari_seglab import metrics
-from napari_seglab._evaluation_widget import SLICE
+from napari_seglab._widgets.evaluation import SLICE
 
 pytestmark = pytest.mark.gui
 

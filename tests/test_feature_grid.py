@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-import napari_seglab._feature_grid as grid_module
-from napari_seglab._feature_grid import (
+import napari_seglab._widgets.feature_grid as grid_module
+from napari_seglab._widgets.feature_grid import (
     CUSTOM,
     FEATURE_ROLE,
     METHOD_DEFAULT,
     FeatureGrid,
     format_bytes,
 )
-from napari_seglab._layers import META_KEY, layer_role
-from napari_seglab._widget import SegmentationWidget
+from napari_seglab._widgets.layers import META_KEY, layer_role
+from napari_seglab._widgets.segmentation import SegmentationWidget
 from napari_seglab.core.features import (
     FILTERS,
     ILASTIK_SIGMAS,

@@ -5,7 +5,7 @@ import pytest
 from napari.components import ViewerModel
 from napari.layers import Image
 
-from napari_seglab._layers import (
+from napari_seglab._widgets.layers import (
     InputError,
     class_names,
     image_arrays,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_seglab
-import napari_seglab._widget as widget_module
+import napari_seglab._widgets.segmentation as widget_module
 from napari_seglab.core.phantoms import scribble_seeds
 
 pytestmark = pytest.mark.gui
@@ -338,7 +338,7 @@ def test_model_of_other_channels_is_refused_on_apply(make_napari_viewer, qtbot,
 
 def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot,
                                                        monkeypatch):
-    import napari_seglab.core.model_io as model_io
+    import napari_seglab.core.pipeline as model_io
 
     # 48*160*160 voxels in chunks of 2**18 -> 5 prediction steps.
     monkeypatch.setitem(model_io.SeededModel.iter_fit_predict.__kwdefaults__,
@@ -486,7 +486,7 @@ def test_feature_grid_choice_is_what_segment_trains_on(make_napari_viewer, qtbot
 
 def test_features_too_big_for_memory_say_what_to_do(make_napari_viewer, qtbot, monkeypatch,
                                                     warnings_shown):
-    import napari_seglab.core.model_io as model_io
+    import napari_seglab.core.pipeline as model_io
 
     monkeypatch.setattr(model_io, "FEATURE_RAM_FRACTION", 1e-6)  # a tiny machine
     viewer = make_napari_viewer()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .feature_cache import FeatureCache
-from .model_io import SeededModel
+from .pipeline import SeededModel
 
 __all__ = ["segment_slice"]
 

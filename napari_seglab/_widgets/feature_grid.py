@@ -37,10 +37,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import (
+from .layers import (
     META_KEY, InputError, _Failure, image_arrays, layer_role, seeds_array, spatial_shape,
 )
-from .core.features import (
+from ..core.features import (
     FILTERS,
     ILASTIK_SIGMAS,
     PRESETS,

@@ -23,8 +23,8 @@ from psygnal import Signal
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
-from ._feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
-from ._layers import (
+from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
+from .layers import (
     _Failure,
     InputError,
     class_color_hex,
@@ -38,12 +38,12 @@ from ._layers import (
     spatial_shape,
     write_labels,
 )
-from .api import prepare_image, prepare_segment
-from .core.feature_cache import FeatureCache
-from .core.features import PRESETS, FeatureSpec
-from .core.live import segment_slice
-from .core.model_io import load_model, save_model
-from .core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
+from ..api import prepare_image, prepare_segment
+from ..core.feature_cache import FeatureCache
+from ..core.features import PRESETS, FeatureSpec
+from ..core.live import segment_slice
+from ..core.model_io import load_model, save_model
+from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
 
 if TYPE_CHECKING:
     import napari

@@ -29,9 +29,9 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 from skimage.util import map_array
 
-from ._slice_curve import SliceCurve
-from ._layers import META_KEY, class_names, layer_role, write_labels
-from .core import metrics
+from .slice_curve import SliceCurve
+from .layers import META_KEY, class_names, layer_role, write_labels
+from ..core import metrics
 
 if TYPE_CHECKING:
     import napari

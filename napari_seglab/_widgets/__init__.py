@@ -1,0 +1,1 @@
+"""The napari side: dock widgets, layer conversions and background jobs (Qt, napari)."""
