@@ -225,6 +225,80 @@ class SeededModel:
         self.y_train_ = y_train.astype(np.int64)
         return self
 
+    @classmethod
+    def from_fitted(cls, segmenter, *, method, features, params, classes, n_channels,
+                    n_features, ndim, spacing, X_train, y_train, max_per_class=None,
+                    balance=True, max_feature_bytes=None):
+        """A fitted model from a fitted segmenter and what it was trained on.
+
+        The one constructor that rebuilds a model (model files, copies):
+        every fitted attribute is set here and checked against the others.
+
+        Parameters
+        ----------
+        segmenter : a fitted segmenter (``classes_``, ``n_features_in_``)
+        method : str
+            A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
+        features : FeatureSpec, str or None
+            The spec the inputs were computed with (``None``: the method's preset).
+        params : dict or None
+            Parameters of the segmenter.
+        classes : sequence of int
+            The labels the model gives (the segmenter's, in any order).
+        n_channels, n_features, ndim : int
+        spacing : sequence of float or None
+        X_train : ndarray of float32, shape ``(n, n_features)``
+        y_train : ndarray of int, shape ``(n,)``
+        max_per_class : int or None
+        balance : bool
+        max_feature_bytes : int or None
+
+        Returns
+        -------
+        SeededModel
+            Fitted, ready to predict.
+
+        Raises
+        ------
+        ValueError
+            ``classes`` differ from the segmenter's, or arrays of the wrong shape.
+
+        Examples
+        --------
+        >>> from napari_seglab.core.phantoms import tissue_phantom, scribble_seeds
+        >>> a, truth = tissue_phantom((32, 32), random_state=0)
+        >>> m = SeededModel("nearest_mean").fit(a, scribble_seeds(truth))
+        >>> copy = SeededModel.from_fitted(
+        ...     m.segmenter_, method=m.method, features=m.spec_, params=m.params,
+        ...     classes=m.classes_, n_channels=m.n_channels_, n_features=m.n_features_,
+        ...     ndim=m.ndim_, spacing=m.spacing_, X_train=m.X_train_, y_train=m.y_train_,
+        ...     max_per_class=m.max_per_class, balance=m.balance)
+        >>> bool((copy.predict(a) == m.predict(a)).all())
+        True
+        """
+        model = cls(method, features, None if params is None else dict(params),
+                    max_per_class=max_per_class, balance=balance,
+                    max_feature_bytes=max_feature_bytes)
+        got = sorted(int(c) for c in np.asarray(segmenter.classes_).ravel())
+        want = sorted(int(c) for c in np.asarray(classes).ravel())
+        if got != want:
+            raise ValueError(f"classes {want} do not match the segmenter's {got}")
+        X_train = np.ascontiguousarray(X_train, dtype=np.float32)
+        y_train = np.asarray(y_train).astype(np.int64, copy=False)
+        if X_train.ndim != 2 or X_train.shape[1] != int(n_features):
+            raise ValueError(f"X_train must be (n, {int(n_features)}); got {X_train.shape}")
+        if y_train.shape != (X_train.shape[0],):
+            raise ValueError(f"y_train must be ({X_train.shape[0]},); got {y_train.shape}")
+        model.segmenter_ = segmenter
+        model.classes_ = np.sort(np.asarray(segmenter.classes_))
+        model._order = np.argsort(segmenter.classes_, kind="stable")
+        model.spec_ = model._spec()
+        model.n_channels_, model.n_features_, model.ndim_ = (
+            int(n_channels), int(n_features), int(ndim))
+        model.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+        model.X_train_, model.y_train_ = X_train, y_train
+        return model
+
     def _check_fitted(self):
         if not hasattr(self, "segmenter_"):
             from .segmenters import NotFittedError
