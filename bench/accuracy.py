@@ -1,0 +1,488 @@
+"""Accuracy from simulated strokes on the real cases of ../shared/data, beside peers.
+
+Two protocols, every method in the same run, on the same strokes:
+
+1. **one-shot**: fit on the initial strokes (a few short strokes per class
+   inside the eroded ground truth, :mod:`strokes`), score the result;
+2. **corrections**: 5 rounds of one more stroke of the true class inside the
+   largest connected error region of the method's own last result.
+
+Seed pixels are excluded from the scores. Several stroke draws (seeded);
+tables give mean ± sd over draws and paired wins/losses against each peer.
+
+Cases (score):
+- ``retina`` DRIVE 21–25, green channel, inside the field of view (vessel F1);
+- ``em`` ISBI 2012 slices 0–2 (membrane F1);
+- ``brains`` MRBrainS subjects 1–3 × slices 1–3, T1 + FLAIR, tissues of the
+  data README (mean Dice of WM, GM, CSF), strokes on the slice itself;
+- ``transfer`` brains: train on subject a's slice 2, test on subject b's
+  slice 2 (one-shot only: no strokes on the test slice);
+- ``kesm`` vessel tile (vessel F1);
+- ``tumour`` post-contrast MR volume, slices 5–13 of 23 (the tumour lies in
+  8–10; cropping keeps the run short), tumour Dice.
+
+Peers: scikit-image's trainable segmentation (``multiscale_basic_features``
+defaults, RandomForest 100 trees, ``fit_segmenter``/``predict_segmenter``),
+the 20-line script (intensity + Gaussian σ=1 per channel; RF 30 trees, or
+nearest class mean), the course recipe (kNN k=3 on the intensities). Peers'
+forests get ``random_state=0`` so the run is reproducible.
+
+Run: ``python bench/accuracy.py [--quick] [--cases retina,em] [--draws 3]
+[--rounds 5] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from strokes import correction_stroke, initial_strokes  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TISSUES = {"background": (0, 1, 6), "WM": (2, 5), "GM": (3, 7), "CSF": (4, 8)}
+
+
+# ---------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """One image (or a train/test pair) with its ground truth and scoring."""
+
+    name: str
+    group: str
+    image: np.ndarray  # spatial + (C,) float32
+    truth: np.ndarray  # 1..K, 0 = not scored / never seeded
+    score: tuple  # ("f1", label) or ("mean_dice", labels)
+    spacing: tuple | None = None
+    strokes: dict = field(default_factory=dict)
+    test_image: np.ndarray | None = None  # transfer: predict here
+    test_truth: np.ndarray | None = None
+
+
+def _png(path):
+    from PIL import Image
+
+    return np.array(Image.open(path))
+
+
+def load_retina(n):
+    d = DATA / "drive_train"
+    rgb = _png(d / "images" / f"{n}_training.tif")
+    vessel = _png(d / "1st_manual" / f"{n}_manual1.gif") > 0
+    fov = _png(d / "mask" / f"{n}_training_mask.gif") > 0
+    truth = np.where(fov, 1 + vessel, 0).astype(np.uint8)
+    return Case(f"retina {n}", "retina", rgb[..., 1:2].astype(np.float32), truth,
+                ("f1", 2), strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+
+
+def load_em(n):
+    d = DATA / "isbi_em"
+    image = _png(d / "image" / f"{n}.png").astype(np.float32)
+    if image.ndim == 3:
+        image = image[..., 0]
+    membrane = _png(d / "label" / f"{n}.png") == 0
+    truth = (1 + membrane).astype(np.uint8)
+    return Case(f"em {n}", "em", image[..., None], truth, ("f1", 2),
+                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+
+
+def _brain(subject, slice_):
+    import tifffile
+
+    d = DATA / "brains"
+    image = np.stack([tifffile.imread(d / f"{subject}_{slice_}_{m}.tif")
+                      for m in ("t1", "t2")], axis=-1).astype(np.float32)
+    gt = tifffile.imread(d / f"{subject}_{slice_}_gt.tif")
+    truth = np.zeros(gt.shape, np.uint8)
+    for i, values in enumerate(TISSUES.values(), start=1):
+        truth[np.isin(gt, values)] = i
+    return image, truth
+
+
+BRAIN_STROKES = dict(n_strokes=3, length=15, margin=1)
+
+
+def load_brain(subject, slice_):
+    image, truth = _brain(subject, slice_)
+    return Case(f"brain {subject}_{slice_}", "brains", image, truth, ("mean_dice", (2, 3, 4)),
+                strokes=BRAIN_STROKES)
+
+
+def load_transfer(a, b, slice_=2):
+    image, truth = _brain(a, slice_)
+    test_image, test_truth = _brain(b, slice_)
+    return Case(f"brain {a}->{b} s{slice_}", "transfer", image, truth, ("mean_dice", (2, 3, 4)),
+                strokes=BRAIN_STROKES, test_image=test_image, test_truth=test_truth)
+
+
+def load_kesm():
+    d = DATA / "kesm"
+    image = _png(d / "grayscale.png").astype(np.float32)
+    truth = (1 + (_png(d / "groundtruth.png") > 0)).astype(np.uint8)
+    return Case("kesm", "kesm", image[..., None], truth, ("f1", 2),
+                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+
+
+def load_tumour():
+    import nrrd
+
+    d = DATA / "mr_tumour"
+    image, header = nrrd.read(str(d / "brain2_image.nrrd"))
+    label, _ = nrrd.read(str(d / "brain2_label.nrrd"))
+    image = np.ascontiguousarray(image.transpose(2, 1, 0)[5:14], np.float32)
+    truth = (1 + (label.transpose(2, 1, 0)[5:14] > 0)).astype(np.uint8)
+    spacing = tuple(abs(float(np.asarray(header["space directions"])[i, i])) for i in (2, 1, 0))
+    return Case("tumour", "tumour", image[..., None], truth, ("f1", 2), spacing=spacing,
+                strokes=dict(n_strokes={1: 4, 2: 2}, length={1: 20, 2: 8},
+                             margin={1: 3, 2: 1}))
+
+
+def load_cases(groups, quick=False):
+    loaders = {
+        "retina": [lambda n=n: load_retina(n) for n in range(21, 26)],
+        "em": [lambda n=n: load_em(n) for n in range(3)],
+        "brains": [lambda s=s, k=k: load_brain(s, k) for s in (1, 2, 3) for k in (1, 2, 3)],
+        "transfer": [lambda a=a, b=b: load_transfer(a, b)
+                     for a in (1, 2, 3) for b in (1, 2, 3) if a != b],
+        "kesm": [load_kesm],
+        "tumour": [load_tumour],
+    }
+    cases = []
+    for g in groups:
+        chosen = loaders[g][:2] if quick else loaders[g]
+        cases += [load() for load in chosen]
+    return cases
+
+
+# ---------------------------------------------------------------- scores
+
+
+def score(case, labels, truth, seeds):
+    """F1 of the target class or mean Dice, on scored non-seeded pixels."""
+    keep = truth > 0
+    if seeds is not None:
+        keep &= seeds == 0
+    p, t = labels[keep], truth[keep]
+    kind, target = case.score
+    targets = (target,) if kind == "f1" else target
+    values = []
+    for c in targets:
+        tp = np.sum((p == c) & (t == c))
+        denom = np.sum(p == c) + np.sum(t == c)
+        values.append(2 * tp / denom if denom else 1.0)
+    return float(np.mean(values))
+
+
+# ---------------------------------------------------------------- methods
+
+
+class Method:
+    """features(image, spacing) once per image; fit(F, seeds); predict(model, F)."""
+
+    name = "?"
+    peer = True
+    groups = None  # None = every case group
+
+    def features(self, image, spacing):
+        raise NotImplementedError
+
+    def fit(self, F, seeds):
+        raise NotImplementedError
+
+    def predict(self, model, F):
+        raise NotImplementedError
+
+
+def _seeded(F, seeds):
+    mask = seeds > 0
+    return F[mask], seeds[mask]
+
+
+class SkimageRF(Method):
+    name = "skimage RF100"
+
+    def features(self, image, spacing):
+        from skimage.feature import multiscale_basic_features
+
+        return multiscale_basic_features(image, channel_axis=-1).astype(np.float32)
+
+    def fit(self, F, seeds):
+        from sklearn.ensemble import RandomForestClassifier
+        from skimage.future import fit_segmenter
+
+        clf = RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=0)
+        return fit_segmenter(seeds, F, clf)
+
+    def predict(self, model, F):
+        from skimage.future import predict_segmenter
+
+        return predict_segmenter(F, model)
+
+
+def _script_features(image, spacing):
+    from scipy import ndimage as ndi
+
+    chans = [image[..., c] for c in range(image.shape[-1])]
+    return np.stack(chans + [ndi.gaussian_filter(ch, 1.0) for ch in chans],
+                    axis=-1).astype(np.float32)
+
+
+class ScriptRF30(Method):
+    name = "script I+G1 RF30"
+
+    def features(self, image, spacing):
+        return _script_features(image, spacing)
+
+    def fit(self, F, seeds):
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=30, n_jobs=-1,
+                                      random_state=0).fit(*_seeded(F, seeds))
+
+    def predict(self, model, F):
+        return model.predict(F.reshape(-1, F.shape[-1])).reshape(F.shape[:-1])
+
+
+class ScriptNearestMean(Method):
+    name = "script I+G1 mean"
+
+    def features(self, image, spacing):
+        return _script_features(image, spacing)
+
+    def fit(self, F, seeds):
+        from sklearn.neighbors import NearestCentroid
+
+        return NearestCentroid().fit(*_seeded(F, seeds))
+
+    def predict(self, model, F):
+        return model.predict(F.reshape(-1, F.shape[-1])).reshape(F.shape[:-1])
+
+
+class CourseKNN(Method):
+    name = "course kNN3 I"
+    groups = ("brains", "transfer")
+
+    def features(self, image, spacing):
+        return image
+
+    def fit(self, F, seeds):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(3).fit(*_seeded(F, seeds))
+
+    def predict(self, model, F):
+        return model.predict(F.reshape(-1, F.shape[-1])).reshape(F.shape[:-1])
+
+
+class Ours(Method):
+    """The shipped pipeline (SeededModel) with a method and its preset."""
+
+    peer = False
+
+    def __init__(self, method, label, features=None, params=None):
+        self.method, self.name = method, label
+        self.spec, self.params = features, params
+
+    def _model(self):
+        from napari_seglab.core.pipeline import SeededModel
+
+        return SeededModel(self.method, self.spec, self.params)
+
+    def features(self, image, spacing):
+        inputs, _ = self._model().compute_inputs(image, spacing=spacing, channel_axis=-1)
+        return inputs
+
+    def fit(self, F, seeds):
+        return self._model().fit_inputs(F, seeds)
+
+    def predict(self, model, F):
+        return model.predict_inputs(F)
+
+
+class Refined(Method):
+    """A model of :mod:`napari_seglab.core.refine` (features of its spec)."""
+
+    peer = False
+
+    def __init__(self, label, make):
+        self.name, self.make = label, make
+
+    def features(self, image, spacing):
+        from napari_seglab.core.features import compute_features
+
+        model = self.make()
+        return (compute_features(image, model.features, spacing=spacing, channel_axis=-1),
+                spacing)
+
+    def fit(self, F, seeds):
+        feats, spacing = F
+        return self.make().fit(feats, seeds, spacing=spacing)
+
+    def predict(self, model, F):
+        feats, spacing = F
+        return model.predict(feats, spacing=spacing)
+
+
+def peers():
+    return [SkimageRF(), ScriptRF30(), ScriptNearestMean(), CourseKNN()]
+
+
+def ours():
+    methods = [Ours("knn", "ours kNN (segment default)"),
+               Ours("random_forest", "ours forest (default)")]
+    try:
+        from napari_seglab.core import refine
+    except ImportError:
+        return methods
+    return methods + [Refined(label, make) for label, make in refine.bench_variants().items()]
+
+
+# ---------------------------------------------------------------- protocols
+
+
+def run_case(case, methods, draws, rounds, log):
+    """{method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}."""
+    results = {}
+    feats_cache = {}
+    for method in methods:
+        if method.groups is not None and case.group not in method.groups:
+            continue
+        key = type(method).__name__ + repr(getattr(method, "spec", None)) + getattr(
+            method, "name", "")
+        t0 = time.perf_counter()
+        F = method.features(case.image, case.spacing)
+        F_test = (None if case.test_image is None
+                  else method.features(case.test_image, case.spacing))
+        t_feat = time.perf_counter() - t0
+        feats_cache[key] = F
+        res = {"oneshot": [], "rounds": [], "seconds": 0.0, "feature_seconds": t_feat}
+        t0 = time.perf_counter()
+        for draw in range(draws):
+            seeds = initial_strokes(case.truth, random_state=draw, **case.strokes)
+            model = method.fit(F, seeds)
+            if F_test is not None:
+                labels = method.predict(model, F_test)
+                res["oneshot"].append(score(case, labels, case.test_truth, None))
+                continue
+            labels = method.predict(model, F)
+            trace = [score(case, labels, case.truth, seeds)]
+            for r in range(rounds):
+                seeds, _ = correction_stroke(labels, case.truth, seeds, length=15,
+                                             random_state=1000 * draw + r)
+                model = method.fit(F, seeds)
+                labels = method.predict(model, F)
+                trace.append(score(case, labels, case.truth, seeds))
+            res["oneshot"].append(trace[0])
+            res["rounds"].append(trace)
+        res["seconds"] = time.perf_counter() - t0
+        results[method.name] = res
+        if log:
+            tr = np.mean(res["rounds"], axis=0) if res["rounds"] else []
+            print(f"  {case.name:<16} {method.name:<34} one-shot {np.mean(res['oneshot']):.3f}"
+                  + (" rounds " + " ".join(f"{v:.3f}" for v in tr) if len(tr) else "")
+                  + f"  ({t_feat:.1f}+{res['seconds']:.1f} s)", flush=True)
+    return results
+
+
+def _ms(values):
+    values = np.asarray(values, float)
+    return f"{values.mean():.3f}±{values.std():.3f}" if values.size > 1 else f"{values.mean():.3f}"
+
+
+def print_tables(cases, all_results, methods):
+    names = [m.name for m in methods]
+    width = max(len(n) for n in names) + 2
+    print("\n== one-shot (mean ± sd over draws) | after corrections (last round) | "
+          "worst drop below start over rounds | rounds not worse than the previous ==")
+    for case in cases:
+        print(f"-- {case.name}")
+        for name in names:
+            res = all_results[case.name].get(name)
+            if res is None:
+                continue
+            line = f"   {name:<{width}} {_ms(res['oneshot']):>13}"
+            if res["rounds"]:
+                tr = np.asarray(res["rounds"])
+                drop = (tr - tr[:, :1]).min()
+                steps = np.diff(tr, axis=1)
+                mono = np.mean(steps >= -1e-3)
+                line += f" | {_ms(tr[:, -1]):>13} | {drop:+.3f} | {mono:.0%}"
+            print(line)
+    print("\n== per group: mean one-shot / mean last round")
+    groups = sorted({c.group for c in cases}, key=[c.group for c in cases].index)
+    for g in groups:
+        print(f"-- {g}")
+        for name in names:
+            one, last = [], []
+            for c in cases:
+                res = all_results[c.name].get(name)
+                if c.group == g and res is not None:
+                    one += res["oneshot"]
+                    last += [t[-1] for t in res["rounds"]]
+            if one:
+                print(f"   {name:<{width}} {np.mean(one):.3f}"
+                      + (f" / {np.mean(last):.3f}" if last else ""))
+    ours_names = [m.name for m in methods if not m.peer]
+    peer_names = [m.name for m in methods if m.peer]
+    print("\n== paired over (case, draw): wins/losses/ties of ours vs each peer "
+          "(one-shot; last round), mean difference")
+    for o in ours_names:
+        for p in peer_names:
+            d1, d2 = [], []
+            for c in cases:
+                ro, rp = all_results[c.name].get(o), all_results[c.name].get(p)
+                if ro is None or rp is None:
+                    continue
+                d1 += list(np.subtract(ro["oneshot"], rp["oneshot"]))
+                d2 += [a[-1] - b[-1] for a, b in zip(ro["rounds"], rp["rounds"], strict=True)]
+            if not d1:
+                continue
+            d1, d2 = np.array(d1), np.array(d2)
+            text = f"{np.sum(d1 > 1e-4)}/{np.sum(d1 < -1e-4)} {d1.mean():+.3f}"
+            if d2.size:
+                text += f"; {np.sum(d2 > 1e-4)}/{np.sum(d2 < -1e-4)} {d2.mean():+.3f}"
+            print(f"   {o:<{width}} vs {p:<18} {text}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 draw, 2 cases per group")
+    parser.add_argument("--cases", default="retina,em,brains,transfer,kesm,tumour")
+    parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated substrings of method names to run")
+    parser.add_argument("--json", default=None, help="write all scores here")
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        raise SystemExit(f"{DATA} is absent (the shared data folder)")
+    draws = args.draws or (1 if args.quick else 3)
+    cases = load_cases(args.cases.split(","), quick=args.quick)
+    methods = peers() + ours()
+    if args.methods:
+        wanted = args.methods.split(",")
+        methods = [m for m in methods if any(w in m.name for w in wanted)]
+    t0 = time.perf_counter()
+    all_results = {}
+    for case in cases:
+        all_results[case.name] = run_case(case, methods, draws, args.rounds, log=True)
+    print_tables(cases, all_results, methods)
+    print(f"\n{len(cases)} cases, {draws} draws, {args.rounds} rounds: "
+          f"{time.perf_counter() - t0:.0f} s")
+    if args.json:
+        from napari_seglab.core.files import atomic_write
+
+        with atomic_write(args.json, "w", encoding="utf-8") as fh:
+            json.dump(all_results, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
