@@ -15,12 +15,12 @@ from napari_seglab.core.features import (
     compute_features_block,
     estimate_memory,
     fill_non_finite,
-    _seed_boxes,
     rank_features,
     reduce_channels,
     seed_features,
     suggest_features,
 )
+from napari_seglab.core.features.seeds import _seed_boxes
 from napari_seglab.core.phantoms import tissue_phantom
 from napari_seglab.core.training import balanced_seed_indices
 

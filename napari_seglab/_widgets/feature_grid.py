@@ -53,6 +53,7 @@ from ..core.features import (
     suggest_features,
     total_ram,
 )
+from ..core.memory import RAM_FRACTION, format_bytes
 
 if TYPE_CHECKING:
     import napari
@@ -65,9 +66,6 @@ METHOD_DEFAULT = "method's default"
 CUSTOM = "custom"
 #: ``metadata[META_KEY]["role"]`` of the layers "Show as layers" adds.
 FEATURE_ROLE = "feature"
-#: Above this share of the RAM the memory estimate is shown as a warning,
-#: and "Show as layers" refuses to compute.
-MEMORY_BUDGET_FRACTION = 0.25
 #: Ranking methods offered, by display name (see ``rank_features``).
 RANK_METHODS = {"importance": "forest", "drop-one": "drop_one"}
 
@@ -126,17 +124,6 @@ def _outputs_text(name: str, sigma: float) -> str:
     if per2d == per3d:
         return f"{per2d} feature per channel"
     return f"{per2d} features per channel in 2D, {per3d} in 3D"
-
-
-def format_bytes(n: float) -> str:
-    """``1536`` → ``"1.5 KiB"``; binary units, three significant digits."""
-    if abs(n) < 1024:
-        return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        n /= 1024
-        if abs(n) < 1024 or unit == "TiB":
-            break
-    return f"{n:.3g} {unit}"
 
 
 @thread_worker
@@ -531,7 +518,7 @@ class FeatureGrid(Container):
 
     def memory_budget(self) -> int:
         """Bytes above which the estimate is a warning (a share of the RAM)."""
-        return int(MEMORY_BUDGET_FRACTION * total_ram())
+        return int(RAM_FRACTION * total_ram())
 
     def _update_cost(self):
         spec = self._spec
@@ -547,7 +534,7 @@ class FeatureGrid(Container):
                 f"(peak {format_bytes(estimate.peak)})")
         problems = []
         if estimate.peak > self.memory_budget():
-            problems.append(f"more than {MEMORY_BUDGET_FRACTION:.0%} of the RAM "
+            problems.append(f"more than {RAM_FRACTION:.0%} of the RAM "
                             f"({format_bytes(total_ram())}): tick fewer features or "
                             "use a smaller image")
         try:
@@ -580,7 +567,7 @@ class FeatureGrid(Container):
             show_warning(
                 f"Showing {spec.n_features(n_channels, len(shape))} features of "
                 f"'{image.name}' needs about {format_bytes(estimate.peak)}, more than "
-                f"{MEMORY_BUDGET_FRACTION:.0%} of the RAM: tick fewer features to look at.")
+                f"{RAM_FRACTION:.0%} of the RAM: tick fewer features to look at.")
             return None
         names = spec.names(n_channels, len(shape))
         worker = _features_in_thread(data, spec, spacing, channel_axis,
