@@ -457,9 +457,10 @@ def select(x, y, polygon, *, index=None, bins=256):
     even-odd crossing test (a ray towards +x; an edge counts when one end
     is ``>= y`` of the point and the other is not), so a self-intersecting
     lasso selects the regions covered an odd number of times (the inner
-    lobe of a figure eight twice around is *outside*), and a point exactly
-    on an edge is inside or not as that test says (e.g. for an axis-aligned
-    box, the left and bottom edges in, the right and top edges out).
+    lobe of a loop drawn twice around is *outside*), and a point exactly
+    on an edge is inside or not as that test says, which depends on the
+    orientation (a counter-clockwise axis-aligned box has its bottom edge
+    out and its other edges in; clockwise, only the top edge is in).
     Fewer than 3 vertices select nothing; NaN points are never selected.
 
     Bins the polygon boundary does not touch (with a margin far above
