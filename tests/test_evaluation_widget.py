@@ -230,3 +230,54 @@ def test_evaluation_mask_limits_the_pixels_scored(make_napari_viewer, qtbot):
     np.testing.assert_array_equal(ev.last_scores["confusion"], expected)
     # Outside the mask nothing is coloured.
     assert not viewer.layers["confusion"].data[:64].any()
+
+
+def test_panel_shows_exactly_what_evaluate_returns(make_napari_viewer, qtbot):
+    # The panel is a view of metrics.evaluate: same numbers, same CSV.
+    viewer = make_napari_viewer()
+    ev, _, layer = setup(viewer, qtbot)
+    seeds = viewer.layers["seeds"]
+    seeds.data = np.zeros_like(seeds.data)
+    seeds.data[30:40, 30:60] = 1
+    seeds.refresh()
+    ev.seeds.value = seeds
+    ev.exclude_seeds.value = True
+    qtbot.waitUntil(lambda: ev.last_scores.get("seed_pixels_excluded") == 300, timeout=3000)
+    truth = np.asarray(viewer.layers["ground truth"].data)
+    mapping = {0: 1, 1: 2, 2: 3}
+    result = metrics.evaluate(truth, layer.data, exclude=seeds.data, mapping=mapping,
+                              labels=[1, 2, 3], names=ev.class_names())
+    assert ev.last_csv == result.to_csv()
+    s = ev.last_scores
+    assert s["mean_dice"] == result.mean_dice and s["accuracy"] == result.accuracy
+    assert s["mcc"] == result.mcc and s["n"] == result.n
+    assert s["mean_dice_with_seeds"] == result.mean_dice_with_excluded
+    np.testing.assert_array_equal(s["confusion"], result.confusion)
+    for c in result.classes:
+        assert s["per_class"][c.label]["dice"] == c.dice
+    # evaluate's Dice on the pixels not excluded equals metrics.dice there
+    keep = seeds.data == 0
+    assert result.dice == pytest.approx(
+        metrics.dice(result_truth := metrics.map_truth(truth, mapping), layer.data,
+                     labels=[1, 2, 3], mask=keep), nan_ok=True)
+    assert result_truth.shape == truth.shape
+
+
+def test_hundreds_of_labels_do_not_freeze_the_panel(make_napari_viewer, qtbot):
+    # 400 labels: a widget per matrix cell took minutes; now a summary and a capped table.
+    viewer = make_napari_viewer()
+    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 400, (200, 200)).astype(np.uint16)
+    pred = truth.copy()
+    pred[:20] = (pred[:20] + 1) % 400
+    viewer.add_labels(truth, name="ground truth")
+    viewer.add_labels(pred, name="instances")
+    ev.reset_choices()
+    ev.truth.value = viewer.layers["ground truth"]
+    ev.pred.value = viewer.layers["instances"]
+    qtbot.waitUntil(lambda: len(ev.last_scores.get("labels", [])) == 400, timeout=20_000)
+    assert not ev.matrix.visible
+    assert "more classes" in ev.results.value
+    assert ev.last_csv.count("\n") == 401  # header + every class
+    assert ev.last_scores["accuracy"] == pytest.approx(0.9)

@@ -14,9 +14,8 @@ left out (the score with them is shown beside it when it differs).
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
-import csv
-import io
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,11 +26,12 @@ from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
-from skimage.util import map_array
 
 from .slice_curve import SliceCurve
 from .layers import META_KEY, class_names, layer_role, write_labels
-from ..core import metrics
+from .. import metrics
+from ..core.evaluation import map_truth
+from ..core.files import atomic_write
 
 if TYPE_CHECKING:
     import napari
@@ -52,10 +52,11 @@ _OVERLAY_NAMES = {"index": [1, 2, 3],
 #: that counts them flatters the method.
 EXCLUDE_SEEDS_DEFAULT = True
 
+#: Above this many classes the matrix grid and the per-value mapping are not
+#: drawn (a widget per cell froze the panel: 400 labels took minutes).
+MAX_CLASSES_SHOWN = 24
+
 WHOLE, SLICE = "Whole image/volume", "Current slice"
-#: Columns of the per-class table (and of the CSV).
-CSV_COLUMNS = ["class", "name", "dice", "precision", "recall", "jaccard",
-               "truth_voxels", "predicted_voxels"]
 
 
 def confusion_codes(truth: np.ndarray, pred: np.ndarray, positive) -> np.ndarray:
@@ -102,6 +103,7 @@ class EvaluationWidget(Container):
         self.viewer = napari_viewer
         self._watched: list = []
         self._mapping_widgets: dict[int, ComboBox] = {}
+        self._mapping: dict[int, int] = {}  # truth value -> class
         self._mapping_key = None
         self._known_preds: set[int] = set()
         self.last_scores: dict = {}
@@ -290,6 +292,7 @@ class EvaluationWidget(Container):
     def _rebuild_mapping(self):
         self.mapping.clear()
         self._mapping_widgets = {}
+        self._mapping = {}
         t, p, problem = self._usable_pair()
         if problem:
             self._class_choices = []
@@ -301,26 +304,32 @@ class EvaluationWidget(Container):
         self._class_choices = [
             (f"{c}: {names[c]}" if c in names else str(c), c) for c in classes]
         truth_names = class_names(self.truth.value)
-        for value, target in default.items():
-            combo = ComboBox(choices=lambda widget: self._class_choices, value=target,
-                             label=truth_names.get(value, f"truth {value}"))
-            combo.changed.connect(self.refresh)
-            self._mapping_widgets[value] = combo
-            self.mapping.append(combo)
+        self._mapping = dict(default)
+        if len(default) > MAX_CLASSES_SHOWN:
+            # A combo per value (and a grid cell per pair) would freeze the
+            # panel for hundreds of labels: map by overlap, say so.
+            self.mapping.append(Label(value=f"{len(default)} truth values, each mapped to "
+                                            "the class it overlaps most"))
+        else:
+            for value, target in default.items():
+                combo = ComboBox(choices=lambda widget: self._class_choices, value=target,
+                                 label=truth_names.get(value, f"truth {value}"))
+                combo.changed.connect(partial(self._set_mapping, value))
+                self._mapping_widgets[value] = combo
+                self.mapping.append(combo)
         # Overlay the least frequent class by default: usually the foreground.
         counts = np.bincount(np.searchsorted(classes, p.ravel()), minlength=len(classes))
         with self.positive.changed.blocked():
             self.positive.reset_choices()
         self.positive.value = classes[int(np.argmin(counts))]
 
+    def _set_mapping(self, value, target):
+        self._mapping[value] = target
+        self.refresh()
+
     def mapped_truth(self, t: np.ndarray) -> np.ndarray:
-        values = np.array(list(self._mapping_widgets), dtype=np.int64)
-        targets = np.array([w.value for w in self._mapping_widgets.values()], np.int64)
-        unknown = ~np.isin(t, values)
-        mapped = map_array(t.astype(np.int64, copy=False), values, targets)
-        # Truth values that appeared after the mapping was built: no class.
-        mapped[unknown] = -1
-        return mapped
+        # Truth values that appeared after the mapping was built: no class (-1).
+        return map_truth(t, self._mapping)
 
     def _seed_mask(self, shape):
         """Seed pixels to leave out (None: nothing excluded) and a note."""
@@ -341,7 +350,7 @@ class EvaluationWidget(Container):
             self.matrix.value = {"data": []}
             self.last_scores, self.last_csv = {}, ""
             return
-        if set(_values(t)) - set(self._mapping_widgets):
+        if set(_values(t)) - set(self._mapping):
             self._rebuild_mapping()
         truth = self.mapped_truth(t)
         mask, note = self._seed_mask(p.shape)
@@ -356,16 +365,10 @@ class EvaluationWidget(Container):
             m_s = mask
         # Classes: those of the segmentation (and any painted since).
         classes = sorted(set(self.positive.choices) | set(_values(p_s)))
-        # One full confusion matrix; the seeds' share comes from the seed pixels only.
         fov_s = fov if fov is None or index is None else fov[index]
-        cm_all = metrics.confusion_matrix(t_s, p_s, labels=classes, mask=fov_s)
-        cm = cm_all
-        n_seeds = 0
-        if m_s is not None:
-            n_seeds = int(np.count_nonzero(m_s))
-            if n_seeds:
-                cm = cm_all - metrics.confusion_matrix(t_s, p_s, labels=classes, mask=m_s)
-        self._show_scores(cm, cm_all, classes, n_seeds, index, note)
+        evaluation = metrics.evaluate(t_s, p_s, exclude=m_s, within=fov_s, labels=classes,
+                                      names=self.class_names())
+        self._show_scores(evaluation, index, note)
         self._show_curve(truth, p, classes, mask, fov)
         positive = self.positive.value
         if positive is not None:
@@ -409,7 +412,7 @@ class EvaluationWidget(Container):
         names = class_names(self.pred.value)
         truth_names = class_names(self.truth.value)
         if mapping is None:
-            mapping = {v: combo.value for v, combo in self._mapping_widgets.items()}
+            mapping = self._mapping
         merged: dict[int, list[str]] = {}
         for value, target in mapping.items():
             if value in truth_names:
@@ -418,34 +421,37 @@ class EvaluationWidget(Container):
             names.setdefault(c, " + ".join(parts))
         return names
 
-    def _show_scores(self, cm, cm_all, classes, n_seeds, index, note):
+    def _show_scores(self, ev, index, note):
+        """Render an :class:`~napari_seglab.core.evaluation.Evaluation` (and keep it)."""
         names = self.class_names()
-        table = metrics.per_class_from_confusion(cm, classes)
-        summ = metrics.summary_from_confusion(cm, classes)
-        summ_all = metrics.summary_from_confusion(cm_all, classes)
-        truth_n, pred_n = cm.sum(axis=1), cm.sum(axis=0)
+        classes, cm, cm_all, n_seeds = ev.labels, ev.confusion, ev.confusion_with_excluded, \
+            ev.n_excluded
         per_class = {}
-        for i, c in enumerate(classes):
-            row = dict(table[c])
-            row.update(name=names.get(c, ""), truth_voxels=int(truth_n[i]),
-                       predicted_voxels=int(pred_n[i]))
-            per_class[c] = row
+        for c in ev.classes:
+            row = dict(c.scores, name=c.name, truth_voxels=c.truth_voxels,
+                       predicted_voxels=c.predicted_voxels)
+            per_class[c.label] = row
+        summ = {"mean_dice": ev.mean_dice, "accuracy": ev.accuracy, "mcc": ev.mcc,
+                "n": ev.n}
+        summ_all = {"mean_dice": ev.mean_dice_with_excluded,
+                    "accuracy": ev.accuracy_with_excluded, "mcc": ev.mcc_with_excluded}
+        self.last_evaluation = ev
         self.last_scores = {
-            "dice": summ["dice"],
-            "mean_dice": summ["mean_dice"],
-            "accuracy": summ["accuracy"],
-            "mcc": summ["mcc"],
+            "dice": dict(ev.dice),
+            "mean_dice": ev.mean_dice,
+            "accuracy": ev.accuracy,
+            "mcc": ev.mcc,
             "per_class": per_class,
-            "mean_dice_with_seeds": summ_all["mean_dice"],
-            "accuracy_with_seeds": summ_all["accuracy"],
-            "mcc_with_seeds": summ_all["mcc"],
+            "mean_dice_with_seeds": ev.mean_dice_with_excluded,
+            "accuracy_with_seeds": ev.accuracy_with_excluded,
+            "mcc_with_seeds": ev.mcc_with_excluded,
             "confusion": cm,
             "labels": list(classes),
-            "n": summ["n"],
+            "n": ev.n,
             "seed_pixels_excluded": n_seeds,
             "slice": index,
         }
-        self.last_csv = self._csv(per_class)
+        self.last_csv = ev.to_csv()
         self._show_matrix(cm, classes, names)
 
         differs = not np.array_equal(cm, cm_all)
@@ -463,7 +469,10 @@ class EvaluationWidget(Container):
             f"<td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}</td>"
             f"<td align='right'>{r['truth_voxels']:,}</td>"
             f"<td align='right'>{r['predicted_voxels']:,}</td></tr>"
-            for c, r in per_class.items())
+            for c, r in list(per_class.items())[:MAX_CLASSES_SHOWN])
+        if len(per_class) > MAX_CLASSES_SHOWN:
+            rows += (f"<tr><td colspan='7'>… {len(per_class) - MAX_CLASSES_SHOWN} more classes "
+                     "(Copy / Export CSV has them all; the matrix is not drawn)</td></tr>")
         where = "whole image" if len(cm_all) and self.pred.value.ndim == 2 else "whole volume"
         if index is not None:
             where = f"slice {index}"
@@ -478,6 +487,11 @@ class EvaluationWidget(Container):
         )
 
     def _show_matrix(self, cm, classes, names):
+        too_many = len(classes) > MAX_CLASSES_SHOWN
+        self.matrix.visible = not too_many
+        if too_many:
+            self.matrix.value = {"data": []}
+            return
         heads = [f"{c}: {names[c]}" if c in names else str(c) for c in classes]
         # Text, not numbers: the table would show large counts as 9.458e+05.
         cells = [[f"{v:,}" for v in row] for row in cm.tolist()]
@@ -498,17 +512,6 @@ class EvaluationWidget(Container):
                   + sum(table.rowHeight(i) for i in range(len(classes))))
         table.setFixedHeight(max(height, 40))
 
-    @staticmethod
-    def _csv(per_class) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for c, r in per_class.items():
-            writer.writerow([c if key == "class" else
-                             (repr(float(r[key])) if isinstance(r[key], float) else r[key])
-                             for key in CSV_COLUMNS])
-        return out.getvalue()
-
     def copy_table(self, *args) -> str:
         """Put the per-class table on the clipboard as CSV (and return it)."""
         from qtpy.QtWidgets import QApplication
@@ -518,7 +521,7 @@ class EvaluationWidget(Container):
 
     def export_csv(self, path) -> None:
         """Write the per-class table as CSV to ``path``."""
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        with atomic_write(path, "w", newline="", encoding="utf-8") as f:
             f.write(self.last_csv)
 
     def _ask_export_path(self, *args):

@@ -37,6 +37,9 @@ class ClassScore:
     truth_voxels: int
     predicted_voxels: int
     name: str = ""
+    #: Every one-vs-rest score (tp, fp, fn, tn, specificity, mcc, ...), as
+    #: :func:`~napari_seglab.core.metrics.scores_from_confusion` gives them.
+    scores: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def evaluate(truth, pred, *, exclude=None, within=None, mapping=None, labels=Non
         ClassScore(label=c, dice=table[c]["dice"], precision=table[c]["precision"],
                    recall=table[c]["recall"], jaccard=table[c]["jaccard"],
                    truth_voxels=int(truth_n[i]), predicted_voxels=int(pred_n[i]),
-                   name=names.get(c, ""))
+                   name=names.get(c, ""), scores=dict(table[c]))
         for i, c in enumerate(labels)]
     return Evaluation(
         labels=labels, classes=classes, confusion=cm, confusion_with_excluded=cm_all,
