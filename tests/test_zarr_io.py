@@ -1,0 +1,106 @@
+"""Zarr / OME-Zarr: lazy reading (every scale, voxel size), label groups written chunk by chunk."""
+
+import numpy as np
+import pytest
+
+zarr = pytest.importorskip("zarr")
+da = pytest.importorskip("dask.array")
+
+from napari_seglab._zarr import (  # noqa: E402
+    create_labels_array,
+    create_plain_array,
+    is_zarr,
+    napari_get_reader,
+    open_zarr,
+    read_zarr,
+)
+
+
+def write_ome(path, levels, axes, scale):
+    """An OME-Zarr 0.5 image written by hand (what ome-zarr-py writes, in a few lines)."""
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    datasets = []
+    for i, level in enumerate(levels):
+        a = root.create_array(str(i), shape=level.shape, chunks=(4,) + level.shape[1:],
+                              dtype=level.dtype)
+        a[...] = level
+        factor = [1.0] * (len(axes) - 2) + [2.0**i, 2.0**i]
+        datasets.append({"path": str(i), "coordinateTransformations": [
+            {"type": "scale", "scale": [s * f for s, f in zip(scale, factor, strict=False)]}]})
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": a, "type": "channel" if a == "c" else "space"} for a in axes],
+        "datasets": datasets}]}
+
+
+@pytest.fixture
+def ome_image(tmp_path):
+    data = np.arange(8 * 32 * 32, dtype=np.uint16).reshape(8, 32, 32)
+    path = tmp_path / "vol.ome.zarr"
+    write_ome(path, [data], "zyx", [2.0, 0.5, 0.5])
+    return path, data
+
+
+def test_plain_array_opens_lazily(tmp_path):
+    a = create_plain_array(tmp_path / "a.zarr", (10, 12), (5, 6), np.float32)
+    a[...] = 3.0
+    assert is_zarr(tmp_path / "a.zarr") and not is_zarr(tmp_path)
+    image = open_zarr(tmp_path / "a.zarr")
+    assert image.spacing is None and image.channel_axis is None
+    assert isinstance(image.array, zarr.Array) and image.array.chunks == (5, 6)
+    assert float(image.array[2, 3]) == 3.0
+
+
+def test_ome_zarr_scale_and_labels_round_trip(ome_image):
+    path, data = ome_image
+    image = open_zarr(path)
+    assert image.ome_version == "0.5" and image.axes == ("z", "y", "x")
+    assert image.spacing == (2.0, 0.5, 0.5)
+    np.testing.assert_array_equal(image.array[2:4, :5, :5], data[2:4, :5, :5])
+    labels = create_labels_array(path / "labels", data.shape, (4, 16, 16), np.uint8, like=image)
+    labels[...] = (data % 3).astype(np.uint8)
+    again = open_zarr(path)
+    assert list(again.labels) == ["seglab"]
+    lab = again.labels["seglab"]
+    assert lab.is_label and lab.spacing == (2.0, 0.5, 0.5)
+    np.testing.assert_array_equal(lab.array[...], data % 3)
+
+
+def test_ome_zarr_04_labels_stay_in_zarr_v2(tmp_path):
+    root = zarr.open_group(str(tmp_path / "old.zarr"), mode="w", zarr_format=2)
+    root.create_array("0", shape=(16, 16), chunks=(8, 8), dtype=np.uint8)
+    root.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [0.3, 0.3]}]}]}]
+    image = open_zarr(tmp_path / "old.zarr")
+    assert image.ome_version == "0.4" and image.spacing == (0.3, 0.3)
+    out = create_labels_array(tmp_path / "old.zarr" / "labels", (16, 16), (8, 8), np.uint8,
+                              like=image)
+    assert out.metadata.zarr_format == 2
+    assert open_zarr(tmp_path / "old.zarr").labels["seglab"].spacing == (0.3, 0.3)
+
+
+def test_napari_reader_gives_lazy_multiscale_layers(tmp_path):
+    path = tmp_path / "pyramid.ome.zarr"
+    full = np.ones((2, 64, 64), np.float32)
+    write_ome(path, [full, full[:, ::2, ::2]], "cyx", [1.0, 0.3, 0.3])
+    assert napari_get_reader(str(tmp_path)) is None
+    assert napari_get_reader(str(tmp_path / "missing.zarr")) is None
+    reader = napari_get_reader(str(path))
+    (data, kwargs, kind), = reader(str(path))
+    assert kind == "image" and kwargs["multiscale"] and kwargs["channel_axis"] == 0
+    assert all(isinstance(level, da.Array) for level in data)
+    assert data[0].shape == (2, 64, 64) and data[1].shape[1] < 64
+    assert kwargs["scale"] == (0.3, 0.3)
+    layers = read_zarr([str(path)])
+    assert layers[0][2] == "image"
+
+
+def test_group_without_metadata_names_the_fix(tmp_path):
+    root = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    root.create_array("a", shape=(2, 2), dtype=np.uint8)
+    root.create_array("b", shape=(2, 2), dtype=np.uint8)
+    with pytest.raises(ValueError, match="point at the array folder"):
+        open_zarr(tmp_path / "g.zarr")
+    with pytest.raises(ValueError, match="not a zarr folder"):
+        open_zarr(tmp_path)
