@@ -1,0 +1,878 @@
+"""The Feature space dock: every pixel a point, classes as clouds, the classifier as regions.
+
+Two features of the current spec (as the Features panel names them) span
+the plane; every pixel of the slice or volume is counted into a log-scaled
+2D histogram (never a scatter of millions of points), the seeds are drawn on
+top in their layer's colours, and a classifier retrained on the two shown
+features shades its decision regions. A lasso or rectangle in the plot
+highlights its pixels in the viewer (layer ``feature-space selection``) and
+can be painted as seeds (undoable) or kept as a mask; hovering the image
+marks the pixel's point; strokes, undo and another slice update the plot.
+
+Heavy work (features, the bin index, decision regions, a volume's
+selection) runs in thread workers; a generation counter per job drops
+results of outdated requests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.feature_space import (
+    FeatureSpaceIndex,
+    class_histograms,
+    class_mean_spectra,
+    decision_regions,
+)
+from ..core.features import PRESETS, compute_features
+from ..core.segmenters import make_segmenter
+from .feature_space_plot import TOOLS, FeatureSpacePlot
+from .layers import InputError, image_arrays, layer_role, spatial_shape
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["FeatureSpaceWidget", "SELECTION_LAYER", "REGION_METHODS"]
+
+#: Name of the Labels layer that shows the plot's selection in the viewer.
+SELECTION_LAYER = "feature-space selection"
+#: Decision-region methods offered (display name -> segmenter method).
+REGION_METHODS = {"none": None, "kNN": "knn", "nearest mean": "nearest_mean",
+                  "k-means": "kmeans", "random forest": "random_forest"}
+MODES = ("2D density", "1D histogram", "class means")
+SCOPES = ("current slice", "whole volume")
+#: Feature-combo entry: the raw channels of a multichannel image.
+CHANNELS = "channels"
+#: Bins of the density (and of the bin index that selections use).
+BINS = 256
+#: Grid of the decision regions.
+REGION_RESOLUTION = 128
+#: Seed points drawn at most (a random, fixed subset beyond).
+MAX_SEED_POINTS = 20_000
+#: Pixels k-means is fitted on for its regions and centres.
+KMEANS_SAMPLE = 50_000
+#: Up to this many pixels the selection follows the lasso while dragging.
+LIVE_POINTS = 4_000_000
+_REGION_ALPHA = 0.45
+
+
+def _rgba255(color):
+    c = np.asarray(color, float).ravel()[:4]
+    if c.size == 3:
+        c = np.r_[c, 1.0]
+    return tuple(int(round(255 * v)) for v in c)
+
+
+def _compose(counts, regions=None, colors=None):
+    """Regions shaded beneath a log density (white, opaque where dense)."""
+    nx, ny = counts.shape
+    out = np.zeros((nx, ny, 3), np.float32)
+    out[:] = (24, 26, 32)
+    if regions is not None:
+        lut = np.zeros((int(regions.max()) + 1, 3), np.float32)
+        for label, rgba in colors.items():
+            if 0 <= label < lut.shape[0]:
+                lut[label] = rgba[:3]
+        # regions live on their own grid; sample them at the density's bins
+        ri = (np.arange(nx) * regions.shape[0] // nx)[:, None]
+        rj = (np.arange(ny) * regions.shape[1] // ny)[None, :]
+        shade = lut[regions[ri, rj]]
+        out = out * (1 - _REGION_ALPHA) + shade * _REGION_ALPHA
+    logc = np.log1p(counts)
+    top = logc.max()
+    a = (logc / top if top > 0 else logc)[..., None].astype(np.float32)
+    a = np.where(counts[..., None] > 0, 0.25 + 0.75 * a, 0.0)
+    out = out * (1 - a) + 255.0 * a
+    rgba = np.empty((nx, ny, 4), np.uint8)
+    rgba[..., :3] = np.clip(out, 0, 255)
+    rgba[..., 3] = 255
+    return rgba
+
+
+class FeatureSpaceWidget(QWidget):
+    """Dock widget *Feature space*.
+
+    Public methods drive it like the mouse does: :meth:`select_polygon`
+    (a lasso or rectangle in plot units), :meth:`paint_selection`,
+    :meth:`make_mask`, :meth:`export_plot`, :meth:`refresh`.
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self._gen = {"features": 0, "pair": 0, "regions": 0, "select": 0}
+        self._current = None  # the shown pair: x, y, bin index, counts
+        self.seed_points = None
+        self.hover_point = None
+        self._workers = set()
+        self._data = None  # dict of the current scope's features and pair
+        self._seed_layer_hooked = None
+        self._selection = None  # bool mask of the scope's pixels
+        self._regions = None
+        self._centres = None
+        self._polygon = None
+        self._build()
+        self._refresh_layer_choices()
+        ev = self.viewer.layers.events
+        ev.inserted.connect(self._refresh_layer_choices)
+        ev.removed.connect(self._refresh_layer_choices)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.viewer.cursor.events.position.connect(self._on_cursor)
+        self._step_timer = QTimer(self, singleShot=True, interval=60)
+        self._step_timer.timeout.connect(self._on_step_settled)
+        self._live_timer = QTimer(self, singleShot=True, interval=0)
+        self._live_timer.timeout.connect(self._select_live)
+        self._pending_polygon = None
+        self.refresh()
+
+    # -- building -----------------------------------------------------------
+
+    def _build(self):
+        self.image_combo = QComboBox()
+        self.seeds_combo = QComboBox()
+        self.spec_combo = QComboBox()
+        self.x_combo = QComboBox()
+        self.y_combo = QComboBox()
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(MODES)
+        self.scope_combo = QComboBox()
+        self.scope_combo.addItems(SCOPES)
+        self.normalize_check = QCheckBox("normalised")
+        self.normalize_check.setToolTip("Z-score both axes over the pixels shown")
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(REGION_METHODS)
+        self.method_combo.setCurrentText("kNN")
+        self.method_combo.setToolTip("Decision regions: the method retrained on the two "
+                                     "shown features (seeds as training data)")
+        self.kmeans_check = QCheckBox("k-means centres")
+        self.tool_combo = QComboBox()
+        self.tool_combo.addItems(TOOLS)
+        self.class_spin = QSpinBox()
+        self.class_spin.setRange(1, 255)
+        self.class_spin.setPrefix("class ")
+        self.paint_button = QPushButton("Paint as seeds")
+        self.paint_button.setToolTip("Add the selected pixels to the seeds layer (undoable)")
+        self.mask_button = QPushButton("Make mask")
+        self.clear_button = QPushButton("Clear")
+        self.export_button = QPushButton("Export…")
+        self.plot = FeatureSpacePlot(self)
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(10)
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 1)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        for name in PRESETS:
+            self.spec_combo.addItem(name)
+        # the cheapest preset first: intensity against a blur, the classic picture
+        self.spec_combo.setCurrentText("minimal" if "minimal" in PRESETS else
+                                       next(iter(PRESETS)))
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(2)
+        form.addRow("Image", self.image_combo)
+        form.addRow("Seeds", self.seeds_combo)
+        form.addRow("Features", self.spec_combo)
+
+        def row(*widgets):
+            box = QHBoxLayout()
+            box.setContentsMargins(0, 0, 0, 0)
+            for w in widgets:
+                box.addWidget(w)
+            return box
+
+        form.addRow("X / Y", row(self.x_combo, self.y_combo))
+        form.addRow("View", row(self.mode_combo, self.scope_combo, self.normalize_check))
+        form.addRow("Regions", row(self.method_combo, self.kmeans_check))
+        form.addRow("Select", row(self.tool_combo, self.class_spin, self.paint_button))
+        form.addRow("", row(self.mask_button, self.clear_button, self.export_button))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addLayout(form)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+
+        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        self.seeds_combo.currentIndexChanged.connect(self._on_seeds_changed)
+        self.spec_combo.currentIndexChanged.connect(self._on_spec_changed)
+        for combo in (self.x_combo, self.y_combo):
+            combo.currentIndexChanged.connect(self._on_pair_changed)
+        self.normalize_check.toggled.connect(self._on_pair_changed)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
+        self.scope_combo.currentIndexChanged.connect(lambda *_: self.refresh())
+        self.method_combo.currentIndexChanged.connect(self._start_regions)
+        self.kmeans_check.toggled.connect(self._start_regions)
+        self.tool_combo.currentTextChanged.connect(self._set_tool)
+        self.paint_button.clicked.connect(self.paint_selection)
+        self.mask_button.clicked.connect(self.make_mask)
+        self.clear_button.clicked.connect(self.clear_selection)
+        self.export_button.clicked.connect(self._export_dialog)
+        self.plot.polygon_changed.connect(self._on_polygon_changed)
+        self.plot.polygon_finished.connect(self.select_polygon)
+
+    def _on_mode_changed(self, *_):
+        self._redraw_all()
+        if self._current is not None and self.mode_combo.currentText() == MODES[0]:
+            self.plot.fit_view(self._current["index"].xedges, self._current["index"].yedges)
+
+    def _set_tool(self, name):
+        self.plot.tool = name
+
+    # -- layers -------------------------------------------------------------
+
+    def _layers(self, kind):
+        from napari.layers import Image, Labels
+
+        cls = Image if kind == "image" else Labels
+        return [layer for layer in self.viewer.layers if isinstance(layer, cls)
+                and layer_role(layer) is None and layer.name != SELECTION_LAYER]
+
+    def _refresh_layer_choices(self, *_):
+        for combo, kind in ((self.image_combo, "image"), (self.seeds_combo, "labels")):
+            current = combo.currentText()
+            names = [layer.name for layer in self._layers(kind)]
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+            combo.blockSignals(False)
+        self._hook_seeds()
+        if self._data is None or self._data.get("image") is not self.image_layer:
+            self._on_image_changed()
+
+    @property
+    def image_layer(self):
+        name = self.image_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    @property
+    def seeds_layer(self):
+        name = self.seeds_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _hook_seeds(self):
+        layer = self.seeds_layer
+        if layer is self._seed_layer_hooked:
+            return
+        old = self._seed_layer_hooked
+        if old is not None:
+            for event in (old.events.paint, old.events.data, old.events.labels_update):
+                event.disconnect(self._on_seeds_edited)
+        if layer is not None:
+            for event in (layer.events.paint, layer.events.data, layer.events.labels_update):
+                event.connect(self._on_seeds_edited)
+        self._seed_layer_hooked = layer
+
+    # -- what is shown ------------------------------------------------------
+
+    def _image_info(self):
+        data, channel_axis, spacing = image_arrays(self.image_layer)
+        shape = spatial_shape(data, channel_axis)
+        return data, channel_axis, tuple(abs(s) for s in spacing), shape
+
+    def _feature_names(self):
+        layer = self.image_layer
+        if layer is None:
+            return []
+        try:
+            data, channel_axis, _, shape = self._image_info()
+        except InputError:
+            return []
+        n_ch = 1 if channel_axis is None else data.shape[channel_axis]
+        if self.spec_combo.currentText() == CHANNELS:
+            return [f"channel {c}" for c in range(n_ch)]
+        return PRESETS[self.spec_combo.currentText()].names(n_ch, len(shape))
+
+    def _on_image_changed(self, *_):
+        layer = self.image_layer
+        n_ch = 1
+        if layer is not None:
+            try:
+                data, channel_axis, _, _ = self._image_info()
+                n_ch = 1 if channel_axis is None else data.shape[channel_axis]
+            except InputError:
+                pass
+        has = self.spec_combo.findText(CHANNELS) >= 0
+        self.spec_combo.blockSignals(True)
+        if n_ch > 1 and not has:
+            self.spec_combo.addItem(CHANNELS)
+        elif n_ch == 1 and has:
+            if self.spec_combo.currentText() == CHANNELS:
+                self.spec_combo.setCurrentText("default")
+            self.spec_combo.removeItem(self.spec_combo.findText(CHANNELS))
+        self.spec_combo.blockSignals(False)
+        self._on_spec_changed()
+
+    def _on_spec_changed(self, *_):
+        names = self._feature_names()
+        for combo, default in ((self.x_combo, 0), (self.y_combo, len(names) - 1)):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+            elif names:
+                combo.setCurrentIndex(max(0, default))
+            combo.blockSignals(False)
+        self.refresh()
+
+    def set_axes(self, x_name, y_name):
+        """Choose the two features by name (as listed in the X / Y pickers)."""
+        for combo, name in ((self.x_combo, x_name), (self.y_combo, y_name)):
+            if combo.findText(name) < 0:
+                raise ValueError(f"no feature {name!r}; features are "
+                                 f"{[combo.itemText(i) for i in range(combo.count())]}")
+        self.x_combo.blockSignals(True)
+        self.x_combo.setCurrentText(x_name)
+        self.x_combo.blockSignals(False)
+        self.y_combo.setCurrentText(y_name)
+        self._on_pair_changed()
+
+    def _scope(self):
+        """``None`` for the whole image, else the current slice index."""
+        try:
+            _, _, _, shape = self._image_info()
+        except InputError:
+            return None
+        if len(shape) == 2 or self.scope_combo.currentText() == "whole volume":
+            return None
+        layer = self.image_layer
+        world = self.viewer.dims.point
+        z = layer.world_to_data(world)[-len(shape)] if layer is not None else 0
+        return int(np.clip(np.round(z), 0, shape[0] - 1))
+
+    # -- features (worker) --------------------------------------------------
+
+    def refresh(self, *_):
+        """Recompute the features of the slice or volume, then redraw."""
+        layer = self.image_layer
+        if layer is None:
+            self._data = None
+            self._clear_plot("Open an image to see its feature space.")
+            return
+        try:
+            data, channel_axis, spacing, shape = self._image_info()
+        except InputError as err:
+            show_warning(str(err))
+            return
+        spec_name = self.spec_combo.currentText()
+        z = self._scope()
+        key = (id(layer), id(layer.data), spec_name, z)
+        if self._data is not None and self._data.get("key") == key:
+            self._on_pair_changed()
+            return
+        self._gen["features"] += 1
+        gen = self._gen["features"]
+
+        def work():
+            if spec_name == CHANNELS:
+                img = np.asarray(data, np.float32)
+                feats = np.moveaxis(img, channel_axis, -1)
+                feats = feats[z] if z is not None else feats
+            else:
+                feats = compute_features(data, spec_name, spacing=spacing,
+                                         channel_axis=channel_axis,
+                                         region=None if z is None else (z,))
+            return np.ascontiguousarray(feats, np.float32)
+
+        self._start(work, lambda feats: self._features_ready(gen, key, layer, z, feats),
+                    "features")
+
+    def _start(self, fn, on_done, job):
+        worker = create_worker(fn, _start_thread=False, _ignore_errors=True)
+        self._workers.add(worker)
+        self.progress.setRange(0, 0)
+
+        def finished():
+            self._workers.discard(worker)
+            if not self._workers:
+                self.progress.setRange(0, 1)
+
+        worker.returned.connect(on_done)
+        worker.errored.connect(lambda err: self._failed(job, err))
+        worker.finished.connect(finished)
+        worker.start()
+        return worker
+
+    def _failed(self, job, err):
+        if isinstance(err, (ValueError, TypeError, MemoryError)):
+            show_error(f"Feature space ({job}): {err}")
+        else:
+            show_error(f"Feature space ({job}) failed: {type(err).__name__}: {err}")
+
+    def _features_ready(self, gen, key, layer, z, feats):
+        if gen != self._gen["features"]:
+            return
+        self._data = {"key": key, "image": layer, "z": z, "features": feats,
+                      "pairs": {}}
+        self._selection = None
+        self._on_pair_changed()
+
+    def _on_pair_changed(self, *_):
+        d = self._data
+        if d is None:
+            return
+        i, j = self.x_combo.currentIndex(), self.y_combo.currentIndex()
+        n = d["features"].shape[-1]
+        if not (0 <= i < n and 0 <= j < n):
+            return
+        norm = self.normalize_check.isChecked()
+        pair = (i, j, norm)
+        d["pair"] = pair
+        if pair in d["pairs"]:
+            self._pair_ready(d, pair, d["pairs"][pair])
+            return
+        self._gen["pair"] += 1
+        gen = self._gen["pair"]
+        feats = d["features"]
+
+        def work():
+            flat = feats.reshape(-1, feats.shape[-1])
+            cols = []
+            for c in (i, j):
+                v = np.ascontiguousarray(flat[:, c])
+                if norm:
+                    sd = float(v.std())
+                    v = ((v - v.mean()) / (sd if sd > 0 else 1.0)).astype(np.float32)
+                cols.append(v)
+            index = FeatureSpaceIndex(cols[0], cols[1], bins=BINS)
+            return {"x": cols[0], "y": cols[1], "index": index, "counts": index.density()}
+
+        def done(result):
+            if gen != self._gen["pair"] or self._data is not d:
+                return
+            d["pairs"][pair] = result
+            self._pair_ready(d, pair, result)
+
+        self._start(work, done, "bin index")
+
+    def _pair_ready(self, d, pair, result):
+        if d.get("pair") != pair:
+            return
+        self._current = result
+        self._selection = None
+        self._polygon = None
+        self.plot.set_outline(None)
+        self._redraw_all()
+        self.plot.fit_view(result["index"].xedges, result["index"].yedges)
+        self._start_regions()
+
+    # -- seeds --------------------------------------------------------------
+
+    def _seeds_in_scope(self):
+        """(flat pixel indices, labels) of the seeds in the slice or volume."""
+        layer = self.seeds_layer
+        d = self._data
+        if layer is None or d is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        seeds = np.asarray(layer.data)
+        shape = d["features"].shape[:-1]
+        if d["z"] is not None and seeds.ndim == len(shape) + 1:
+            seeds = seeds[d["z"]]
+        if seeds.shape != shape:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        flat = seeds.reshape(-1)
+        where = np.flatnonzero(flat)
+        return where, flat[where].astype(np.int64)
+
+    def _colors(self, labels):
+        layer = self.seeds_layer
+        return {int(k): _rgba255(layer.get_color(int(k))) if layer is not None
+                else (255, 255, 255, 255) for k in np.unique(labels)}
+
+    def _on_seeds_edited(self, *_):
+        if self._data is None or self._current is None:
+            return
+        self._draw_seeds()
+        if self.mode_combo.currentText() != MODES[0]:
+            self._redraw_all()
+        self._start_regions()
+
+    def _on_seeds_changed(self, *_):
+        self._hook_seeds()
+        self._on_seeds_edited()
+
+    def _draw_seeds(self):
+        cur = self._current
+        where, labels = self._seeds_in_scope()
+        if where.size > MAX_SEED_POINTS:
+            keep = np.random.default_rng(0).choice(where.size, MAX_SEED_POINTS, replace=False)
+            where, labels = where[keep], labels[keep]
+        colors = self._colors(labels)
+        self.seed_points = (cur["x"][where], cur["y"][where], labels)
+        if self.mode_combo.currentText() == MODES[0]:
+            self.plot.set_points(self.plot.seeds, cur["x"][where], cur["y"][where],
+                                 [colors[int(k)] for k in labels])
+
+    # -- decision regions (worker) -----------------------------------------
+
+    def _start_regions(self, *_):
+        cur = self._current
+        if cur is None:
+            return
+        method = REGION_METHODS[self.method_combo.currentText()]
+        want_kmeans = self.kmeans_check.isChecked()
+        self._gen["regions"] += 1
+        gen = self._gen["regions"]
+        where, labels = self._seeds_in_scope()
+        classes = np.unique(labels)
+        if (method is None and not want_kmeans) or classes.size < 1 or (
+                method not in (None, "kmeans") and classes.size < 2):
+            self._regions, self._centres = None, None
+            self._redraw_all()
+            return
+        x, y = cur["x"], cur["y"]
+        index = cur["index"]
+        xlim = (index.xedges[0], index.xedges[-1])
+        ylim = (index.yedges[0], index.yedges[-1])
+        X_train = np.c_[x[where], y[where]]
+        rng = np.random.default_rng(0)
+        sample = rng.choice(x.size, min(KMEANS_SAMPLE, x.size), replace=False)
+        X_sample = np.c_[x[sample], y[sample]]
+
+        def kmeans_fit():
+            X_all = np.r_[X_sample, X_train]
+            y_all = np.r_[np.zeros(sample.size, np.int64), labels]
+            km = make_segmenter("kmeans", n_clusters=max(2, int(classes.size)))
+            return decision_regions(km, 0, 1, X_train=X_all, y_train=y_all, xlim=xlim,
+                                    ylim=ylim, resolution=REGION_RESOLUTION)
+
+        def work():
+            regions, centres = None, None
+            if method == "kmeans":
+                regions = kmeans_fit()
+            elif method is not None:
+                regions = decision_regions(make_segmenter(method), 0, 1, X=X_sample,
+                                           X_train=X_train, y_train=labels, xlim=xlim,
+                                           ylim=ylim, resolution=REGION_RESOLUTION)
+            if regions is not None and method in ("kmeans", "nearest_mean"):
+                seg = regions.segmenter
+                c = getattr(seg, "cluster_centers_", getattr(seg, "centroids_", None))
+                centres = c * seg.scale_ + seg.mean_
+            if want_kmeans and method != "kmeans":
+                seg = kmeans_fit().segmenter
+                km = seg.cluster_centers_ * seg.scale_ + seg.mean_
+                centres = km if centres is None else np.r_[centres, km]
+            return regions, centres
+
+        def done(result):
+            if gen != self._gen["regions"]:
+                return
+            self._regions, self._centres = result
+            self._redraw_all()
+
+        self._start(work, done, "decision regions")
+
+    # -- drawing ------------------------------------------------------------
+
+    def _clear_plot(self, message=""):
+        self.plot.clear_1d()
+        self.plot.image.setVisible(False)
+        for item in (self.plot.seeds, self.plot.centres):
+            item.setData([], [])
+        self.plot.set_hover(None)
+        self.status.setText(message)
+
+    def _title(self):
+        method = self.method_combo.currentText()
+        d = self._data
+        where = ("whole volume" if d["z"] is None and d["features"].ndim == 4
+                 else "image" if d["z"] is None else f"slice {d['z']}")
+        n = d["features"].shape[:-1]
+        parts = [f"{int(np.prod(n)):,} pixels ({where})"]
+        if self._regions is not None:
+            parts.append(f"{method} regions, retrained on the 2 shown features")
+        if self.kmeans_check.isChecked():
+            parts.append("◆ k-means centres")
+        return " · ".join(parts)
+
+    def _redraw_all(self, *_):
+        cur = self._current
+        if self._data is None or cur is None:
+            return
+        mode = self.mode_combo.currentText()
+        self.plot.clear_1d()
+        norm = " (z-score)" if self.normalize_check.isChecked() else ""
+        xname, yname = self.x_combo.currentText() + norm, self.y_combo.currentText() + norm
+        if mode == MODES[0]:
+            regions = colors = None
+            if self._regions is not None:
+                regions = self._regions.labels
+                colors = self._colors(np.unique(regions))
+            index = cur["index"]
+            self.plot.set_image(_compose(cur["counts"], regions, colors),
+                                index.xedges, index.yedges)
+            self._draw_seeds()
+            if self._centres is not None:
+                self.plot.set_points(self.plot.centres, self._centres[:, 0],
+                                     self._centres[:, 1])
+            else:
+                self.plot.centres.setData([], [])
+            self.plot.set_labels(self._title(), xname, yname)
+        else:
+            self.plot.image.setVisible(False)
+            for item in (self.plot.seeds, self.plot.centres):
+                item.setData([], [])
+            if mode == MODES[1]:
+                self._draw_histograms(cur, xname)
+            else:
+                self._draw_class_means()
+        self.status.setText("Drag in the plot to select (tool: "
+                            f"{self.tool_combo.currentText()}); hover the image to find "
+                            "a pixel's point.")
+
+    def _draw_histograms(self, cur, xname):
+        from skimage import filters
+
+        x = cur["x"]
+        where, labels = self._seeds_in_scope()
+        full = np.zeros(x.size, np.int64)
+        full[where] = labels
+        _, edges, _ = class_histograms(x, np.ones(x.size, np.int64), bins=128)
+        all_counts = class_histograms(x, np.ones(x.size, np.int64), bins=128)[0][0]
+        counts, _, classes = class_histograms(x, full, bins=128, range=(edges[0], edges[-1]))
+        top = max(all_counts.max(), 1)
+        self.plot.add_curve(edges, all_counts / top, (170, 170, 170), step=True, width=1)
+        colors = self._colors(classes)
+        for k, c in enumerate(classes):
+            peak = max(counts[k].max(), 1)
+            self.plot.add_curve(edges, counts[k] / peak, colors[int(c)], step=True)
+        sample = x if x.size <= 1_000_000 else x[:: x.size // 1_000_000 + 1]
+        for name in ("otsu", "li", "yen", "triangle"):
+            try:
+                t = float(getattr(filters, f"threshold_{name}")(sample))
+            except (ValueError, RuntimeError):
+                continue
+            self.plot.add_vline(t, name)
+        self.plot.set_labels("all pixels (grey) and seed classes, each scaled to its peak; "
+                             "thresholds of the try-all gallery", xname, "relative count")
+        self.plot.view.autoRange()
+
+    def _draw_class_means(self):
+        d = self._data
+        feats = d["features"]
+        where, labels = self._seeds_in_scope()
+        full = np.zeros(feats.shape[:-1], np.int64)
+        full.reshape(-1)[where] = labels
+        classes, means = class_mean_spectra(feats, full)
+        colors = self._colors(classes)
+        idx = np.arange(feats.shape[-1], dtype=float)
+        for k, c in enumerate(classes):
+            self.plot.add_curve(idx, means[k], colors[int(c)], width=2)
+        what = "channel" if self.spec_combo.currentText() == CHANNELS else "feature"
+        self.plot.set_labels(f"class-mean {what}s of the seeds", f"{what} index", "mean")
+        self.plot.view.autoRange()
+
+    # -- hover --------------------------------------------------------------
+
+    def _on_cursor(self, *_):
+        cur = self._current
+        d = self._data
+        layer = self.image_layer
+        if cur is None or d is None or layer is None:
+            return
+        shape = d["features"].shape[:-1]
+        ndim = len(shape) + (1 if d["z"] is not None else 0)
+        pos = np.round(layer.world_to_data(self.viewer.cursor.position)[-ndim:]).astype(int)
+        if d["z"] is not None:
+            if pos[0] != d["z"]:
+                self.plot.set_hover(None)
+                return
+            pos = pos[1:]
+        if np.any(pos < 0) or np.any(pos >= np.array(shape)):
+            self.plot.set_hover(None)
+            self.hover_point = None
+            return
+        k = int(np.ravel_multi_index(tuple(pos), shape))
+        self.hover_point = (float(cur["x"][k]), float(cur["y"][k]))
+        self.plot.set_hover(self.hover_point if self.mode_combo.currentText() == MODES[0]
+                            else None)
+
+    # -- selection ----------------------------------------------------------
+
+    def _on_polygon_changed(self, polygon):
+        cur = self._current
+        if cur is None or cur["x"].size > LIVE_POINTS or len(polygon) < 3:
+            return
+        self._pending_polygon = polygon
+        self._live_timer.start()  # coalesce the mouse moves of one event loop turn
+
+    def _select_live(self):
+        if self._pending_polygon is not None:
+            polygon, self._pending_polygon = self._pending_polygon, None
+            self._apply_selection(polygon, self._current["index"].select(polygon))
+
+    def select_polygon(self, polygon):
+        """Select the pixels whose point lies in ``polygon`` ((N, 2), plot units).
+
+        A rectangle is its 4 corners. The pixels are highlighted in the
+        ``feature-space selection`` layer; small scopes are selected at once,
+        a volume in a worker (the newest request wins).
+        """
+        cur = self._current
+        if cur is None:
+            show_warning("Feature space: nothing plotted yet to select from.")
+            return
+        polygon = np.asarray(polygon, float)
+        self._pending_polygon = None
+        self.plot.set_outline(polygon)
+        if cur["x"].size <= LIVE_POINTS:
+            self._apply_selection(polygon, cur["index"].select(polygon))
+            return
+        self._gen["select"] += 1
+        gen = self._gen["select"]
+        index = cur["index"]
+
+        def done(mask):
+            if gen == self._gen["select"] and self._current is cur:
+                self._apply_selection(polygon, mask)
+
+        self._start(lambda: index.select(polygon), done, "selection")
+
+    def _apply_selection(self, polygon, mask):
+        d = self._data
+        shape = d["features"].shape[:-1]
+        self._polygon = polygon
+        self._selection = mask.reshape(shape)
+        self._write_highlight()
+        self.status.setText(f"{int(mask.sum()):,} pixels selected")
+
+    def _full_shape(self):
+        return self._image_info()[3]
+
+    def _write_highlight(self):
+        """Show the selection in the viewer: our own Labels layer, rewritten in place."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        d = self._data
+        full_shape = self._full_shape()
+        layer = (self.viewer.layers[SELECTION_LAYER] if SELECTION_LAYER in self.viewer.layers
+                 else None)
+        if layer is None or layer.data.shape != tuple(full_shape):
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+            image = self.image_layer
+            nd = len(full_shape)
+            cmap = DirectLabelColormap(color_dict={0: "transparent", 1: (1.0, 0.9, 0.0, 1.0),
+                                                   None: "transparent"})
+            layer = self.viewer.add_labels(
+                np.zeros(full_shape, np.uint8), name=SELECTION_LAYER, colormap=cmap,
+                opacity=0.6, scale=image.scale[-nd:], translate=image.translate[-nd:],
+                metadata={"napari_seglab": {"role": "feature_space_selection"}})
+            self._keep_seeds_active()
+        data = layer.data
+        if d["z"] is None:
+            np.copyto(data, self._selection, casting="unsafe")
+        else:
+            data[...] = 0
+            data[d["z"]] = self._selection
+        layer.refresh()
+
+    def _keep_seeds_active(self):
+        seeds = self.seeds_layer
+        if seeds is not None:
+            self.viewer.layers.selection.active = seeds
+
+    def selection_indices(self):
+        """Spatial indices (tuple of arrays) of the selected pixels, or None."""
+        if self._selection is None:
+            return None
+        idx = np.nonzero(self._selection)
+        z = self._data["z"]
+        if z is not None:
+            idx = (np.full(idx[0].size, z, np.intp),) + idx
+        return idx
+
+    def paint_selection(self, *_, label=None):
+        """Paint the selected pixels as seeds of ``label`` (default: the class box)."""
+        idx = self.selection_indices()
+        seeds = self.seeds_layer
+        if idx is None or idx[0].size == 0:
+            show_warning("Feature space: select pixels in the plot first (drag a lasso).")
+            return
+        if seeds is None:
+            show_warning("Feature space: pick a seeds layer to paint into.")
+            return
+        if seeds.data.shape != tuple(self._full_shape()):
+            show_error(f"Feature space: seeds layer '{seeds.name}' has shape "
+                       f"{seeds.data.shape}, the image {self._full_shape()}.")
+            return
+        value = int(self.class_spin.value() if label is None else label)
+        seeds.data_setitem(idx, value)
+        self._keep_seeds_active()
+        show_info(f"Painted {idx[0].size:,} pixels as class {value}.")
+
+    def make_mask(self, *_):
+        """Add the selection as a new Labels layer (1 = selected)."""
+        idx = self.selection_indices()
+        if idx is None:
+            show_warning("Feature space: select pixels in the plot first.")
+            return None
+        image = self.image_layer
+        mask = np.zeros(self._full_shape(), np.uint8)
+        mask[idx] = 1
+        nd = mask.ndim
+        layer = self.viewer.add_labels(mask, name=f"{image.name} feature-space mask",
+                                       scale=image.scale[-nd:],
+                                       translate=image.translate[-nd:])
+        self._keep_seeds_active()
+        return layer
+
+    def clear_selection(self, *_):
+        self._selection = None
+        self._polygon = None
+        self.plot.set_outline(None)
+        if SELECTION_LAYER in self.viewer.layers:
+            layer = self.viewer.layers[SELECTION_LAYER]
+            layer.data[...] = 0
+            layer.refresh()
+
+    # -- slices, export -----------------------------------------------------
+
+    def _on_step(self, *_):
+        if self._data is not None and self._data["z"] is not None:
+            self._step_timer.start()
+
+    def _on_step_settled(self):
+        if self._data is not None and self._scope() != self._data["z"]:
+            self.refresh()
+
+    def export_plot(self, path):
+        """Write the plot as a PNG file; ValueError for another extension."""
+        return self.plot.export(path)
+
+    def _export_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "feature_space.png",
+                                              "PNG (*.png)")
+        if path:
+            try:
+                self.export_plot(path)
+            except (OSError, ValueError) as err:
+                show_error(f"Feature space: could not write {path}: {err}")
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._workers)

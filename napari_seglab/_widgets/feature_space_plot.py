@@ -1,0 +1,200 @@
+"""The feature-space plot canvas: a density image, seeds, centres, a lasso.
+
+pyqtgraph, not matplotlib: the density of millions of pixels is one
+``ImageItem`` (a 256² texture, redrawn in a millisecond whatever the pixel
+count), the seeds one ``ScatterPlotItem`` (a few thousand points), and a
+drag is handled in the view box without redrawing the figure, so the lasso
+and the highlight follow the mouse. Matplotlib's Qt canvas redraws the whole
+figure per change (tens of ms even for an image), and vispy would need our
+own axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from qtpy.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, Signal
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+from ..core.files import atomic_write
+
+__all__ = ["FeatureSpacePlot", "TOOLS"]
+
+#: Mouse tools of the plot: drag a lasso, drag a rectangle, or pan/zoom.
+TOOLS = ("lasso", "rectangle", "pan")
+#: Height of the plot in pixels (fits a 1280×800 screen with the controls).
+PLOT_HEIGHT = 300
+
+
+class _SelectViewBox(pg.ViewBox):
+    """A view box whose left drag draws a lasso or rectangle (right drag zooms)."""
+
+    def __init__(self, owner):
+        super().__init__()
+        self._owner = owner
+
+    def mouseDragEvent(self, ev, axis=None):
+        if self._owner.tool == "pan" or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        point = self.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            start = self.mapSceneToView(ev.buttonDownScenePos())
+            self._owner.begin_drag((start.x(), start.y()))
+        self._owner.extend_drag((point.x(), point.y()))
+        if ev.isFinish():
+            self._owner.finish_drag()
+
+
+class FeatureSpacePlot(QWidget):
+    """A plot of two features: density image, seed points, markers, selection.
+
+    Signals
+    -------
+    polygon_changed(ndarray)
+        The lasso/rectangle while it is dragged, shape (N, 2), data units.
+    polygon_finished(ndarray)
+        The final polygon on release.
+    """
+
+    polygon_changed = Signal(object)
+    polygon_finished = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.tool = "lasso"
+        self._drag = []
+        self._drag_start = None
+        self.view = _SelectViewBox(self)
+        self.plot = pg.PlotWidget(viewBox=self.view, background=(24, 26, 32))
+        self.plot.setMinimumHeight(200)
+        self.plot.setFixedHeight(PLOT_HEIGHT)
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.plot.showGrid(x=False, y=False)
+        self.plot.getPlotItem().titleLabel.setMaximumHeight(18)
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.seeds = pg.ScatterPlotItem(size=4, pen=None, pxMode=True)
+        self.centres = pg.ScatterPlotItem(size=16, symbol="d", pxMode=True,
+                                          pen=pg.mkPen("w", width=2))
+        self.hover = pg.ScatterPlotItem(size=22, symbol="+", pxMode=True,
+                                        pen=pg.mkPen((255, 230, 0), width=3),
+                                        brush=pg.mkBrush(255, 230, 0))
+        self.outline = pg.PlotCurveItem(pen=pg.mkPen((255, 230, 0), width=2))
+        for item in (self.image, self.seeds, self.centres, self.hover, self.outline):
+            self.plot.addItem(item)
+        self.curves = []
+        self.lines = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    # -- drawing ------------------------------------------------------------
+
+    def clear_1d(self):
+        for item in self.curves + self.lines:
+            self.plot.removeItem(item)
+        self.curves, self.lines = [], []
+
+    def set_image(self, rgba, xedges, yedges):
+        """Show an (nx, ny, 4) uint8 picture over the bins' extent."""
+        self.image.setImage(rgba, autoLevels=False, levels=(0, 255))
+        x0, x1, y0, y1 = xedges[0], xedges[-1], yedges[0], yedges[-1]
+        self.image.setRect(QRectF(x0, y0, max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)))
+        self.image.setVisible(True)
+
+    def set_points(self, item, x, y, colors=None):
+        if colors is None:
+            item.setData(x=np.asarray(x), y=np.asarray(y))
+        else:
+            brushes = [pg.mkBrush(*c) for c in colors]
+            item.setData(x=np.asarray(x), y=np.asarray(y), brush=brushes)
+
+    def set_hover(self, point):
+        if point is None:
+            self.hover.setData([], [])
+        else:
+            self.hover.setData([point[0]], [point[1]])
+
+    def set_outline(self, polygon):
+        if polygon is None or len(polygon) < 2:
+            self.outline.setData([], [])
+            return
+        closed = np.vstack([polygon, polygon[:1]])
+        self.outline.setData(closed[:, 0], closed[:, 1])
+
+    def add_curve(self, x, y, color, *, step=False, width=2, name=None):
+        pen = pg.mkPen(color, width=width)
+        curve = pg.PlotCurveItem(x, y, pen=pen, stepMode="center" if step else None, name=name)
+        self.plot.addItem(curve)
+        self.curves.append(curve)
+        return curve
+
+    def add_vline(self, x, label, color=(200, 200, 200)):
+        line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen(color, style=Qt.PenStyle.DashLine),
+                               label=label, labelOpts={"position": 0.92, "color": color})
+        self.plot.addItem(line)
+        self.lines.append(line)
+
+    def set_labels(self, title, xlabel, ylabel):
+        self.plot.setTitle(title, size="9pt")
+        self.plot.setLabel("bottom", xlabel)
+        self.plot.setLabel("left", ylabel)
+
+    def fit_view(self, xedges, yedges):
+        self.view.setRange(xRange=(xedges[0], xedges[-1]), yRange=(yedges[0], yedges[-1]),
+                           padding=0.02)
+
+    # -- the drag -----------------------------------------------------------
+
+    def begin_drag(self, point):
+        self._drag = [point]
+        self._drag_start = point
+
+    def _polygon(self):
+        if self.tool == "rectangle" and self._drag:
+            (x0, y0), (x1, y1) = self._drag_start, self._drag[-1]
+            return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], float)
+        return np.asarray(self._drag, float)
+
+    def extend_drag(self, point):
+        if self._drag_start is None:
+            self.begin_drag(point)
+        if self.tool == "rectangle":
+            self._drag = [self._drag_start, point]
+        else:
+            self._drag.append(point)
+        polygon = self._polygon()
+        self.set_outline(polygon)
+        self.polygon_changed.emit(polygon)
+
+    def finish_drag(self):
+        polygon = self._polygon()
+        self._drag, self._drag_start = [], None
+        self.polygon_finished.emit(polygon)
+
+    # -- export -------------------------------------------------------------
+
+    def export(self, path):
+        """Write the plot as a PNG file (twice the on-screen width, at least 800 px)."""
+        from pyqtgraph import exporters
+
+        path = str(path)
+        item = self.plot.getPlotItem()
+        if not path.lower().endswith(".png"):
+            # pyqtgraph 0.14's SVG writer fails on these items with Qt 6
+            # (its coordinate rewrite), so only PNG is offered
+            raise ValueError(f"the plot is exported as PNG; got {path!r}")
+        if True:
+            exporter = exporters.ImageExporter(item)
+            exporter.parameters()["width"] = max(800, int(self.plot.width()) * 2)
+            qimage = exporter.export(toBytes=True)
+            buffer = QByteArray()
+            device = QBuffer(buffer)
+            device.open(QIODevice.OpenModeFlag.WriteOnly)
+            qimage.save(device, "PNG")
+            device.close()
+            data = bytes(buffer.data())
+        with atomic_write(path, "wb") as fh:
+            fh.write(data)
+        return path
