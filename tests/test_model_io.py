@@ -1,6 +1,7 @@
 """Trained models: apply to another image, save -> load, refuse bad files."""
 
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -142,7 +143,7 @@ def test_flipped_bytes_refused(saved, tmp_path):
     data[spot] ^= 0xFF
     bad = tmp_path / "flipped.npz"
     bad.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="damaged|not a readable"):
+    with pytest.raises(ValueError, match="entry 'state.X_' is damaged"):
         load_model(bad)
 
 
@@ -153,10 +154,13 @@ def test_foreign_files_refused(tmp_path):
         load_model(text)
     other = tmp_path / "other.npz"
     np.savez(other, a=np.arange(3))
-    with pytest.raises(ValueError, match="no 'header'"):
+    with pytest.raises(ValueError, match="without a 'header' entry"):
         load_model(other)
     npy = tmp_path / "array.npy"
     np.save(npy, np.arange(3))
+    with pytest.raises(ValueError, match="a single NumPy .npy array, not a .npz") as err:
+        load_model(npy)
+    assert "allow_pickle" not in str(err.value)
     with pytest.raises(ValueError, match="not a .npz"):
         load_model(npy)
 
@@ -183,7 +187,7 @@ def test_tampered_arrays_refused(saved, tmp_path):
 
     bad = tmp_path / "shape.npz"
     _rewrite(saved, bad, edit_arrays=shrink)
-    with pytest.raises(ValueError, match="header says"):
+    with pytest.raises(ValueError, match=r"header declares <f4 \[\d+, 2\]"):
         load_model(bad)
 
     def consistent(arrays):  # arrays and header agree, but not the sizes
@@ -242,3 +246,174 @@ def test_volume_beyond_the_budget_is_computed_slab_by_slab(method):
     assert np.mean(model.predict(image, spacing=spacing) != whole[0]) < 1e-4
     with pytest.raises(ValueError, match="budget"):
         SeededModel("kmeans", "default", max_feature_bytes=budget).fit(image, seeds)
+
+
+# --------------------------------------------------------------------------
+# Saving replaces the file atomically
+
+
+def test_failed_save_keeps_the_previous_model(tmp_path, two_images, monkeypatch):
+    """A disk that fills up midway leaves the old file intact and no temporary file."""
+    import errno
+
+    a, seeds, b, _ = two_images
+    path = tmp_path / "model.npz"
+    save_model(path, _fit("knn", a, seeds))
+    before = path.read_bytes()
+    real_write_array = np.lib.format.write_array
+    calls = []
+
+    def disk_full(fp, array, *args, **kwargs):  # the second array fails half-written
+        calls.append(array.shape)
+        if len(calls) == 2:
+            fp.write(b"\0" * 100)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_array(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_model(path, _fit("nearest_mean", a, seeds))
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+    assert np.array_equal(load_model(path).predict(b), _fit("knn", a, seeds).predict(b))
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path, two_images):
+    a, seeds, _, _ = two_images
+    model = SeededModel("random_forest", "minimal", {"n_estimators": 2}).fit(a, seeds)
+    model.segmenter_.set_params(n_estimators=10**6)  # a file would refit it for minutes
+    path = tmp_path / "forest.npz"
+    with pytest.raises(ValueError, match=r"cannot be saved: .*n_estimators=1000000 is "
+                                         r"outside \[1, 1000\]"):
+        save_model(path, model)
+    assert not path.exists() and not list(tmp_path.iterdir())
+    with pytest.raises(TypeError, match="must be a SeededModel"):
+        save_model(path, "model")
+
+
+# --------------------------------------------------------------------------
+# Files of format 1, as napari-seglab wrote them before the safe reader
+
+
+def _write_format_1(path, header, arrays):
+    """What ``save_model`` of format 1 wrote: ``np.savez_compressed`` of a JSON header."""
+    header = dict(header, format="napari-seglab-model", version=1,
+                  arrays={k: {"dtype": v.dtype.str, "shape": list(v.shape)}
+                          for k, v in arrays.items()},
+                  software={"napari-seglab": "0.1.0", "numpy": "2.4.6",
+                            "scikit-learn": "1.9.1"})
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, header=np.array(json.dumps(header)), **arrays)
+
+
+def _old_input(method):
+    return {"local": "image"}.get(method, "features" if method in (
+        "knn", "nearest_mean", "kmeans", "gmm", "random_forest") else "intensity")
+
+
+def _save_as_format_1(path, model):
+    """The format-1 writer, field by field, for any fitted model."""
+    seg = model.segmenter_
+    arrays = {"train_X": model.X_train_, "train_y": model.y_train_}
+    if seg.refit_on_load:
+        arrays["check_proba"] = seg.predict_proba(model.X_train_[:256])
+    else:
+        arrays.update({f"state.{k}": np.asarray(v) for k, v in seg.get_state().items()})
+    kind = _old_input(model.method)
+    _write_format_1(path, {
+        "method": model.method, "params": seg.get_params(), "input": kind,
+        "features": model.spec_.to_dict() if kind == "features" else None,
+        "n_channels": int(model.n_channels_), "n_features": int(model.n_features_),
+        "ndim": int(model.ndim_), "spacing": [1.0, 1.0],
+        "classes": [int(c) for c in model.classes_], "max_per_class": 5000,
+        "balance": True, "refit_on_load": bool(seg.refit_on_load)}, arrays)
+
+
+@pytest.mark.parametrize("method", list(SEGMENTERS))
+def test_files_of_the_format_1_writer_load_and_predict_identically(tmp_path, two_images,
+                                                                   method):
+    a, seeds, b, _ = two_images
+    model = _fit(method, a, seeds)
+    path = tmp_path / f"{method}.npz"
+    _save_as_format_1(path, model)
+    loaded = load_model(path)
+    assert np.array_equal(loaded.predict(b), model.predict(b))
+    np.testing.assert_array_equal(loaded.predict_proba(b), model.predict_proba(b))
+
+
+_RAMP = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+_INTENSITY = {"filters": [["intensity", 0.0]], "mode": "3d", "normalize": False}
+_SCALE = {"state.mean_": np.array([0.5], np.float32),
+          "state.scale_": np.array([0.25], np.float32)}
+
+
+def _tiny_v1(method):
+    """A hand-written format-1 file per method: header fields, arrays, expected labels."""
+    no_samples = {"train_X": np.zeros((0, 1), np.float32), "train_y": np.zeros(0, np.int64)}
+    state = {"state.classes_": np.array([1, 2]), "state.n_features_in_": np.array(1)}
+    params, expected = {}, np.where(_RAMP > 0.5, 2, 1)
+    if method == "nearest_mean":
+        params = {"scale": True}
+        state.update(_SCALE, **{"state.centroids_": np.array([[-1.2], [1.2]], np.float32)})
+    elif method == "knn":
+        params = {"n_neighbors": 1, "weights": "uniform", "scale": True, "algorithm": "auto"}
+        state.update(_SCALE, **{"state.X_": np.array([[-1], [-0.9], [0.9], [1]], np.float32),
+                                "state.y_": np.array([0, 0, 1, 1])})
+    elif method == "kmeans":
+        params = {"n_clusters": 2, "max_iter": 100, "tol": 1e-4, "max_samples": 100_000,
+                  "scale": True, "random_state": 0}
+        state.update(_SCALE, **{"state.cluster_centers_": np.array([[-1], [1]], np.float32)})
+    elif method == "gmm":
+        params = {"n_components": 2, "covariance_type": "full", "max_iter": 100, "tol": 1e-3,
+                  "reg_covar": 1e-4, "max_samples": 50_000, "scale": True, "random_state": 0}
+        state.update(_SCALE, **{"state.means_": np.array([[-1], [1]], np.float32),
+                                "state.precisions_cholesky_": np.ones((2, 1, 1), np.float32),
+                                "state.weights_": np.array([0.5, 0.5], np.float32)})
+    elif method == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        params = {"n_estimators": 5, "max_depth": 3, "min_samples_leaf": 1,
+                  "max_features": "sqrt", "class_weight": "balanced", "n_jobs": 1,
+                  "random_state": 0}
+        X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
+        y = np.repeat([1, 2], 20).astype(np.int64)
+        forest = RandomForestClassifier(**params).fit(X, y - 1)
+        state = {"train_X": X, "train_y": y,
+                 "check_proba": forest.predict_proba(X).astype(np.float32)}
+        expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8) + 1
+        return params, {"train_X": X, "train_y": y, **state}, expected
+    elif method == "local":
+        from skimage.filters import threshold_local
+
+        params = {"block_size": 3, "offset": 0.0, "statistic": "gaussian"}
+        expected = np.where(_CHECKER > threshold_local(_CHECKER, 3, method="gaussian"), 2, 1)
+    else:  # global thresholds
+        params = {"threshold": 0.5} if method == "manual" else {}
+        state["state.threshold_"] = np.array(0.5)
+    return params, {**no_samples, **state}, expected
+
+
+_CHECKER = (np.indices((8, 8)).sum(0) % 3 / 2.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", list(SEGMENTERS))
+def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
+    params, arrays, expected = _tiny_v1(method)
+    kind = _old_input(method)
+    path = tmp_path / f"{method}.npz"
+    _write_format_1(path, {
+        "method": method, "params": params, "input": kind,
+        "features": _INTENSITY if kind == "features" else None, "n_channels": 1,
+        "n_features": 1, "ndim": 2, "spacing": [1.0, 1.0], "classes": [1, 2],
+        "max_per_class": 5000, "balance": True,
+        "refit_on_load": method == "random_forest"}, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a refitted forest matches its check_proba
+        model = load_model(path)
+    image = _CHECKER if method == "local" else _RAMP
+    assert model.method == method and model.classes_.tolist() == [1, 2]
+    np.testing.assert_array_equal(model.predict(image), expected)
+    proba = model.predict_proba(image)
+    assert proba.shape == (8, 8, 2) and np.array_equal(proba.argmax(-1) + 1, expected)
