@@ -66,9 +66,9 @@ def ct_phantom(shape=CT_SHAPE, spacing=CT_SPACING, *, random_state=0):
     >>> round(float(hu[truth == 3].mean()))
     700
     """
-    zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, spacing)),
+    zz, yy, xx = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, spacing, strict=False)),
                              indexing="ij", sparse=True)
-    depth, height, width = (n * s for n, s in zip(shape, spacing))
+    depth, height, width = (n * s for n, s in zip(shape, spacing, strict=False))
     cy, cx = height / 2, width / 2
     # the body narrows a little towards both ends of the slab
     taper = 1 - 0.12 * ((zz - depth / 2) / (depth / 2)) ** 2

@@ -218,9 +218,9 @@ def surface(labels, label, spacing=None, smooth=0.0):
     sigma = smooth / spacing
     # crop to the label with room for the smoothing, and pad so the mesh closes
     margin = np.ceil(3 * sigma).astype(int) + 1
-    start = [max(s.start - int(m), 0) for s, m in zip(box[0], margin)]
-    stop = [min(s.stop + int(m), n) for s, m, n in zip(box[0], margin, labels.shape)]
-    crop = mask[tuple(slice(a, b) for a, b in zip(start, stop))].astype(np.float32)
+    start = [max(s.start - int(m), 0) for s, m in zip(box[0], margin, strict=False)]
+    stop = [min(s.stop + int(m), n) for s, m, n in zip(box[0], margin, labels.shape, strict=False)]
+    crop = mask[tuple(slice(a, b) for a, b in zip(start, stop, strict=False))].astype(np.float32)
     crop = np.pad(crop, 1)
     if smooth > 0:
         crop = ndimage.gaussian_filter(crop, sigma)

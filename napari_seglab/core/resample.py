@@ -51,7 +51,7 @@ def resampled_shape(shape, spacing, new_spacing) -> tuple:
     spacing = _spacing(spacing, len(shape), "spacing")
     new_spacing = _spacing(new_spacing, len(shape), "new_spacing")
     return tuple(int(np.floor((n - 1) * s / t + 1e-6)) + 1
-                 for n, s, t in zip(shape, spacing, new_spacing))
+                 for n, s, t in zip(shape, spacing, new_spacing, strict=False))
 
 
 def resample(image, spacing, new_spacing, *, order=1, channel_axis=None):

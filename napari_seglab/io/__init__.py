@@ -19,8 +19,15 @@ from pathlib import Path
 from .base import Volume, looks_like_labels, world_affine
 from .dicom import MissingDecoderError, is_dicom_file, read_dicom
 from .rle import rle_decode, rle_encode
-from .volumes import (LABEL_SUFFIXES, read_npy, read_nifti, read_nrrd, read_tiff, suffix_of,
-                      write_volume)
+from .volumes import (
+    LABEL_SUFFIXES,
+    read_nifti,
+    read_npy,
+    read_nrrd,
+    read_tiff,
+    suffix_of,
+    write_volume,
+)
 
 __all__ = ["Volume", "read_image", "read_dicom", "write_labels", "write_dicom_seg",
            "rle_encode", "rle_decode", "looks_like_labels", "world_affine",

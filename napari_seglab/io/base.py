@@ -141,7 +141,7 @@ def geometry_from_affine(affine):
     columns = affine[:-1, :-1]
     spacing = np.linalg.norm(columns, axis=0)
     spacing[spacing == 0] = 1.0
-    direction = (columns / spacing).T
+    direction = (columns / spacing).T + 0.0  # no -0.0 in metadata
     origin = direction @ affine[:-1, -1]
     return tuple(float(s) for s in spacing), tuple(float(o) for o in origin), direction
 

@@ -183,6 +183,10 @@ def _read_headers(files, required=None):
             headers.append({"path": path, "ds": ds, "seg": True})
             continue
         if "Rows" not in ds or "Columns" not in ds:
+            sop = ds.get("SOPClassUID")
+            if sop is not None and "Image Storage" in getattr(sop, "name", ""):
+                # an image object without its image: cut short
+                corrupt.append(f"{Path(path).name} (truncated: no image attributes)")
             continue  # structured reports, presentation states: no image
         headers.append({"path": path, "ds": ds, "seg": False})
     if corrupt:
@@ -319,7 +323,7 @@ def _read_series(members, part=None):
                     else np.asarray(first.get("ImagePositionPatient") or [0, 0, 0], float))
     origin = direction @ np.asarray(origin_point, float)[::-1]
     files, uids = [None] * n_slots, [None] * n_slots
-    for s, header in zip(slot, members):
+    for s, header in zip(slot, members, strict=False):
         files[s] = header["path"]
         uids[s] = str(header["ds"].get("SOPInstanceUID", ""))
     metadata = _key_tags(first)
@@ -345,7 +349,7 @@ def _drop_duplicates(members, depth, points, notes):
         return members, depth, points
     notes.append(f"{int((~keep).sum())} image(s) share a slice position with another "
                  "(echoes, phases or repeats): kept the first at each position")
-    members = [m for m, k in zip(members, keep) if k]
+    members = [m for m, k in zip(members, keep, strict=False) if k]
     return members, depth[keep], points[keep]
 
 

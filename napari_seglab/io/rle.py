@@ -97,6 +97,6 @@ def rle_decode(rle, shape) -> np.ndarray:
                          f"a run ends at pixel {int(ends.max())}")
     if len(values) > 1 and np.any(starts[1:] < ends[:-1]):
         raise ValueError("rle runs must be in increasing order without overlap")
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=False):
         flat[start:end] = True
     return flat.reshape(shape, order="F")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import os
 import tempfile
@@ -19,8 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.files import atomic_write
-from .base import (Volume, clean_float_tuple, direction_from_metadata, geometry_from_affine,
-                   world_affine)
+from .base import (
+    Volume,
+    clean_float_tuple,
+    geometry_from_affine,
+    world_affine,
+)
 
 __all__ = ["LABEL_SUFFIXES", "read_nifti", "read_nrrd", "read_tiff", "read_npy",
            "write_volume", "suffix_of"]
@@ -380,8 +385,10 @@ def write_volume(path, data, *, spacing=None, origin=None, direction=None, label
 
         meta = {"spacing": list(spacing), "origin": list(origin),
                 "direction": direction.tolist()}
+        buffer = io.BytesIO()  # tifffile wants a named file or a buffer
+        tifffile.imwrite(buffer, data, metadata=meta, photometric="minisblack")
         with atomic_write(path) as fh:
-            tifffile.imwrite(fh, data, metadata=meta, photometric="minisblack")
+            fh.write(buffer.getvalue())
     else:
         with atomic_write(path) as fh:
             np.save(fh, data, allow_pickle=False)
