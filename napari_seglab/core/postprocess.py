@@ -110,7 +110,7 @@ def _full_structure(ndim):
 
 def _kernel_voxels(size, spacing) -> np.ndarray:
     """Odd kernel width per axis nearest to ``size`` physical units (≥ 1)."""
-    width = np.round((size / spacing + 1) / 2) * 2 - 1
+    width = np.floor((size / spacing + 1) / 2 + 0.5) * 2 - 1  # halves round up
     return np.maximum(width, 1).astype(int)
 
 
