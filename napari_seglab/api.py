@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from .core.pipeline import SeededModel
+from .core.validation import check_image, check_seeds, image_layout
 
 __all__ = ["segment", "prepare_image", "prepare_seeds", "prepare_segment"]
 
 
 def prepare_image(image, channel_axis=None) -> np.ndarray:
     """Validate ``image`` and return it as ``spatial + (C,)`` float32.
+
+    :func:`napari_seglab.core.validation.check_image` (kept here for callers).
 
     Raises
     ------
@@ -19,53 +22,15 @@ def prepare_image(image, channel_axis=None) -> np.ndarray:
     ValueError
         For a spatial part that is not 2D or 3D, or a bad ``channel_axis``.
     """
-    data = np.asarray(image)
-    if data.dtype == object or not (
-        np.issubdtype(data.dtype, np.number) or data.dtype == bool
-    ) or np.issubdtype(data.dtype, np.complexfloating):
-        raise TypeError(
-            f"image must hold real numbers (bool, int or float); got dtype {data.dtype}"
-        )
-    if channel_axis is None:
-        data = data[..., np.newaxis]
-    else:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
-            raise TypeError(f"channel_axis must be an int or None; got {channel_axis!r}")
-        if not -data.ndim <= channel_axis < data.ndim:
-            raise ValueError(
-                f"channel_axis={channel_axis} is out of range for an image with "
-                f"{data.ndim} axes"
-            )
-        data = np.moveaxis(data, channel_axis, -1)
-    spatial = data.shape[:-1]
-    if len(spatial) not in (2, 3):
-        hint = " (a time series or stack of channels? give channel_axis, or pick one time point)" if len(spatial) == 4 else ""
-        raise ValueError(
-            f"image must be 2D or 3D spatially; got {len(spatial)} spatial axes, "
-            f"shape {spatial}{hint}"
-        )
-    if min(spatial) < 2:
-        raise ValueError(f"image must be at least 2 pixels along each axis; got {spatial}")
-    return np.ascontiguousarray(data, dtype=np.float32)
+    return check_image(image, channel_axis)
 
 
 def prepare_seeds(seeds, spatial_shape) -> np.ndarray | None:
-    """Validate seeds against the image's spatial shape; ``None`` passes through."""
-    if seeds is None:
-        return None
-    s = np.asarray(seeds)
-    if not (np.issubdtype(s.dtype, np.integer) or s.dtype == bool):
-        raise TypeError(
-            f"seeds must hold integer labels (0 = not seeded); got dtype {s.dtype}"
-        )
-    if s.shape != tuple(spatial_shape):
-        raise ValueError(
-            f"seeds must have the image's spatial shape {tuple(spatial_shape)}; "
-            f"got {s.shape}"
-        )
-    if s.dtype != bool and s.size and s.min() < 0:
-        raise ValueError(f"seed labels must be >= 0 (0 = not seeded); got {s.min()}")
-    return s.astype(np.int64, copy=False) if s.dtype == bool else s
+    """Validate seeds against the image's spatial shape; ``None`` passes through.
+
+    :func:`napari_seglab.core.validation.check_seeds` (kept here for callers).
+    """
+    return check_seeds(seeds, spatial_shape)
 
 
 def _result_dtype(max_label: int):
@@ -183,10 +148,11 @@ def prepare_segment(image, seeds=None, method="knn", *, channel_axis=None, featu
     """
     model = SeededModel(method, features, dict(params or {}))
     segmenter = model.make_segmenter()  # unknown method / parameter: fail early
-    data = prepare_image(image, channel_axis)
-    seeds = prepare_seeds(seeds, data.shape[:-1])
+    seeds = prepare_seeds(seeds, image_layout(image, channel_axis)[1])
     if seeds is None and not segmenter.unsupervised:
         raise ValueError(
             f"method {method!r} learns from seeds: paint seeds of at least two classes"
         )
-    return model, data, seeds
+    # Refuse what cannot fit the memory budget before the float32 copy.
+    model.check_memory(image, seeds, channel_axis=channel_axis)
+    return model, prepare_image(image, channel_axis), seeds

@@ -12,6 +12,8 @@ import numpy as np
 
 from .feature_cache import FeatureCache
 from .pipeline import SeededModel
+from .training import balanced_seed_indices
+from .validation import check_seeds, check_spacing
 
 __all__ = ["segment_slice"]
 
@@ -29,9 +31,10 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     index : int, optional
         Slice along the first axis of a volume; ignored for 2D images.
     method, features, params
-        As in :class:`~napari_seglab.core.model_io.SeededModel`.
-    spacing : sequence of float, optional
-        Voxel size per spatial axis (σ are physical).
+        As in :class:`~napari_seglab.core.pipeline.SeededModel`.
+    spacing : float or sequence of float, optional
+        Voxel size per spatial axis, the layer scale (σ are physical); a
+        number is isotropic, negative values count as their absolute value.
     cache : FeatureCache, optional
         Reused across calls (pass the same one for every stroke).
     version : hashable, default 0
@@ -57,16 +60,15 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     """
     image = np.asarray(image, dtype=np.float32)  # float32 input: no copy, same key
     spatial = image.shape[:-1]
-    seeds = np.zeros(spatial, np.uint8) if seeds is None else np.asarray(seeds)
-    if seeds.shape != spatial:
-        raise ValueError(f"seeds must have the image's spatial shape {spatial}; "
-                         f"got {seeds.shape}")
+    seeds = np.zeros(spatial, np.uint8) if seeds is None else check_seeds(seeds, spatial)
+    spacing = check_spacing(spacing, len(spatial))
     model = SeededModel(method, features, params)
     volume = len(spatial) == 3
     if volume and not 0 <= int(index) < spatial[0]:
         raise ValueError(f"index {index} is outside the volume's {spatial[0]} slices")
 
-    if model.make_segmenter().input != "features":
+    spec = model._spec()
+    if not isinstance(model._what(), type(spec)):
         # Thresholds are cheap and global: compute them on the whole image.
         labels = model.fit_predict(image, seeds, spacing=spacing, channel_axis=-1)
         return _keep_seeds(labels[int(index)] if volume else labels,
@@ -78,7 +80,6 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     finite = np.isfinite(image).all(axis=-1)
     finite = None if finite.all() else finite
     cache = FeatureCache() if cache is None else cache
-    spec = model._spec()
     opts = {"spacing": spacing, "channel_axis": -1, "version": version}
     if not volume:
         inputs = cache.get(image, spec, **opts)
@@ -86,10 +87,31 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
         return _keep_seeds(model.predict_inputs(inputs, finite), seeds)
 
     index = int(index)
-    seeded = np.flatnonzero(seeds.reshape(spatial[0], -1).any(axis=1))
-    train = seeded if seeded.size else np.array([index])  # unsupervised, no seeds
-    inputs = np.stack([cache.get_slice(image, spec, z, **opts) for z in train])
-    model.fit_inputs(inputs, seeds[train], None if finite is None else finite[train])
+    if model.make_segmenter().unsupervised:
+        # Clusters learn from every pixel of the seeded slices (or this one).
+        seeded = np.flatnonzero(seeds.reshape(spatial[0], -1).any(axis=1))
+        train = seeded if seeded.size else np.array([index])
+        inputs = np.stack([cache.get_slice(image, spec, z, **opts) for z in train])
+        model.fit_inputs(inputs, seeds[train], None if finite is None else finite[train])
+    else:
+        # Only the training samples, slice by slice: the same samples as a
+        # whole-volume fit, without stacking the features of every seeded slice.
+        index_flat, classes = balanced_seed_indices(
+            seeds, mask=finite, max_per_class=model.max_per_class, balance=model.balance,
+            random_state=model._random_state())
+        model._check_classes(classes, seeds)
+        coords = np.unravel_index(index_flat, spatial)
+        X_train = None
+        for z in np.unique(coords[0]):
+            rows = np.flatnonzero(coords[0] == z)
+            feats = cache.get_slice(image, spec, int(z), **opts)
+            if X_train is None:
+                X_train = np.empty((index_flat.size, feats.shape[-1]), np.float32)
+            X_train[rows] = feats[coords[1][rows], coords[2][rows]]
+        y_train = seeds.ravel()[index_flat].astype(np.int64)
+        segmenter = model.make_segmenter().fit(X_train, y_train)
+        model._last_channels = image.shape[-1]
+        model._keep_fitted(segmenter, X_train, y_train, spatial)
     current = cache.get_slice(image, spec, index, **opts)
     labels = model.predict_inputs(current, None if finite is None else finite[index])
     return _keep_seeds(labels, seeds[index])

@@ -1,48 +1,79 @@
-"""The pipeline: features + segmenter, fitted on one image's seeds, applied to any image.
+"""The pipeline: per-pixel inputs + segmenter, fitted on one image's seeds, applied to any image.
 
 :class:`SeededModel` is the one object the API, the widgets, the model files
-and the command line share: it computes the features (or the intensity) of an
-image, trains a segmenter on the seeded pixels, and labels images, whole or
-slab by slab within a memory budget, as generators that report progress.
+and the command line share: it computes what its segmenter reads per pixel
+(the segmenter's :meth:`inputs` hook: a feature stack, or the intensity),
+trains the segmenter on the seeded pixels, and labels images, whole or slab
+by slab within a memory budget that counts every buffer of the run (the
+image's float32 copy, the inputs, the prediction of a chunk of pixels and
+the labels), as generators that report progress.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .features import (
-    FeatureSpec, _resolve_spec, compute_features, estimate_memory, feature_halo,
-    fill_non_finite, total_ram,
+    FeatureSpec,
+    compute_features,
+    estimate_memory,
+    feature_halo,
+    fill_non_finite,
+    resolve_spec,
+    total_ram,
 )
-from .segmenters import SEGMENTERS, make_segmenter
+from .segmenters import SEGMENTERS, NotFittedError, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
+from .validation import (
+    check_image,
+    check_seeds,
+    check_spacing,
+    float32_copy_bytes,
+    image_layout,
+)
 
 __all__ = ["CHUNK_PIXELS", "FEATURE_RAM_FRACTION", "SeededModel"]
 
-#: Pixels per prediction chunk: bounds memory and paces progress bars.
+#: Pixels per prediction chunk at most: bounds memory and paces progress bars.
 CHUNK_PIXELS = 1 << 20
-#: Share of the RAM the features of one image may take (peak) before a run is refused.
+#: Share of the RAM one run (features, prediction, labels) may take before it
+#: goes slab by slab or is refused.
 FEATURE_RAM_FRACTION = 0.6
+#: Bytes a segmenter allocates per predicted row besides its input, per
+#: input column and fixed: a scaled copy, neighbour distances and indices,
+#: votes, scores (kNN with k=5 measured about 200 bytes at 3 features).
+_PREDICT_ROW_BYTES = 192
+_PREDICT_COLUMN_BYTES = 8
+_MIN_CHUNK = 1024
 
 
-def _prepare(image, channel_axis):
-    """``spatial + (C,)`` float32, non-finite pixels filled, and the finite mask."""
-    data = np.asarray(image)
-    if data.dtype == object or np.issubdtype(data.dtype, np.complexfloating) or not (
-            np.issubdtype(data.dtype, np.number) or data.dtype == bool):
-        raise TypeError(f"image must hold real numbers; got dtype {data.dtype}")
-    data = data[..., np.newaxis] if channel_axis is None else np.moveaxis(
-        data, channel_axis, -1)
-    if data.ndim - 1 not in (2, 3):
-        raise ValueError(
-            f"image must be 2D or 3D spatially; got spatial shape {data.shape[:-1]}"
-        )
-    data = np.ascontiguousarray(data, dtype=np.float32)
-    return fill_non_finite(data)
+def _compute_inputs(data, what, spacing, region=None):
+    """What a segmenter reads: ``spatial + (n_inputs,)`` float32 from finite ``data``."""
+    if isinstance(what, FeatureSpec):
+        return compute_features(data, what, spacing=spacing, channel_axis=-1, region=region)
+    part = data if region is None else data[region]
+    return what.compute(part)
+
+
+def _inputs_peak(what, spatial, n_channels) -> int:
+    """Bytes computing the inputs of a ``spatial`` image takes at its peak."""
+    if isinstance(what, FeatureSpec):
+        return estimate_memory(spatial, what, n_channels).peak
+    # The intensity, its local statistic, the stack, the filter's scratch.
+    return (2 * what.n_features(n_channels, len(spatial)) + 2) * 4 * math.prod(spatial)
+
+
+class _Plan:
+    """How a run fits its memory budget: whole or slabs, and the chunk of rows."""
+
+    def __init__(self, slabs, chunk, need, budget):
+        self.slabs, self.chunk, self.need, self.budget = slabs, chunk, need, budget
 
 
 class SeededModel:
-    """Features + segmenter, trained on one image's seeds, applied to any image.
+    """Per-pixel inputs + segmenter, trained on one image's seeds, applied to any image.
 
     Parameters
     ----------
@@ -52,22 +83,26 @@ class SeededModel:
         Feature spec or preset name; ``None`` = the method's own preset
         (``"smooth"`` for distance-based methods, ``"default"`` for the
         random forest: ``SEGMENTERS[method].default_features``). Ignored
-        by threshold methods (they use the intensity, the channel mean).
+        by threshold methods (they read the intensity, the channel mean).
     params : dict, optional
-        Parameters of the method (``make_segmenter(method, **params)``).
+        Parameters of the method, as a dict (kept for existing calls
+        ``SeededModel(method, features, params)``); the same as keywords.
     max_per_class : int or None, default 5000
         Seeded pixels kept per class for supervised training.
     balance : bool, default True
         Cut every class to the smallest class's count (see
         :func:`~napari_seglab.core.training.balanced_seed_indices`).
     max_feature_bytes : int or None, default None
-        Peak memory the features of one image may take (estimated with
-        :func:`~napari_seglab.core.features.estimate_memory` before
-        computing). Above it, a volume is labelled slab by slab (features of
-        one slab and its margin at a time: the same result, up to float32
+        Memory one run may take: the image's float32 copy, the inputs
+        (estimated with :func:`~napari_seglab.core.features.estimate_memory`
+        before computing), the prediction of a chunk of pixels and the
+        labels. Above it, a volume is labelled slab by slab (inputs of one
+        slab and its margin at a time: the same result, up to float32
         rounding) when the model is supervised, or applied after training;
-        otherwise the run is refused with a ValueError that says what to
-        do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
+        otherwise the run is refused, before allocating, with a ValueError
+        that says what to do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
+    **segmenter_params
+        Parameters of the method (``make_segmenter(method, **params)``).
 
     Attributes
     ----------
@@ -79,7 +114,7 @@ class SeededModel:
     spacing_ : tuple of float or None
         Spacing of the training image (features use physical σ).
     X_train_, y_train_ : ndarray
-        The training samples (raw inputs of the balanced seeded pixels).
+        The training samples (inputs of the balanced seeded pixels).
 
     Examples
     --------
@@ -89,14 +124,22 @@ class SeededModel:
     >>> model = SeededModel("nearest_mean").fit(a, scribble_seeds(truth))
     >>> model.predict(b).shape, model.classes_.tolist()
     ((64, 64), [1, 2, 3])
+    >>> SeededModel("knn", n_neighbors=3).make_segmenter().n_neighbors
+    3
     """
 
     def __init__(self, method="knn", features=None, params=None, *,
                  max_per_class=MAX_SAMPLES_PER_CLASS, balance=True,
-                 max_feature_bytes=None):
+                 max_feature_bytes=None, **segmenter_params):
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"params must be a dict or None; got {type(params).__name__}")
+        both = set(params or {}) & set(segmenter_params)
+        if both:
+            raise TypeError(f"parameter(s) {sorted(both)} given both in params and as keywords")
+        merged = {**(params or {}), **segmenter_params}
         self.method = method
         self.features = features
-        self.params = params
+        self.params = merged if (merged or params is not None) else None
         self.max_per_class = max_per_class
         self.balance = balance
         self.max_feature_bytes = max_feature_bytes
@@ -104,20 +147,6 @@ class SeededModel:
     def _budget(self) -> int:
         return (int(FEATURE_RAM_FRACTION * total_ram()) if self.max_feature_bytes is None
                 else int(self.max_feature_bytes))
-
-    def _check_memory(self, spatial, n_channels):
-        """Refuse, with what to do, features that would not fit in memory."""
-        budget = self._budget()
-        spec = self._spec()
-        need = estimate_memory(spatial, spec, n_channels).peak
-        if need > budget:
-            n = spec.n_features(n_channels, len(spatial))
-            raise ValueError(
-                f"the {n} features of this {'×'.join(map(str, spatial))} image need about "
-                f"{_gib(need)} while computing, more than the {_gib(budget)} budget: "
-                "choose fewer features (the 'smooth' "
-                "or 'minimal' preset, fewer σ), or segment a cropped region"
-            )
 
     # -- building blocks (cache compute_inputs' result for live updates) --
 
@@ -129,76 +158,194 @@ class SeededModel:
     def _spec(self) -> FeatureSpec:
         """The features asked for, or the method's own default preset."""
         default = getattr(SEGMENTERS.get(self.method), "default_features", "default")
-        return _resolve_spec(self.features, default)
+        return resolve_spec(self.features, default)
 
-    def _input_kind(self):
-        return SEGMENTERS[self.method].input if self.method in SEGMENTERS else None
+    def _what(self, segmenter=None):
+        """What the segmenter reads per pixel (its ``inputs`` hook)."""
+        segmenter = self.make_segmenter() if segmenter is None else segmenter
+        return segmenter.inputs(self._spec())
+
+    def _plan(self, what, spatial, n_channels, *, copy_bytes, fit, seeds, return_proba,
+              n_classes, spacing=None, chunk_pixels=CHUNK_PIXELS, slabs_ok=True) -> _Plan:
+        """Whole image or slabs, and rows per prediction chunk, within the budget.
+
+        Counts the float32 copy of the image (``copy_bytes``), the labels
+        (and probabilities), the finite mask, one chunk's prediction and the
+        inputs (of the whole image, or of one slab and its margin). Raises
+        the ValueError that says what to do when neither fits.
+        """
+        budget = self._budget()
+        n_pixels = math.prod(spatial)
+        n_inputs = what.n_features(n_channels, len(spatial))
+        row_bytes = _PREDICT_ROW_BYTES + _PREDICT_COLUMN_BYTES * n_inputs
+        # The float32 copy is held from the start; the labels (and
+        # probabilities) and a mask of seeded or finite pixels come once the
+        # inputs' scratch is freed, beside the inputs and one chunk's
+        # temporaries (slab by slab, the labels are held from the first slab).
+        after = n_pixels * (3 + (4 * n_classes if return_proba else 0))
+
+        def chunk_for(held, peak, output, rows):
+            """Rows per prediction chunk, or None when the inputs' peak, or
+            their output beside the labels and one chunk, exceed the budget."""
+            spare = budget - held - output - after
+            least = min(_MIN_CHUNK, rows)
+            if held + peak > budget or spare < least * row_bytes:
+                return None
+            return int(max(min(int(chunk_pixels), spare // row_bytes, rows), 1))
+
+        whole_peak = _inputs_peak(what, spatial, n_channels)
+        whole_output = 4 * n_inputs * n_pixels
+        chunk = chunk_for(copy_bytes, whole_peak, whole_output, n_pixels)
+        need = copy_bytes + max(whole_peak, whole_output + after
+                                + min(_MIN_CHUNK, n_pixels) * row_bytes)
+        if chunk is not None:
+            return _Plan(None, chunk, need, budget)
+        unsupervised = SEGMENTERS[self.method].unsupervised
+        sliceable = (slabs_ok and isinstance(what, FeatureSpec) and len(spatial) == 3
+                     and not what.normalize
+                     and not (fit and (seeds is None or unsupervised)))
+        if sliceable:
+            # Each slab reads a margin of slices around it: count them in its cost.
+            margin = feature_halo(what, spatial, spacing)[0] if what.mode == "3d" else 0
+            plane = math.prod(spatial[1:])
+            per_slice = _inputs_peak(what, (1,) + tuple(spatial[1:]), n_channels)
+            held = copy_bytes + after
+            depth = int((budget - held) // per_slice) - 2 * margin if budget > held else 0
+            while depth >= 1:
+                chunk = chunk_for(held, (depth + 2 * margin) * per_slice,
+                                  4 * n_inputs * plane * depth, plane * depth)
+                if chunk is not None:
+                    slabs = [slice(z, min(z + depth, spatial[0]))
+                             for z in range(0, spatial[0], depth)]
+                    return _Plan(slabs, chunk, held + (depth + 2 * margin) * per_slice,
+                                 budget)
+                depth = depth * 3 // 4 if depth > 4 else depth - 1
+        shape = "×".join(map(str, spatial))
+        if isinstance(what, FeatureSpec):
+            raise ValueError(
+                f"the {n_inputs} features of this {shape} image need about {_gib(need)} "
+                f"while computing (with the image's float32 copy and the labels), more "
+                f"than the {_gib(budget)} budget: choose fewer features (the 'smooth' or "
+                "'minimal' preset, fewer σ), or segment a cropped region"
+            )
+        raise ValueError(
+            f"this {shape} image needs about {_gib(need)} for method {self.method!r} (its "
+            f"float32 copy, the intensity and the labels), more than the {_gib(budget)} "
+            "budget: segment a cropped region"
+        )
 
     def compute_inputs(self, image, *, spacing=None, channel_axis=None):
         """What the segmenter reads, for :meth:`fit_inputs` / :meth:`predict_inputs`.
 
         Returns
         -------
-        inputs : ndarray
-            ``spatial + (n_features,)`` features, ``spatial + (1,)``
-            intensity, or the spatial intensity image (method input "image").
+        inputs : ndarray of float32, shape ``spatial + (n_inputs,)``
+            The features, or the intensity (and its local statistic), per pixel.
         finite : ndarray of bool or None
             Pixels finite in every channel (``None`` = all).
+
+        Raises
+        ------
+        ValueError
+            Inputs that would not fit the memory budget (before computing).
         """
-        segmenter = self.make_segmenter()
-        data, finite = _prepare(image, channel_axis)
-        if segmenter.input == "features":
-            self._check_memory(data.shape[:-1], data.shape[-1])
-            inputs = compute_features(data, self._spec(),
-                                      spacing=spacing, channel_axis=-1)
-        elif segmenter.input == "intensity":
-            inputs = data.mean(axis=-1, dtype=np.float32)[..., np.newaxis]
-        else:
-            inputs = data.mean(axis=-1, dtype=np.float32)
-        self._last_channels = data.shape[-1]
-        return inputs, finite
+        data, finite, spacing, what = self._prepare(image, spacing, channel_axis,
+                                                    slabs_ok=False)
+        return _compute_inputs(data, what, spacing), finite
+
+    def check_memory(self, image, seeds=None, *, spacing=None, channel_axis=None,
+                     return_proba=False) -> int:
+        """Refuse, before any copy, a fit on ``image`` that cannot fit the budget.
+
+        For callers that convert the image themselves
+        (:func:`napari_seglab.api.prepare_segment`): the float32 copy they
+        are about to make is also counted in the next fit's budget.
+
+        Returns
+        -------
+        int
+            Bytes the run is planned to take at its peak.
+
+        Raises
+        ------
+        ValueError
+            What the run would need and what to do (fewer features, a crop).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> huge = np.broadcast_to(np.uint8(1), (2000, 2000, 2000))
+        >>> SeededModel("otsu").check_memory(huge)
+        Traceback (most recent call last):
+        ...
+        ValueError: this 2000×2000×2000 image needs about ...
+        """
+        view, spatial, n_channels = image_layout(image, channel_axis)
+        what = self._what()
+        copy_bytes = float32_copy_bytes(view, -1)
+        plan = self._plan(what, spatial, n_channels, copy_bytes=copy_bytes, fit=True,
+                          seeds=seeds, return_proba=return_proba,
+                          n_classes=self._n_classes_bound(seeds, fit=True),
+                          spacing=check_spacing(spacing, len(spatial)))
+        self._copy_held_by_caller = copy_bytes
+        return plan.need
+
+    def _n_classes_bound(self, seeds, *, fit):
+        if not fit and hasattr(self, "classes_"):
+            return int(self.classes_.size)
+        return max(2, 0 if seeds is None else min(int(seeds.max(initial=0)), 256))
+
+    def _prepare(self, image, spacing, channel_axis, *, seeds=None, fit=True,
+                 return_proba=False, chunk_pixels=CHUNK_PIXELS, slabs_ok=True):
+        """Validate, plan within the budget, then make the float32 copy (in that order)."""
+        view, spatial, n_channels = image_layout(image, channel_axis)
+        spacing = check_spacing(spacing, len(spatial))
+        segmenter = self.make_segmenter() if fit else self.segmenter_
+        what = segmenter.inputs(self._spec())
+        n_classes = self._n_classes_bound(seeds, fit=fit)
+        plan_args = dict(fit=fit, seeds=seeds, return_proba=return_proba,
+                         n_classes=n_classes, spacing=spacing, chunk_pixels=chunk_pixels,
+                         slabs_ok=slabs_ok)
+        # A copy the caller made for this run (check_memory) is held too.
+        held = self.__dict__.pop("_copy_held_by_caller", 0)
+        copy_bytes = float32_copy_bytes(view, -1) or held
+        self._last_plan = self._plan(what, spatial, n_channels, copy_bytes=copy_bytes,
+                                     **plan_args)
+        data = check_image(view, -1)
+        if not np.isfinite(data).all():
+            # Filling the missing pixels copies the image once more: count it.
+            self._last_plan = self._plan(what, spatial, n_channels,
+                                         copy_bytes=copy_bytes + 4 * data.size, **plan_args)
+        data, finite = fill_non_finite(data)
+        self._last_channels = n_channels
+        return data, finite, spacing, what
 
     def fit_inputs(self, inputs, seeds=None, finite=None):
         """Fit on :meth:`compute_inputs`' output and ``seeds`` (0 = not seeded)."""
-        segmenter = self.make_segmenter()
-        spatial = inputs.shape if segmenter.input == "image" else inputs.shape[:-1]
-        if seeds is not None:
-            seeds = np.asarray(seeds)
-            if not (np.issubdtype(seeds.dtype, np.integer) or seeds.dtype == bool):
-                raise TypeError(f"seeds must hold integer labels; got dtype {seeds.dtype}")
-            if seeds.shape != spatial:
-                raise ValueError(
-                    f"seeds must have the image's spatial shape {spatial}; got {seeds.shape}"
-                )
-            if seeds.size and seeds.min() < 0:
-                raise ValueError(f"seed labels must be >= 0 (0 = not seeded); got {seeds.min()}")
-            seeds = seeds.astype(np.int64)
-            if not (seeds > 0).any():
-                seeds = None
+        inputs = np.asarray(inputs)
+        seeds = check_seeds(seeds, inputs.shape[:-1])
+        return self._fit_inputs(self.make_segmenter(), inputs, seeds, finite)
+
+    def _fit_inputs(self, segmenter, inputs, seeds, finite):
+        spatial, n_in = inputs.shape[:-1], inputs.shape[-1]
+        if seeds is not None and not (seeds > 0).any():
+            seeds = None
         if seeds is None and not segmenter.unsupervised:
             raise ValueError(
                 f"method {self.method!r} learns from seeds: paint seeds of at least "
                 "two classes"
             )
-        n_in = 1 if segmenter.input == "image" else inputs.shape[-1]
         X_train = np.zeros((0, n_in), np.float32)
         y_train = np.zeros(0, np.int64)
         if seeds is not None:
-            random_state = (self.params or {}).get("random_state", 0)
             train, classes = balanced_seed_indices(
                 seeds, mask=finite, max_per_class=self.max_per_class,
-                balance=self.balance, random_state=random_state)
-            if not segmenter.unsupervised and classes.size < 2:
-                raise ValueError(
-                    f"method {self.method!r} needs seeds of at least two classes; got "
-                    f"{classes.size}" + (f" (label {classes[0]})" if classes.size else "")
-                )
-            if segmenter.input != "image":
-                X_train = inputs.reshape(-1, n_in)[train]
-                y_train = seeds.ravel()[train]
-        if segmenter.input == "image":
-            segmenter.fit(inputs, seeds)
-        elif not segmenter.unsupervised:
+                balance=self.balance, random_state=self._random_state())
+            if not segmenter.unsupervised:
+                self._check_classes(classes, seeds)
+            X_train = inputs.reshape(-1, n_in)[train]
+            y_train = seeds.ravel()[train].astype(np.int64)
+        if not segmenter.unsupervised:
             segmenter.fit(X_train, y_train)
         else:
             flat = inputs.reshape(-1, n_in)
@@ -210,19 +357,47 @@ class SeededModel:
             segmenter.fit(flat, y)
         return self._keep_fitted(segmenter, X_train, y_train, spatial)
 
+    def _random_state(self):
+        return (self.params or {}).get("random_state", 0)
+
+    def _check_classes(self, classes, seeds):
+        """Two seed classes at least; say why when missing pixels took one away."""
+        if classes.size >= 2:
+            return
+        painted = np.unique(seeds[seeds > 0])
+        lost = [int(c) for c in painted if c not in classes]
+        why = ""
+        if lost:
+            why = (f": every seed of label {', '.join(map(str, lost))} lies on a missing "
+                   "pixel (NaN, ±inf, or a value beyond float32's range), which is never "
+                   "used for training; paint it on valid pixels")
+        raise ValueError(
+            f"method {self.method!r} needs seeds of at least two classes; got "
+            f"{classes.size}" + (f" (label {classes[0]})" if classes.size else "") + why
+        )
+
     def _keep_fitted(self, segmenter, X_train, y_train, spatial):
+        if not segmenter.keeps_samples:
+            # Model files record no samples for it, and one input (the intensity).
+            X_train, y_train = np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
         n_in = X_train.shape[1]
+        spec = self._spec()
+        what = segmenter.inputs(spec)
+        per_channel = what.n_features(1, len(spatial))
+        n_channels = (n_in // per_channel if isinstance(what, FeatureSpec) and per_channel
+                      else getattr(self, "_last_channels", 1))
+        return self._set_fitted(segmenter, spec=spec, n_channels=n_channels, n_features=n_in,
+                                ndim=len(spatial), X_train=X_train, y_train=y_train)
+
+    def _set_fitted(self, segmenter, *, spec, n_channels, n_features, ndim, X_train, y_train):
         self.segmenter_ = segmenter
-        self.classes_ = np.sort(segmenter.classes_)
+        self.classes_ = np.sort(np.asarray(segmenter.classes_))
         self._order = np.argsort(segmenter.classes_, kind="stable")
-        self.spec_ = self._spec()
-        self.n_features_ = n_in
-        self.ndim_ = len(spatial)
-        self.n_channels_ = (n_in // self.spec_.n_features(1, len(spatial))
-                            if segmenter.input == "features"
-                            else getattr(self, "_last_channels", 1))
+        self.spec_ = spec
+        self.n_channels_, self.n_features_, self.ndim_ = (
+            int(n_channels), int(n_features), int(ndim))
         self.X_train_ = np.ascontiguousarray(X_train, dtype=np.float32)
-        self.y_train_ = y_train.astype(np.int64)
+        self.y_train_ = np.asarray(y_train).astype(np.int64, copy=False)
         return self
 
     @classmethod
@@ -289,20 +464,13 @@ class SeededModel:
             raise ValueError(f"X_train must be (n, {int(n_features)}); got {X_train.shape}")
         if y_train.shape != (X_train.shape[0],):
             raise ValueError(f"y_train must be ({X_train.shape[0]},); got {y_train.shape}")
-        model.segmenter_ = segmenter
-        model.classes_ = np.sort(np.asarray(segmenter.classes_))
-        model._order = np.argsort(segmenter.classes_, kind="stable")
-        model.spec_ = model._spec()
-        model.n_channels_, model.n_features_, model.ndim_ = (
-            int(n_channels), int(n_features), int(ndim))
-        model.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
-        model.X_train_, model.y_train_ = X_train, y_train
+        model._set_fitted(segmenter, spec=model._spec(), n_channels=n_channels,
+                          n_features=n_features, ndim=ndim, X_train=X_train, y_train=y_train)
+        model.spacing_ = None if spacing is None else check_spacing(spacing, int(ndim))
         return model
 
     def _check_fitted(self):
         if not hasattr(self, "segmenter_"):
-            from .segmenters import NotFittedError
-
             raise NotFittedError("this SeededModel is not fitted yet; call fit first")
 
     def predict_inputs(self, inputs, finite=None, *, proba=False):
@@ -311,84 +479,88 @@ class SeededModel:
         Non-finite pixels get label 0 (probabilities 0).
         """
         self._check_fitted()
-        seg = self.segmenter_
-        if seg.input == "image":
-            spatial = inputs.shape
-            out = seg.predict_proba(inputs) if proba else seg.predict(inputs)
-            out = out.reshape((-1, out.shape[-1]) if proba else -1)
+        inputs = np.asarray(inputs)
+        spatial = inputs.shape[:-1]
+        n_in = int(self.segmenter_.n_features_in_)
+        if inputs.shape[-1] != n_in:
+            raise ValueError(
+                f"the image gives {inputs.shape[-1]} features; the model was "
+                f"trained with {n_in} (same channels and features needed)"
+            )
+        flat = inputs.reshape(-1, n_in)
+        keep = None if finite is None else np.asarray(finite).ravel()
+        X = flat if keep is None else flat[keep]
+        res = self.segmenter_.predict_proba(X) if proba else self.segmenter_.predict(X)
+        if keep is None:
+            out = res
         else:
-            spatial = inputs.shape[:-1]
-            if inputs.shape[-1] != self.n_features_:
-                raise ValueError(
-                    f"the image gives {inputs.shape[-1]} features; the model was "
-                    f"trained with {self.n_features_} (same channels and features needed)"
-                )
-            flat = inputs.reshape(-1, inputs.shape[-1])
-            keep = None if finite is None else finite.ravel()
-            X = flat if keep is None else flat[keep]
-            res = seg.predict_proba(X) if proba else seg.predict(X)
-            if keep is None:
-                out = res
-            else:
-                shape = (flat.shape[0],) + res.shape[1:]
-                out = np.zeros(shape, res.dtype)
-                out[keep] = res
+            out = np.zeros((flat.shape[0],) + res.shape[1:], res.dtype)
+            out[keep] = res
         if proba:
             out = np.ascontiguousarray(out[:, self._order], dtype=np.float32)
-            if seg.input == "image" and finite is not None:
-                out[~finite.ravel()] = 0
             return out.reshape(spatial + (self.classes_.size,))
         labels = out.astype(np.min_scalar_type(max(int(self.classes_.max()), 1)))
-        if seg.input == "image" and finite is not None:
-            labels[~finite.ravel()] = 0
         return labels.reshape(spatial)
 
     def iter_predict_inputs(self, inputs, finite=None, *, proba=False,
-                            chunk_pixels=CHUNK_PIXELS):
+                            chunk_pixels=CHUNK_PIXELS, out=None):
         """:meth:`predict_inputs` in chunks of pixels: a generator for progress.
 
         Yields ``(done, total)`` chunk counts after each chunk and returns
-        (as ``StopIteration.value``) what :meth:`predict_inputs` returns.
-        Closing the generator between chunks stops the work.
+        (as ``StopIteration.value``) what :meth:`predict_inputs` returns
+        (written into ``out`` when given). Closing the generator between
+        chunks stops the work.
         """
         self._check_fitted()
-        if self.segmenter_.input == "image":  # the local threshold needs the whole image
-            result = self.predict_inputs(inputs, finite, proba=proba)
-            yield 1, 1
-            return result
         spatial = inputs.shape[:-1]
         flat = inputs.reshape(-1, inputs.shape[-1])
-        keep = None if finite is None else finite.ravel()
+        keep = None if finite is None else np.asarray(finite).ravel()
         n = flat.shape[0]
         step = max(int(chunk_pixels), 1)
         total = max(-(-n // step), 1)
-        out = None
+        flat_out = None if out is None else out.reshape((n,) + out.shape[len(spatial):])
         for i, start in enumerate(range(0, n, step)):
             rows = slice(start, start + step)
             part = self.predict_inputs(flat[rows], None if keep is None else keep[rows],
                                        proba=proba)
-            if out is None:
-                out = np.empty((n,) + part.shape[1:], part.dtype)
-            out[rows] = part
+            if flat_out is None:
+                out = np.empty(spatial + part.shape[1:], part.dtype)
+                flat_out = out.reshape((n,) + part.shape[1:])
+            flat_out[rows] = part
             yield i + 1, total
-        return out.reshape(spatial + out.shape[1:])
+        if out is None:  # no pixel
+            out = self.predict_inputs(inputs, finite, proba=proba)
+            yield 1, 1
+        return out
 
     # -- whole images --
 
     def _check_image_channels(self, image, channel_axis):
-        n = 1 if channel_axis is None else np.shape(image)[channel_axis]
+        _, spatial, n = image_layout(image, channel_axis)
         if n != self.n_channels_:
             raise ValueError(
                 f"the image has {n} channel(s); the model was trained on "
                 f"{self.n_channels_}"
             )
+        if len(spatial) != self.ndim_:
+            raise ValueError(
+                f"the image is {len(spatial)}D; the model was trained on a "
+                f"{self.ndim_}D image"
+            )
 
     def fit(self, image, seeds=None, *, spacing=None, channel_axis=None):
-        """Compute the inputs of ``image`` and fit on ``seeds``; returns self."""
-        inputs, finite = self.compute_inputs(image, spacing=spacing,
-                                             channel_axis=channel_axis)
-        self.fit_inputs(inputs, seeds, finite)
-        self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+        """Compute the inputs of ``image`` and fit on ``seeds``; returns self.
+
+        ``spacing`` is the layer scale (a number = isotropic; negative
+        values count as their absolute value, as a flipped layer has).
+        """
+        _, spatial, _ = image_layout(image, channel_axis)
+        seeds = check_seeds(seeds, spatial)
+        data, finite, spacing, what = self._prepare(image, spacing, channel_axis,
+                                                    seeds=seeds, slabs_ok=False)
+        self._fit_inputs(self.make_segmenter(), _compute_inputs(data, what, spacing),
+                         seeds, finite)
+        self.spacing_ = spacing
         return self
 
     def iter_predict(self, image, *, spacing=None, channel_axis=None, return_proba=False,
@@ -396,9 +568,10 @@ class SeededModel:
         """:meth:`predict` in steps: a generator for progress bars and cancellation.
 
         Yields ``(stage, done, total)``: stage ``"features"``, then
-        ``"predicting"`` once per chunk of ``chunk_pixels`` pixels (twice as
-        many with ``return_proba``). Returns (``StopIteration.value``) the
-        labels, or ``(labels, proba)`` with ``return_proba``.
+        ``"predicting"`` once per chunk of at most ``chunk_pixels`` pixels
+        (fewer when the memory budget asks; twice as many with
+        ``return_proba``). Returns (``StopIteration.value``) the labels, or
+        ``(labels, proba)`` with ``return_proba``.
         """
         self._check_fitted()
         self._check_image_channels(image, channel_axis)
@@ -410,7 +583,7 @@ class SeededModel:
         """:meth:`fit_predict` in steps: a generator for progress bars and cancellation.
 
         Yields ``(stage, done, total)`` after each step: ``"features"``,
-        ``"training"``, then ``"predicting"`` once per chunk of
+        ``"training"``, then ``"predicting"`` once per chunk of at most
         ``chunk_pixels`` pixels (twice as many with ``return_proba``).
         Returns (``StopIteration.value``) what :meth:`fit_predict` returns.
         Closing the generator between steps stops the work.
@@ -427,122 +600,34 @@ class SeededModel:
         return (yield from self._iter_label(image, seeds, spacing, channel_axis,
                                             return_proba, chunk_pixels, fit=True))
 
-    def _slabs(self, image, seeds, spacing, channel_axis, *, fit):
-        """Slabs of a volume to compute features in, when the whole would not fit.
-
-        ``None`` when the whole image fits the budget, or when slabs cannot
-        give the same result (2D images, z-scored specs, unsupervised fits,
-        non-finite pixels: those are refused by :meth:`_check_memory`).
-        """
-        if SEGMENTERS.get(self.method) is None or self._input_kind() != "features":
-            return None
-        spatial = _spatial_shape(image, channel_axis)
-        n_channels = 1 if channel_axis is None else np.shape(image)[channel_axis]
-        spec, budget = self._spec(), self._budget()
-        if estimate_memory(spatial, spec, n_channels).peak <= budget or len(spatial) != 3:
-            return None
-        unsupervised = SEGMENTERS[self.method].unsupervised
-        if spec.normalize or (fit and (seeds is None or unsupervised)) or not self.balance:
-            return None
-        # Each slab reads a margin of slices around it: count them in its cost.
-        margin = feature_halo(spec, spatial, spacing)[0] if spec.mode == "3d" else 0
-        per_slice = estimate_memory((1,) + spatial[1:], spec, n_channels).peak
-        depth = budget // per_slice - 2 * margin
-        if depth < 1:
-            return None
-        return [slice(z, min(z + depth, spatial[0])) for z in range(0, spatial[0], depth)]
-
-    def _iter_label_slabs(self, image, seeds, spacing, channel_axis, return_proba,
-                          slabs, *, fit):
-        """:meth:`_iter_label` slab by slab: features of a slab at a time."""
-        data, finite = _prepare(image, channel_axis)
-        if finite is not None:
-            self._check_memory(data.shape[:-1], data.shape[-1])  # refuses, says why
-        spatial, spec = data.shape[:-1], self._spec()
-        total = (2 if fit else 0) + len(slabs) * (2 if return_proba else 1)
-        done = 0
-        if fit:
-            # The training samples, a slab at a time too (computing features
-            # around every stroke at once could take the whole volume).
-            random_state = (self.params or {}).get("random_state", 0)
-            index, _ = balanced_seed_indices(np.asarray(seeds), max_per_class=self.max_per_class,
-                                             random_state=random_state)
-            coords = np.unravel_index(index, spatial)
-            y_train = np.asarray(seeds).ravel()[index]
-            X_train = np.empty((index.size, spec.n_features(data.shape[-1], 3)), np.float32)
-            for z in slabs:
-                rows = np.flatnonzero((coords[0] >= z.start) & (coords[0] < z.stop))
-                if rows.size:
-                    lo, hi = int(coords[0][rows].min()), int(coords[0][rows].max()) + 1
-                    feats = compute_features(data, spec, spacing=spacing, channel_axis=-1,
-                                             region=(slice(lo, hi),))
-                    X_train[rows] = feats[coords[0][rows] - lo, coords[1][rows],
-                                          coords[2][rows]]
-                    del feats  # before the next slab's: one slab in memory at a time
-            done += 1
-            yield "features", done, total
-            segmenter = self.make_segmenter()
-            if np.unique(y_train).size < 2:
-                raise ValueError(f"method {self.method!r} needs seeds of at least two "
-                                 "classes")
-            segmenter.fit(X_train, y_train)
-            self._last_channels = data.shape[-1]
-            self._keep_fitted(segmenter, X_train, y_train.astype(np.int64), spatial)
-            self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
-            done += 1
-            yield "training", done, total
-        outputs = []
-        for proba in (False, True) if return_proba else (False,):
-            out = None
-            for z in slabs:
-                feats = compute_features(data, spec, spacing=spacing, channel_axis=-1,
-                                         region=(z,))
-                part = self.predict_inputs(feats, proba=proba)
-                del feats
-                if out is None:
-                    out = np.empty(spatial + part.shape[3:], part.dtype)
-                out[z] = part
-                done += 1
-                yield "predicting", done, total
-            outputs.append(out)
-        return self._with_seeds(outputs, seeds, return_proba)
-
-    def _with_seeds(self, outputs, seeds, return_proba):
-        labels = outputs[0]
-        if seeds is not None:
-            seeds = np.asarray(seeds)
-            seeded = seeds > 0
-            if seeded.any():
-                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
-                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
-                labels[seeded] = seeds[seeded]
-        return (labels, outputs[1]) if return_proba else labels
-
     def _iter_label(self, image, seeds, spacing, channel_axis, return_proba,
                     chunk_pixels, *, fit):
-        slabs = self._slabs(image, seeds, spacing, channel_axis, fit=fit)
-        if slabs is not None:
-            return (yield from self._iter_label_slabs(image, seeds, spacing, channel_axis,
-                                                      return_proba, slabs, fit=fit))
-        n_chunks = 1
-        if SEGMENTERS.get(self.method) is not None and self._input_kind() != "image":
-            n_pixels = int(np.prod(_spatial_shape(image, channel_axis)))
-            n_chunks = max(-(-n_pixels // max(int(chunk_pixels), 1)), 1)
-        n_predict = n_chunks * (2 if return_proba else 1)
-        total = (2 if fit else 1) + n_predict
-        inputs, finite = self.compute_inputs(image, spacing=spacing,
-                                             channel_axis=channel_axis)
+        _, spatial, _ = image_layout(image, channel_axis)
+        if fit:
+            seeds = check_seeds(seeds, spatial)
+            segmenter = self.make_segmenter()  # unknown parameter: before any work
+        data, finite, spacing, what = self._prepare(
+            image, spacing, channel_axis, seeds=seeds, fit=fit, return_proba=return_proba,
+            chunk_pixels=chunk_pixels)
+        plan = self._last_plan
+        if plan.slabs is not None:
+            return (yield from self._iter_label_slabs(data, finite, seeds, spacing, what,
+                                                      return_proba, plan, fit=fit))
+        n_chunks = max(-(-math.prod(spatial) // plan.chunk), 1)
+        total = (2 if fit else 1) + n_chunks * (2 if return_proba else 1)
+        inputs = _compute_inputs(data, what, spacing)
+        del data  # the inputs hold what is needed
         yield "features", 1, total
         done = 1
         if fit:
-            self.fit_inputs(inputs, seeds, finite)
-            self.spacing_ = None if spacing is None else tuple(float(s) for s in spacing)
+            self._fit_inputs(segmenter, inputs, seeds, finite)
+            self.spacing_ = spacing
             done += 1
             yield "training", done, total
         outputs = []
         for proba in (False, True) if return_proba else (False,):
             steps = self.iter_predict_inputs(inputs, finite, proba=proba,
-                                             chunk_pixels=chunk_pixels)
+                                             chunk_pixels=plan.chunk)
             while True:
                 try:
                     next(steps)
@@ -552,6 +637,71 @@ class SeededModel:
                 done = min(done + 1, total)
                 yield "predicting", done, total
         return self._with_seeds(outputs, seeds, return_proba)
+
+    def _iter_label_slabs(self, data, finite, seeds, spacing, spec, return_proba, plan, *,
+                          fit):
+        """:meth:`_iter_label` slab by slab: the features of one slab at a time."""
+        spatial = data.shape[:-1]
+        slabs = plan.slabs
+        chunks = [max(-(-(z.stop - z.start) * math.prod(spatial[1:]) // plan.chunk), 1)
+                  for z in slabs]
+        total = (2 if fit else 0) + sum(chunks) * (2 if return_proba else 1)
+        done = 0
+        if fit:
+            # The training samples, a slab at a time too (computing features
+            # around every stroke at once could take the whole volume).
+            index, classes = balanced_seed_indices(
+                seeds, mask=finite, max_per_class=self.max_per_class, balance=self.balance,
+                random_state=self._random_state())
+            self._check_classes(classes, seeds)
+            coords = np.unravel_index(index, spatial)
+            y_train = seeds.ravel()[index].astype(np.int64)
+            X_train = np.empty((index.size, spec.n_features(data.shape[-1], 3)), np.float32)
+            for z in slabs:
+                rows = np.flatnonzero((coords[0] >= z.start) & (coords[0] < z.stop))
+                if rows.size:
+                    lo, hi = int(coords[0][rows].min()), int(coords[0][rows].max()) + 1
+                    feats = _compute_inputs(data, spec, spacing, region=(slice(lo, hi),))
+                    X_train[rows] = feats[coords[0][rows] - lo, coords[1][rows],
+                                          coords[2][rows]]
+                    del feats  # before the next slab's: one slab in memory at a time
+            done += 1
+            yield "features", done, total
+            segmenter = self.make_segmenter()
+            segmenter.fit(X_train, y_train)
+            self._keep_fitted(segmenter, X_train, y_train, spatial)
+            self.spacing_ = spacing
+            done += 1
+            yield "training", done, total
+        outputs = []
+        for proba in (False, True) if return_proba else (False,):
+            out = None
+            for z in slabs:
+                feats = _compute_inputs(data, spec, spacing, region=(z,))
+                if out is None:
+                    shape = spatial + ((self.classes_.size,) if proba else ())
+                    dtype = np.float32 if proba else np.min_scalar_type(
+                        max(int(self.classes_.max()), 1))
+                    out = np.empty(shape, dtype)
+                steps = self.iter_predict_inputs(
+                    feats, None if finite is None else finite[z], proba=proba,
+                    chunk_pixels=plan.chunk, out=out[z])
+                for _ in steps:
+                    done += 1
+                    yield "predicting", min(done, total), total
+                del feats, steps
+            outputs.append(out)
+        return self._with_seeds(outputs, seeds, return_proba)
+
+    def _with_seeds(self, outputs, seeds, return_proba):
+        labels = outputs[0]
+        if seeds is not None:
+            seeded = seeds > 0
+            if seeded.any():
+                max_label = max(int(labels.max(initial=0)), int(seeds.max()))
+                labels = labels.astype(np.min_scalar_type(max(max_label, 1)), copy=False)
+                labels[seeded] = seeds[seeded]
+        return (labels, outputs[1]) if return_proba else labels
 
     def predict(self, image, *, spacing=None, channel_axis=None):
         """Labels of every pixel of ``image`` (spatial shape; 0 = non-finite)."""
@@ -576,13 +726,6 @@ class SeededModel:
 
 def _gib(n_bytes) -> str:
     return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
-
-
-def _spatial_shape(image, channel_axis):
-    shape = list(np.shape(image))
-    if channel_axis is not None:
-        del shape[channel_axis]
-    return tuple(shape)
 
 
 def _run(steps):
