@@ -1,0 +1,725 @@
+"""``seglab``: train a model, apply it to images of any size, evaluate the result.
+
+::
+
+    seglab train IMAGE SEEDS -o MODEL [--method M] [--features F] [--spacing Z,Y,X]
+                 [--channel-axis A] [--params JSON]
+    seglab apply MODEL INPUT... -o OUTPUT [--chunks N|Z,Y,X] [--scheduler ADDRESS]
+                 [--workers N] [--memory-limit SIZE]
+    seglab evaluate TRUTH PRED [--json | --csv]
+
+Images: TIFF, NPY, NIfTI, NRRD, a DICOM folder, zarr / OME-Zarr. ``apply``
+reads its inputs lazily and writes block by block (zarr) or slab by slab
+(TIFF, NPY) under a temporary name, renamed when complete: an interrupted
+run leaves nothing that looks finished.
+
+Exit codes: 0 done; 1 the run failed (unreadable file, model and image that
+do not match, a worker error); 2 bad command line (unknown option, missing
+file, bad value); 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EPILOG = ("exit codes: 0 done, 1 the run failed, 2 bad command line, 130 interrupted "
+           "(Ctrl-C; no output is left that looks complete)")
+
+
+class UsageError(Exception):
+    """A bad command line: exit code 2."""
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+class Opened:
+    """An input image: a lazily sliceable array and what its file says."""
+
+    def __init__(self, path, array, *, spacing=None, channel_axis=None, zarr_image=None,
+                 origin=None):
+        self.path, self.array = Path(path), array
+        self.spacing, self.channel_axis = spacing, channel_axis
+        self.zarr_image, self.origin = zarr_image, origin
+
+    @property
+    def name(self):
+        return self.path.name.split(".")[0] or "image"
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for double in (".ome.zarr", ".nii.gz", ".ome.tif", ".ome.tiff"):
+        if name.endswith(double):
+            return double
+    return path.suffix.lower()
+
+
+def open_image(path) -> Opened:
+    """Open an image lazily where the format allows (zarr, NPY, uncompressed TIFF).
+
+    Raises
+    ------
+    UsageError
+        The path does not exist.
+    ValueError
+        The file cannot be read (the message names it and says why).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder; check the path")
+    from ._zarr import is_zarr, open_zarr
+
+    if is_zarr(path):
+        image = open_zarr(path)
+        axes = image.axes
+        array = image.array
+        if "t" in axes:
+            if array.shape[axes.index("t")] != 1:
+                raise ValueError(f"{path}: a time series (t = {array.shape[axes.index('t')]}); "
+                                 "segment one time point: point at a zarr of one")
+            index = [slice(None)] * array.ndim
+            index[axes.index("t")] = 0
+            array = _Sliced(array, tuple(index))
+            axes = tuple(a for a in axes if a != "t")
+        channel = axes.index("c") if "c" in axes else None
+        return Opened(path, array, spacing=image.spacing, channel_axis=channel,
+                      zarr_image=image, origin=None)
+    suffix = _suffix(path)
+    if suffix == ".npy":
+        try:
+            return Opened(path, np.load(path, mmap_mode="r", allow_pickle=False))
+        except (ValueError, OSError) as err:
+            raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    if suffix in (".tif", ".tiff", ".ome.tif", ".ome.tiff"):
+        import tifffile
+
+        try:
+            array = tifffile.memmap(path, mode="r")
+        except (ValueError, OSError, TypeError):
+            try:
+                array = tifffile.imread(path)
+            except Exception as err:  # tifffile raises many types for a bad file
+                raise ValueError(f"{path}: not a readable TIFF ({err})") from None
+        return Opened(path, array)
+    try:
+        from .io import read_image
+    except ImportError:  # pragma: no cover - napari_seglab.io ships with the package
+        raise ValueError(f"{path}: reading {suffix or 'DICOM folders'} needs "
+                         "napari_seglab.io") from None
+    volume = read_image(path)
+    data = np.asarray(volume.data)
+    spatial = len(volume.spacing) if volume.spacing else data.ndim
+    channel = data.ndim - 1 if data.ndim > spatial else None
+    return Opened(path, data, spacing=tuple(volume.spacing) if volume.spacing else None,
+                  channel_axis=channel, origin=tuple(volume.origin) if volume.origin else None)
+
+
+class _Sliced:
+    """A fixed index of an array (a time point of a zarr), sliced lazily."""
+
+    def __init__(self, array, index):
+        self._array, self._index = array, index
+        kept = [n for n, i in zip(array.shape, index, strict=True) if isinstance(i, slice)]
+        self.shape, self.dtype, self.ndim = tuple(kept), array.dtype, len(kept)
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (self.ndim - len(key))
+        it = iter(key)
+        full = tuple(next(it) if isinstance(i, slice) else i for i in self._index)
+        return self._array[full]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.asarray(self[...])
+        return out if dtype is None else out.astype(dtype)
+
+
+# --------------------------------------------------------------------------
+# Argument values
+
+
+def _floats(text, what):
+    try:
+        values = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise UsageError(f"{what} must be numbers separated by commas (e.g. 2.5,0.7,0.7); "
+                         f"got {text!r}") from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise UsageError(f"{what} must be positive; got {text!r}")
+    return values
+
+
+def _chunks(text):
+    try:
+        values = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise UsageError(f"--chunks must be an integer or Z,Y,X integers; got {text!r}") \
+            from None
+    if min(values) < 1:
+        raise UsageError(f"--chunks must be positive; got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+          "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def parse_size(text) -> int:
+    """Bytes in ``"2GB"``, ``"512MiB"``, ``"1.5g"`` or ``"1000000"``.
+
+    Examples
+    --------
+    >>> parse_size("2GB"), parse_size("512MiB")
+    (2000000000, 536870912)
+    """
+    s = str(text).strip().lower().replace(" ", "")
+    number = s.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = s[len(number):]
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise UsageError(f"--memory-limit must be a size such as 2GB or 512MiB; got {text!r}") \
+            from None
+    if value <= 0:
+        raise UsageError(f"--memory-limit must be positive; got {text!r}")
+    return int(value)
+
+
+def _spatial_count(opened, channel_axis):
+    return len(opened.array.shape) - (0 if channel_axis is None else 1)
+
+
+# --------------------------------------------------------------------------
+# Progress
+
+
+class Progress:
+    """A one-line progress bar on stderr (redrawn at most 10 times a second)."""
+
+    def __init__(self, label, total, stream=None, width=30):
+        self.label, self.total, self.width = label, max(int(total), 1), width
+        self.stream = sys.stderr if stream is None else stream
+        self.done, self.start, self._shown = 0, time.monotonic(), 0.0
+
+    def update(self, done=None):
+        self.done = self.done + 1 if done is None else int(done)
+        now = time.monotonic()
+        if now - self._shown < 0.1 and self.done < self.total:
+            return
+        self._shown = now
+        frac = min(self.done / self.total, 1.0)
+        bar = "#" * int(frac * self.width)
+        elapsed = now - self.start
+        self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {self.done}/{self.total} "
+                          f"{elapsed:6.1f}s")
+        self.stream.flush()
+
+    def close(self):
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------
+# train
+
+
+def _load_features(text):
+    if text is None:
+        return None
+    from .core.features import PRESETS, FeatureSpec
+
+    if text in PRESETS:
+        return text
+    path = Path(text)
+    try:
+        return FeatureSpec.from_json(path.read_text() if path.is_file() else text)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise UsageError(f"--features must be a preset ({', '.join(PRESETS)}), a FeatureSpec "
+                         f"JSON or a JSON file; got {text!r}") from None
+
+
+def cmd_train(args) -> int:
+    from .core.blockwise import model_to_bytes
+    from .core.files import atomic_write
+    from .core.pipeline import SeededModel
+    from .core.segmenters import SEGMENTERS
+
+    if args.method not in SEGMENTERS:
+        raise UsageError(f"--method {args.method!r} is unknown; methods: {', '.join(SEGMENTERS)}")
+    features = _load_features(args.features)
+    try:
+        params = json.loads(args.params) if args.params else None
+    except json.JSONDecodeError as err:
+        raise UsageError(f"--params must be a JSON object; got {args.params!r} ({err})") from None
+    image = open_image(args.image)
+    seeds = open_image(args.seeds)
+    channel_axis = image.channel_axis if args.channel_axis is None else args.channel_axis
+    spacing = _floats(args.spacing, "--spacing") if args.spacing else image.spacing
+    data = np.asarray(image.array)
+    seed_data = np.asarray(seeds.array)
+    if not (np.issubdtype(seed_data.dtype, np.integer) or seed_data.dtype.kind == "b"):
+        if np.issubdtype(seed_data.dtype, np.floating) and np.all(seed_data == np.round(seed_data)):
+            seed_data = seed_data.astype(np.int64)
+        else:
+            raise ValueError(f"{seeds.path}: seeds must hold integer labels (0 = not seeded); "
+                             f"got dtype {seed_data.dtype}")
+    model = SeededModel(args.method, features=features, params=params)
+    try:
+        model.fit(data, seed_data, spacing=spacing, channel_axis=channel_axis)
+    except TypeError as err:
+        raise UsageError(f"--params: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"training on {image.path} with seeds {seeds.path}: {err}") from None
+    with atomic_write(args.output) as fh:
+        fh.write(model_to_bytes(model))
+    values, n = np.unique(model.y_train_, return_counts=True)
+    counts = {int(v): int(c) for v, c in zip(values, n, strict=True)}
+    print(f"trained {args.method} on {image.path.name} ({model.n_features_} inputs per pixel, "
+          f"classes {model.classes_.tolist()}, samples {counts or 'all pixels'}) -> "
+          f"{args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# apply
+
+
+def _output_kind(path: Path, opened: Opened) -> str:
+    suffix = _suffix(path)
+    if suffix == ".ome.zarr" or path.name == "labels" or (
+            suffix == ".zarr" and opened.zarr_image is not None
+            and opened.zarr_image.ome_version):
+        return "ome-zarr"
+    if suffix == ".zarr":
+        return "zarr"
+    if suffix in (".tif", ".tiff"):
+        return "tiff"
+    if suffix == ".npy":
+        return "npy"
+    if suffix in (".nii", ".nii.gz", ".nrrd"):
+        return "volume"
+    raise UsageError(f"{path}: cannot tell the output format from its name; end it in .zarr, "
+                     ".ome.zarr, .tif, .npy, .nii.gz or .nrrd")
+
+
+class _Runner:
+    """Runs dask work on the local threads or a dask.distributed client, with progress."""
+
+    def __init__(self, client=None, workers=None):
+        self.client, self.workers = client, workers
+
+    def run(self, tasks, label):
+        import dask
+
+        progress = Progress(label, len(tasks))
+        try:
+            if self.client is None:
+                from dask.callbacks import Callback
+
+                names = {t.key for t in tasks}
+
+                class _Count(Callback):
+                    def _posttask(self, key, result, dsk, state, worker_id):
+                        if key in names:
+                            progress.update()
+
+                with _Count():
+                    results = dask.compute(*tasks, scheduler="threads",
+                                           num_workers=self.workers)
+            else:
+                from distributed import as_completed
+
+                futures = self.client.compute(tasks)
+                try:
+                    for _ in as_completed(futures):
+                        progress.update()
+                    results = self.client.gather(futures)
+                except BaseException:
+                    self.client.cancel(futures)
+                    raise
+        finally:
+            progress.close()
+        return results
+
+
+def _write_block(block, target, region):
+    target[region] = block
+    return block.size
+
+
+def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, label):
+    """Write ``labels`` (dask) to ``out`` under a temporary name, renamed when complete."""
+    import dask
+
+    from .core.files import atomic_write
+
+    chunks = tuple(c[0] for c in labels.chunks)
+    if kind in ("zarr", "ome-zarr"):
+        from ._zarr import create_labels_array, create_plain_array
+
+        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        try:
+            if kind == "zarr":
+                target = create_plain_array(tmp, labels.shape, chunks, labels.dtype)
+            else:
+                target = create_labels_array(tmp, labels.shape, chunks, labels.dtype,
+                                             like=opened.zarr_image, name=name, spacing=spacing)
+            blocks = labels.to_delayed()
+            tasks = []
+            for index in np.ndindex(*blocks.shape):
+                region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
+                               for c, i in zip(labels.chunks, index, strict=True))
+                tasks.append(dask.delayed(_write_block, pure=False)(blocks[index], target,
+                                                                    region))
+            runner.run(tasks, label)
+            _replace_folder(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
+    if kind == "volume":
+        from .io import write_labels
+
+        data = runner.run([labels], label)[0]
+        write_labels(out, data, spacing=spacing, origin=opened.origin)
+        return
+    # TIFF and NPY: slab by slab along the first axis, through one temporary file.
+    starts = np.cumsum((0,) + labels.chunks[0])
+    slabs = [labels[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    progress = Progress(label, len(slabs))
+
+    def computed():
+        for slab in slabs:
+            if runner.client is None:
+                part = slab.compute(scheduler="threads", num_workers=runner.workers)
+            else:
+                part = runner.client.compute(slab).result()
+            progress.update()
+            yield part
+
+    try:
+        with atomic_write(out) as fh:
+            if kind == "npy":
+                header = {"descr": np.lib.format.dtype_to_descr(labels.dtype),
+                          "fortran_order": False, "shape": tuple(labels.shape)}
+                np.lib.format.write_array_header_2_0(fh, header)
+                for part in computed():
+                    fh.write(np.ascontiguousarray(part).tobytes())
+            else:
+                import tifffile
+
+                pages = (page for part in computed()
+                         for page in (part if part.ndim == 3 else [part]))
+                page_shape = labels.shape[-2:]
+                n_pages = labels.shape[0] if labels.ndim == 3 else 1
+                tifffile.imwrite(_Named(fh, out.name), data=pages, shape=(n_pages,) + page_shape,
+                                 dtype=labels.dtype, photometric="minisblack",
+                                 metadata={"axes": "ZYX" if labels.ndim == 3 else "QYX"})
+    finally:
+        progress.close()
+
+
+class _Named:
+    """A file object with a text name (tifffile splits ``fh.name``; a temp file's is an int)."""
+
+    def __init__(self, fh, name):
+        self._fh, self.name = fh, name
+
+    def __getattr__(self, key):
+        return getattr(self._fh, key)
+
+
+def _replace_folder(tmp: Path, out: Path):
+    """Move the finished folder ``tmp`` to ``out`` (replacing an older ``out``)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+@contextlib.contextmanager
+def _scheduler(args, memory_limit):
+    """``(client or None, total threads, memory per worker)`` for ``--scheduler``."""
+    address = args.scheduler
+    if address is None:
+        workers = args.workers or os.cpu_count() or 1
+        yield None, workers, memory_limit
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError('--scheduler needs dask.distributed: pip install '
+                         '"napari-seglab[scale]"') from None
+    if address == "local-cluster":
+        n = args.workers or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               memory_limit=(memory_limit // n) if memory_limit else "auto",
+                               dashboard_address=None)
+        with cluster, Client(cluster) as client:
+            yield client, n, (memory_limit // n) if memory_limit else None
+        return
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ValueError(f"--scheduler {address}: cannot connect ({err}); start one with "
+                         "`dask scheduler` and `dask worker ADDRESS`, or drop --scheduler") \
+            from None
+    with client:
+        info = client.scheduler_info(n_workers=-1) if _takes_n_workers(client) \
+            else client.scheduler_info()
+        workers = info.get("workers", {})
+        threads = [w.get("nthreads", 1) for w in workers.values()] or [1]
+        limits = [w.get("memory_limit") or 0 for w in workers.values()]
+        per_worker = memory_limit or (min(limits) if limits and min(limits) else None)
+        yield client, max(threads), per_worker
+
+
+def _takes_n_workers(client):
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+def cmd_apply(args) -> int:
+    from .core.blockwise import DEFAULT_BLOCK_BYTES, predict_blockwise
+    from .core.features import total_ram
+    from .core.model_io import load_model
+
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise UsageError(f"{model_path}: no such model file; train one with `seglab train`")
+    chunks = _chunks(args.chunks) if args.chunks else None
+    memory_limit = parse_size(args.memory_limit) if args.memory_limit else None
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1; got {args.workers}")
+    inputs = [open_image(p) for p in args.inputs]
+    out = Path(args.output)
+    if len(inputs) > 1:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: with several inputs, -o must be a folder")
+        targets = [out / f"{o.name}.{args.format}" for o in inputs]
+    else:
+        targets = [out]
+    for target in targets:
+        if target.exists() and not args.overwrite:
+            raise UsageError(f"{target} exists; pass --overwrite to replace it")
+    kinds = [_output_kind(t, o) for t, o in zip(targets, inputs, strict=True)]
+    model = load_model(model_path)
+    if len(inputs) > 1:
+        out.mkdir(parents=True, exist_ok=True)
+    with _scheduler(args, memory_limit) as (client, threads, per_worker):
+        budget = per_worker or memory_limit or int(0.6 * total_ram())
+        block_bytes = int(min(max(budget * 0.5 / max(threads, 1), 32 * 2**20),
+                              4 * DEFAULT_BLOCK_BYTES))
+        runner = _Runner(client, None if client else threads)
+        for opened, target, kind in zip(inputs, targets, kinds, strict=True):
+            channel_axis = opened.channel_axis if args.channel_axis is None \
+                else args.channel_axis
+            spacing = (_floats(args.spacing, "--spacing") if args.spacing else
+                       opened.spacing or getattr(model, "spacing_", None))
+            n_spatial = _spatial_count(opened, channel_axis)
+            if spacing is not None and len(spacing) != n_spatial:
+                spacing = spacing[-n_spatial:] if len(spacing) > n_spatial else None
+            try:
+                labels = predict_blockwise(model, opened.array, chunks=chunks, spacing=spacing,
+                                           channel_axis=channel_axis, block_bytes=block_bytes,
+                                           model_as_bytes=client is not None)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{opened.path}: {err}") from None
+            where = "" if spacing is None else ", spacing " + ",".join(f"{s:g}" for s in spacing)
+            print(f"{opened.path.name}: {'x'.join(map(str, labels.shape))} in "
+                  f"{labels.npartitions} blocks of {'x'.join(map(str, labels.chunksize))}"
+                  f"{where}", file=sys.stderr)
+            _write_output(labels, target, kind, opened, spacing, runner, name=args.label_name,
+                          label=f"{opened.path.name} -> {target.name}")
+            print(f"wrote {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# evaluate
+
+
+def _labels_array(opened):
+    array = opened.array
+    dtype = np.dtype(array.dtype)
+    if not (np.issubdtype(dtype, np.integer) or dtype.kind == "b"):
+        raise ValueError(f"{opened.path}: a label image must hold integers; got dtype {dtype}")
+    return array
+
+
+def cmd_evaluate(args) -> int:
+    from .core.blockwise import confusion_blockwise
+    from .metrics import per_class_from_confusion, summary_from_confusion
+
+    truth = open_image(args.truth)
+    pred = open_image(args.pred)
+    t, p = _labels_array(truth), _labels_array(pred)
+    if tuple(t.shape) != tuple(p.shape):
+        raise ValueError(f"{truth.path} is {tuple(t.shape)} but {pred.path} is "
+                         f"{tuple(p.shape)}: compare label images of the same grid")
+    chunks = _chunks(args.chunks) if args.chunks else None
+    n_blocks = None
+    progress = None
+
+    def report(done, total):
+        nonlocal progress, n_blocks
+        if progress is None and total > 1:
+            progress = Progress("evaluating", total)
+        if progress is not None:
+            progress.update(done)
+        n_blocks = total
+
+    cm, labels = confusion_blockwise(t, p, chunks=chunks, progress=report)
+    if progress is not None:
+        progress.close()
+    summary = summary_from_confusion(cm, labels=labels)
+    per_class = per_class_from_confusion(cm, labels=labels)
+    if args.json:
+        out = {"truth": str(truth.path), "prediction": str(pred.path),
+               "labels": summary["labels"], "confusion": cm.tolist(), "n": summary["n"],
+               "accuracy": summary["accuracy"], "mean_dice": summary["mean_dice"],
+               "mcc": summary["mcc"],
+               "per_class": {str(k): v for k, v in per_class.items()}}
+        print(json.dumps(out, indent=2, allow_nan=True))
+    elif args.csv:
+        buffer = io.StringIO()
+        fields = ["label", "tp", "fp", "fn", "tn", "n", "dice", "jaccard", "precision",
+                  "recall", "specificity", "accuracy", "mcc"]
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        for label, scores in per_class.items():
+            writer.writerow({"label": label, **scores})
+        sys.stdout.write(buffer.getvalue())
+    else:
+        print(f"{truth.path.name} vs {pred.path.name}: {summary['n']} pixels, accuracy "
+              f"{summary['accuracy']:.4f}, mean Dice {summary['mean_dice']:.4f}, "
+              f"MCC {summary['mcc']:.4f}")
+        print(f"{'label':>8} {'dice':>8} {'jaccard':>8} {'precision':>9} {'recall':>8}")
+        for label, s in per_class.items():
+            print(f"{label:>8} {s['dice']:8.4f} {s['jaccard']:8.4f} {s['precision']:9.4f} "
+                  f"{s['recall']:8.4f}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# The parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seglab", description="Seeded segmentation from the command line: train a "
+        "model on an image and its seeds, apply it to images of any size, evaluate.",
+        epilog=_EPILOG)
+    sub = parser.add_subparsers(dest="command", metavar="{train,apply,evaluate}")
+    sub.required = True
+
+    train = sub.add_parser(
+        "train", help="train a model on an image and its seeds", epilog=_EPILOG,
+        description="Train a model on IMAGE and a seeds array (0 = not seeded, one integer "
+        "per class) and write the data-only model file.")
+    train.add_argument("image", help="the image (TIFF, NPY, NIfTI, NRRD, DICOM folder, zarr)")
+    train.add_argument("seeds", help="integer seeds of the image's spatial shape")
+    train.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
+    train.add_argument("--method", default="random_forest",
+                       help="segmenter (default random_forest): knn, nearest_mean, "
+                       "random_forest, kmeans, gmm, otsu, li, ...")
+    train.add_argument("--features", help="a preset (minimal, smooth, default, full) or a "
+                       "FeatureSpec JSON (string or file); default: the method's own")
+    train.add_argument("--spacing", help="voxel size Z,Y,X (default: from the file, else 1)")
+    train.add_argument("--channel-axis", type=int, help="axis of the image holding channels")
+    train.add_argument("--params", help='method parameters as JSON, e.g. \'{"n_estimators": 50}\'')
+    train.set_defaults(func=cmd_train)
+
+    apply = sub.add_parser(
+        "apply", help="segment images or volumes of any size, block by block", epilog=_EPILOG,
+        description="Apply MODEL to each INPUT block by block (inputs are read lazily; the "
+        "output is written chunk by chunk under a temporary name and renamed when complete).")
+    apply.add_argument("model", help="a model file from `seglab train` or the plugin")
+    apply.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="TIFF, NPY, NIfTI, NRRD, DICOM folder, zarr / OME-Zarr")
+    apply.add_argument("-o", "--output", required=True,
+                       help="output: .zarr, .ome.zarr (or an OME-Zarr image's labels/ folder), "
+                       ".tif, .npy, .nii.gz, .nrrd; a folder with several inputs")
+    apply.add_argument("--chunks", help="block size N or Z,Y,X (default: from the feature "
+                       "halo and the memory limit)")
+    apply.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a dask.distributed scheduler (tcp://host:8786), or "
+                       "'local-cluster' to start one here with --workers processes; default: "
+                       "dask's local threads")
+    apply.add_argument("--workers", type=int,
+                       help="threads (local) or worker processes (local-cluster)")
+    apply.add_argument("--memory-limit", metavar="SIZE",
+                       help="memory for the run (local) or per worker, e.g. 2GB; blocks are "
+                       "sized to fit (default: 60%% of the RAM)")
+    apply.add_argument("--spacing", help="voxel size Z,Y,X (default: the file's, else the "
+                       "model's training spacing)")
+    apply.add_argument("--channel-axis", type=int, help="axis of the input holding channels")
+    apply.add_argument("--format", default="zarr", choices=["zarr", "ome.zarr", "tif", "npy"],
+                       help="output format with several inputs (default zarr)")
+    apply.add_argument("--label-name", default="seglab",
+                       help="name of the label image in an OME-Zarr labels group")
+    apply.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    apply.set_defaults(func=cmd_apply)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="scores of a prediction against the truth, exact over any size",
+        epilog=_EPILOG, description="Confusion matrix summed over blocks, then accuracy, "
+        "Dice, Jaccard, precision, recall and MCC per class.")
+    evaluate.add_argument("truth", help="ground-truth label image")
+    evaluate.add_argument("pred", help="predicted label image (same grid)")
+    fmt = evaluate.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV, one row per class")
+    evaluate.add_argument("--chunks", help="block size N or Z,Y,X")
+    evaluate.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run ``seglab``; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2)
+        return int(stop.code or 0)
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"seglab {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\nseglab {args.command}: interrupted; no complete-looking output was left",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as err:
+        print(f"seglab {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
