@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import napari_seglab
+import napari_seglab._widgets.jobs as jobs_module
 import napari_seglab._widgets.segmentation as widget_module
 from napari_seglab.core.phantoms import scribble_seeds
 
@@ -15,6 +16,7 @@ def warnings_shown(monkeypatch):
     """Messages the widget shows the user as napari warnings."""
     shown = []
     monkeypatch.setattr(widget_module, "show_warning", shown.append)
+    monkeypatch.setattr(jobs_module, "show_warning", shown.append)
     return shown
 
 
@@ -144,8 +146,8 @@ def test_bad_input_notifies_and_keeps_seeds(make_napari_viewer, qtbot, warnings_
 
     worker = seg.start_segmentation()
     if worker is not None:  # problems found by core come back from the worker
-        qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
-        qtbot.wait(50)
+        qtbot.waitUntil(lambda: any(expected in m for m in warnings_shown),
+                        timeout=30_000)
     assert any(expected in message for message in warnings_shown), warnings_shown
     assert not segmentations(viewer)
     np.testing.assert_array_equal(seeds.data, before)
@@ -195,15 +197,22 @@ def test_live_update_follows_strokes_on_the_visible_slice(make_napari_viewer, qt
     assert dice > 0.9, dice
     assert not result.data[z - 5].any()  # only the slice on screen was computed
 
-    # Two strokes whose previews overlap: only the newest is ever shown.
+    # Two strokes in quick succession: one preview runs at a time (they share
+    # the feature cache); the second waits, then reads the newest seeds.
     shown.clear()
     seeds.data_setitem((np.array([z, z]), np.array([80, 80]), np.array([60, 61])), 2)
-    older = seg.start_live_preview()
-    seeds.data_setitem((np.array([z, z]), np.array([81, 81]), np.array([60, 61])), 2)
-    newer = seg.start_live_preview()
-    qtbot.waitUntil(lambda: not older.is_running and not newer.is_running, timeout=60_000)
-    qtbot.waitUntil(lambda: seg._generation in shown, timeout=10_000)
-    assert [g for g in shown if g is not None] == [seg._generation]
+    assert seg.start_live_preview() is not None
+    seeds.data_setitem((np.array([z, z]), np.array([81, 81]), np.array([60, 61])), 3)
+    assert seg.start_live_preview() is None and seg._live_pending
+
+    def settled():
+        return (not seg.live_job.running and not seg._live_pending
+                and not seg._live_timer.isActive() and shown and shown[-1] is not None)
+
+    qtbot.waitUntil(settled, timeout=60_000)
+    generations = [g for g in shown if g is not None]
+    assert generations == sorted(set(generations))  # never an older one after a newer
+    assert result.data[z, 81, 60] == 3  # the result shown last has the newest stroke
 
     # Moving to another slice previews it; the 3D view pauses with a notice.
     with qtbot.waitSignal(seg.live_shown, timeout=60_000):
@@ -232,9 +241,9 @@ def test_cancel_discards_the_running_segment(make_napari_viewer, qtbot):
     assert seg.cancel.enabled
     with qtbot.waitSignal(seg.finished_run, timeout=5000) as blocker:
         seg.cancel.native.click()
-    assert blocker.args == [None] and "Cancelled" in seg.status.value
+    assert blocker.args == [None] and "cancelled" in seg.status.value
+    # The worker's result is queued before its `finished`: both handled by now.
     qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
-    qtbot.wait(100)
     assert not segmentations(viewer)  # the finished computation was not shown
     assert not seg.cancel.enabled
 
@@ -354,7 +363,7 @@ def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot
     assert stages[:2] == ["features", "training"] and stages.count("predicting") == 5
     assert [done for _, done, _ in steps] == list(range(1, 8)) and steps[-1][2] == 7
     assert segmentations(viewer)
-    qtbot.wait(100)  # no late progress message covers the result's
+    # Progress steps are queued before the result: none can come after it.
     assert seg.status.value.startswith("kNN:") and not seg.cancel.enabled
 
 
@@ -476,7 +485,7 @@ def test_feature_grid_choice_is_what_segment_trains_on(make_napari_viewer, qtbot
 
     # Closing the panel loses nothing; the button brings it back with the choice.
     viewer.window.remove_dock_widget(grid.native)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: seg._feature_grid() is None, timeout=5000)
     seg.edit_features.native.click()
     assert seg.features.value == "minimal"
 

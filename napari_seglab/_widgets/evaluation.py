@@ -23,12 +23,15 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
                               PushButton, Table)
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 
 from .slice_curve import SliceCurve
-from .layers import META_KEY, class_names, layer_role, write_labels
+from .layers import (
+    META_KEY, as_labels_layer, class_names, layer_role, looks_like_labels, write_labels,
+)
 from .. import metrics
 from ..core.evaluation import map_truth
 from ..core.files import atomic_write
@@ -165,7 +168,7 @@ class EvaluationWidget(Container):
         self._timer.setInterval(30)
         self._timer.timeout.connect(self.refresh)
 
-        self.truth.changed.connect(self._layers_changed)
+        self.truth.changed.connect(self._truth_picked)
         self.pred.changed.connect(self._layers_changed)
         self.seeds.changed.connect(self._layers_changed)
         self.fov.changed.connect(self.refresh)
@@ -190,12 +193,32 @@ class EvaluationWidget(Container):
 
     def _truth_choices(self, widget=None):
         layers = [layer for layer in self._labels_layers() if layer_role(layer) is None]
+        # A mask opened from a TIFF/PNG is an Image layer: offered, converted on use.
+        layers += [layer for layer in self.viewer.layers if isinstance(layer, Image)
+                   and layer_role(layer) is None and looks_like_labels(layer)
+                   and not any(other.name == f"{layer.name} (labels)" for other in layers)]
         layers.sort(key=lambda layer: "truth" not in layer.name.lower())
-        return [(layer.name, layer) for layer in layers]
+        return [(layer.name if isinstance(layer, Labels) else f"{layer.name} (image → labels)",
+                 layer) for layer in layers]
+
+    def _truth_picked(self, *args):
+        layer = self.truth.value
+        if isinstance(layer, Image):
+            twin = as_labels_layer(self.viewer, layer)
+            show_info(f"'{layer.name}' holds a label map: compared as the Labels layer "
+                      f"'{twin.name}'.")
+            self.reset_choices()
+            self.truth.value = twin
+            return
+        self._layers_changed()
 
     def _pred_choices(self, widget=None):
+        truth = self.truth.value if hasattr(self, "truth") else None
+        # Never the truth itself, nor another ground truth (two samples open).
         layers = [layer for layer in self._labels_layers()
-                  if layer_role(layer) != "confusion"]
+                  if layer_role(layer) != "confusion" and layer is not truth
+                  and (layer_role(layer) == "segmentation"
+                       or "truth" not in layer.name.lower())]
         # Our segmentations first, newest first; then the user's own layers.
         ours = [layer for layer in layers if layer_role(layer) == "segmentation"]
         rest = [layer for layer in layers if layer_role(layer) != "segmentation"]
@@ -332,8 +355,20 @@ class EvaluationWidget(Container):
         return map_truth(t, self._mapping)
 
     def _seed_mask(self, shape):
-        """Seed pixels to leave out (None: nothing excluded) and a note."""
+        """Seed pixels to leave out (None: nothing excluded) and a note.
+
+        Seeds are training data only for the image they were painted on: a
+        segmentation made by applying the model to another image keeps all
+        its pixels, and the note says why.
+        """
         layer = self.seeds.value if self.exclude_seeds.value else None
+        pred = self.pred.value
+        info = pred.metadata.get(META_KEY, {}) if pred is not None else {}
+        if layer is not None and isinstance(info, dict) and "trained_on" in info \
+                and info.get("trained_on") != info.get("source"):
+            return None, (f"No seed pixels excluded: '{pred.name}' comes from a model trained "
+                          f"on '{info.get('trained_on')}', so '{layer.name}' is not its "
+                          "training data.")
         return _nonzero_mask(layer, shape, "nothing excluded")
 
     def current_slice(self, shape) -> int | None:

@@ -6,10 +6,11 @@ Everything here is napari-side glue; errors a user can fix are raised as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .jobs import Failure
 
 if TYPE_CHECKING:
     import napari
@@ -22,11 +23,8 @@ class InputError(ValueError):
     """A problem with the user's layers, worded as what to do about it."""
 
 
-@dataclass
-class _Failure:
-    """A user-fixable problem found in a worker, carried back to the GUI thread."""
-
-    message: str
+#: A user-fixable problem found in a worker, carried back to the GUI thread.
+_Failure = Failure
 
 
 def layer_role(layer) -> str | None:
@@ -188,12 +186,20 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
             style["features"] = like.features
     layer = find_output(viewer, role, source, data.shape)
     if layer is None:
+        # A new layer becomes napari's active layer: give it back to the one
+        # the user was painting, so the next stroke needs no click.
+        active = viewer.layers.selection.active
+        mode = getattr(active, "mode", None)
         layer = viewer.add_labels(
             data, name=name,
             metadata={META_KEY: {"role": role, "source": source, "edited": False}},
             **style, **kwargs,
         )
         _track_edits(layer)
+        if active is not None and active in viewer.layers:
+            viewer.layers.selection.active = active
+            if mode is not None:
+                active.mode = mode
         return layer
     for key, value in style.items():  # before the data: observers see both
         setattr(layer, key, value)
@@ -204,3 +210,67 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
     finally:
         info["writing"] = False
     return layer
+
+
+def follow_undo(layer) -> None:
+    """Make undo and redo on a Labels layer emit ``paint``, as a stroke does.
+
+    napari's ``Labels.undo``/``redo`` change the pixels but emit neither
+    ``paint`` nor ``data``, so whatever follows the seeds (legend, live
+    preview, grow from seeds, Evaluation) would keep the undone stroke.
+    Wrapping the layer's methods covers Ctrl+Z and the layer-controls
+    buttons alike; idempotent.
+    """
+    if getattr(layer, "_seglab_follows_undo", False):
+        return
+    for name in ("undo", "redo"):
+        original = getattr(layer, name)
+
+        def wrapped(_original=original):
+            sizes = (len(layer._undo_history), len(layer._redo_history))
+            _original()
+            if (len(layer._undo_history), len(layer._redo_history)) != sizes:
+                layer.events.paint(value=[])
+
+        setattr(layer, name, wrapped)
+    layer._seglab_follows_undo = True
+
+
+#: An integer Image layer with at most this many values is a label map (a
+#: ground-truth mask opened from a TIFF/PNG).
+MAX_LABEL_VALUES = 64
+
+
+def looks_like_labels(layer) -> bool:
+    """An integer or boolean image with few distinct values: a mask or label map.
+
+    Such layers are offered as ground truth (converted on use) and never as
+    extra channels (training on the answer would leak it).
+    """
+    data = getattr(layer, "data", None)
+    if data is None or getattr(layer, "rgb", False) or getattr(layer, "multiscale", False):
+        return False
+    dtype = np.asarray(data[:0] if hasattr(data, "__getitem__") else data).dtype
+    if dtype != bool and dtype.kind not in "iu":
+        return False
+    sample = np.asarray(data).ravel()
+    if sample.size > 1 << 18:  # a strided sample is enough to tell a photo
+        sample = sample[:: sample.size // (1 << 18)]
+    return np.unique(sample).size <= MAX_LABEL_VALUES
+
+
+def as_labels_layer(viewer, layer):
+    """The Labels twin of an Image layer that holds a label map (added once, re-used)."""
+    name = f"{layer.name} (labels)"
+    for other in viewer.layers:
+        if other.name == name and other.data.shape == layer.data.shape:
+            return other
+    data = np.asarray(layer.data)
+    active = viewer.layers.selection.active
+    twin = viewer.add_labels(data.astype(np.uint8) if data.dtype == bool else data,
+                             name=name, scale=layer.scale, translate=layer.translate,
+                             opacity=0.5)
+    layer.visible = False
+    if active is not None and active in viewer.layers:
+        viewer.layers.selection.active = active
+    return twin

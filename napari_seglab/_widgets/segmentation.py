@@ -16,17 +16,18 @@ from magicgui.widgets import (
     CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, Select, SpinBox,
 )
 from napari.layers import Image, Labels
-from napari.qt.threading import thread_worker
-from napari.utils import progress
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
 from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
+from .jobs import Failure as _Failure
+from .jobs import Job, make_progress_bar
 from .layers import (
-    _Failure,
     InputError,
+    follow_undo,
+    looks_like_labels,
     class_color_hex,
     class_names,
     find_output,
@@ -65,7 +66,6 @@ METHODS = {
 }
 
 
-@thread_worker
 def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params,
                        with_uncertainty=False):
     """Train on ``seeds`` and label ``data``, yielding ``(stage, done, total)`` steps.
@@ -81,12 +81,11 @@ def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, par
                                                    channel_axis=-1,
                                                    return_proba=with_uncertainty)
     except (ValueError, TypeError) as exc:
-        return _Failure(str(exc))
+        return _Failure(_humanize(str(exc)))
     labels, doubt = (result[0], uncertainty(result[1])) if with_uncertainty else (result, None)
     return labels, time.perf_counter() - start, doubt, model
 
 
-@thread_worker
 def _apply_in_thread(model, data, spacing, channel_axis):
     """Label ``data`` with a trained ``model``, yielding ``(stage, done, total)``."""
     start = time.perf_counter()
@@ -98,7 +97,6 @@ def _apply_in_thread(model, data, spacing, channel_axis):
     return labels, time.perf_counter() - start
 
 
-@thread_worker
 def _thresholds_in_thread(data, channel_axis, seeds):
     try:
         intensity = prepare_image(data, channel_axis).mean(axis=-1)
@@ -109,6 +107,13 @@ def _thresholds_in_thread(data, channel_axis, seeds):
                         "needs finite intensities (Segment with a threshold method "
                         "handles them).")
     return try_all_thresholds(intensity, seeds)
+
+
+def _humanize(message: str) -> str:
+    """Core messages name methods by key ('knn'); say what the menu says (kNN)."""
+    for name, key in METHODS.items():
+        message = message.replace(f"method {key!r}", name).replace(f"{key!r}", name)
+    return message
 
 
 def _compact_list(select):
@@ -127,7 +132,6 @@ def _describe(model, source) -> str:
     return f"Model: {method}{features}, classes {classes}, trained on {source}"
 
 
-@thread_worker
 def _live_in_thread(data, seeds, index, method, features, params, spacing, cache,
                     version):
     start = time.perf_counter()
@@ -136,7 +140,7 @@ def _live_in_thread(data, seeds, index, method, features, params, spacing, cache
                                params=params, spacing=spacing, cache=cache,
                                version=version)
     except (ValueError, TypeError) as exc:
-        return _Failure(str(exc))
+        return _Failure(_humanize(str(exc)))
     return labels, time.perf_counter() - start
 
 
@@ -151,8 +155,6 @@ class SegmentationWidget(Container):
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        self._generation = 0  # results of older runs are dropped
-        self._worker = None
         self._legend_source = None
         # Features per slice, reused across strokes (live preview).
         self._cache = FeatureCache(max_bytes=2 * 2**30)
@@ -204,10 +206,13 @@ class SegmentationWidget(Container):
                     "press Segment for the whole volume. Paused in the 3D view.",
         )
         self.status = Label(value="Paint seeds, then press Segment.")
+        self.status.native.setWordWrap(True)
+        self.progress_bar = make_progress_bar()
         self.legend = Label(value="")
         # The model of the last Segment run (or a loaded one): save it, or
         # apply it to another image ("train on one subject, test on another").
         self.model = None
+        self._model_source = None  # name of the image layer the model was trained on
         self.model_info = Label(value="No trained model yet: press Segment, or load one.")
         self.save_model = PushButton(text="Save model…", enabled=False)
         self.load_model = PushButton(text="Load model…")
@@ -232,6 +237,16 @@ class SegmentationWidget(Container):
             self.model_info, model_files, self.apply_to, self.apply_channels, self.apply,
         ])
 
+        self.native.layout().insertWidget(self.index(self.status) + 1, self.progress_bar)
+        # Jobs: Segment / Apply / thresholds share one kind (the newest wins,
+        # Cancel stops it); live previews are their own kind, one at a time.
+        self.job = Job("Segment", self.native, self._set_status, bar=self.progress_bar,
+                       cancel_button=self.cancel, viewer=self.viewer)
+        self.live_job = Job("Live update", self.native, self._set_status,
+                            bar=self.progress_bar, viewer=self.viewer, quiet_failures=True)
+        self.job.done.connect(self._job_done)
+        self.live_job.done.connect(self._live_done)
+        self._live_pending = False
         # napari emits `paint` before it writes the pixels (data_setitem), so
         # the legend reads the seeds on the next turn of the event loop.
         self._legend_timer = QTimer(self.native)
@@ -255,6 +270,7 @@ class SegmentationWidget(Container):
         self.apply_to.changed.connect(self._show_apply_channels)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
+        self.method.changed.connect(self._schedule_live)
         self.image.changed.connect(self._show_method_params)
         self.try_thresholds.changed.connect(self.try_all_thresholds)
         self.edit_features.changed.connect(self.open_feature_grid)
@@ -277,10 +293,11 @@ class SegmentationWidget(Container):
         """Image layers that can be added to ``image`` as channels (same shape)."""
         if image is None or getattr(image, "rgb", False):
             return []
+        # A mask opened as an image is an answer, not a contrast: never offered.
         return [(layer.name, layer) for layer in self.viewer.layers
                 if isinstance(layer, Image) and layer_role(layer) is None
                 and layer is not image and not layer.rgb
-                and layer.data.shape == image.data.shape]
+                and layer.data.shape == image.data.shape and not looks_like_labels(layer)]
 
     def _channel_choices(self, widget=None):
         return self._other_contrasts(self.image.value if hasattr(self, "image") else None)
@@ -346,10 +363,49 @@ class SegmentationWidget(Container):
                 return {"n_components": int(self.n_clusters.value)}
         return {}
 
+    def _set_status(self, text):
+        self.status.value = text
+
+    def _job_done(self, result):
+        """After any Segment/Apply/threshold outcome: tell listeners, keep painting."""
+        if result is None:
+            self.finished_run.emit(None)
+
+    def _spec_for(self, method, shape, spacing):
+        """The features to use, and a note when a thin volume forces 2D per slice.
+
+        A 3-slice stack cannot hold a 3D Gaussian of σ 1.6 voxels along its
+        thin axis; filtering each slice in 2D can. Chosen automatically (and
+        said), instead of refusing with a σ the user never typed.
+        """
+        from dataclasses import replace
+
+        from ..core.features import feature_halo, resolve_spec
+
+        value = self.feature_value
+        if SEGMENTERS[method].input != "features" or len(shape) != 3:
+            return value, ""
+        spec = resolve_spec(value, SEGMENTERS[method].default_features)
+        if spec.mode != "3d":
+            return value, ""
+        try:
+            feature_halo(spec, shape, spacing)
+        except ValueError:
+            flat = replace(spec, mode="2d")
+            try:
+                feature_halo(flat, shape, spacing)
+            except ValueError:
+                return value, ""  # too small even per slice: the core says why
+            return flat, (f"The volume is too thin along its first axis ({shape[0]} slices of "
+                          f"{abs(spacing[0]):g}) for 3D filters at these σ: features are "
+                          "computed per slice (2D). Feature grid… changes it.")
+        return value, ""
+
     def start_segmentation(self, *args):
         """Run the chosen method in a worker; the newest run's result wins."""
         image = self.image.value
         method = METHODS[self.method.value]
+        method_name = self.method.value
         try:
             data, channel_axis, spacing = self._inputs()
             shape = spatial_shape(data, channel_axis)
@@ -360,72 +416,27 @@ class SegmentationWidget(Container):
                 seeds = seeds_array(seeds_layer, image, shape)
         except InputError as exc:
             show_warning(str(exc))
+            self.finished_run.emit(None)
             return None
-
-        self._generation += 1
-        generation = self._generation
-        worker = _segment_in_thread(
-            data, seeds, method, spacing, channel_axis,
-            self.feature_value,
-            self._params(), self.show_uncertainty.value, _start_thread=False,
-        )
-        worker.returned.connect(
-            lambda result: self._show_result(result, generation, image, seeds_layer)
-        )
-        self._training_source = " + ".join(
-            f"'{layer.name}'" for layer in (image, *self.channels.value))
-        worker.errored.connect(self._show_crash)
-        self.status.value = f"Segmenting '{image.name}' with {self.method.value}…"
-        self._start_job(worker, f"Segmenting '{image.name}'")
-        return worker
-
-    def _start_job(self, worker, what):
-        """Run ``worker`` (one at a time) with a progress bar that Cancel can stop."""
-        self._worker = worker
-        self.cancel.enabled = True
-        bar = progress(total=0, desc=what)  # indeterminate until the first step
-
-        def step(value):
-            stage, done, total = value
-            # Status first: napari's progress bar processes pending events
-            # (the result among them) while it updates.
-            self.status.value = f"{what}: {stage} ({done}/{total})…"
-            if bar.total != total:
-                bar.total = total
-            bar.set_description(f"{what}: {stage}")
-            bar.update(done - bar.n)
-
-        worker.yielded.connect(step)
-        worker.finished.connect(bar.close)
-        worker.finished.connect(self._worker_finished)
-        worker.start()
-
-    def _worker_finished(self, *args):
-        self.cancel.enabled = False
+        features, note = self._spec_for(method, shape, spacing)
+        if note:
+            show_info(note)
+        source = " + ".join(f"'{layer.name}'" for layer in (image, *self.channels.value))
+        return self.job.start(
+            _segment_in_thread, data, seeds, method, spacing, channel_axis, features,
+            self._params(), self.show_uncertainty.value,
+            on_result=lambda result: self._show_result(result, image, seeds_layer,
+                                                       method_name, source),
+            what=f"Segmenting '{image.name}' with {method_name}",
+            reads=(image, seeds_layer, *self.channels.value))
 
     def cancel_segmentation(self, *args):
-        """Drop the running Segment: its result will never be shown."""
-        worker = self._worker
-        # Enabled until the run's result is shown: it may be finished and queued.
-        if worker is None or not self.cancel.enabled:
-            return
-        self._generation += 1  # the running result is now outdated
-        worker.quit()
-        self._worker = None
-        self.cancel.enabled = False
-        self.status.value = "Cancelled: the result of that run is discarded."
-        self.finished_run.emit(None)
+        """Stop the running Segment or Apply: its result will never be shown."""
+        self.job.cancel()
 
-    def _show_result(self, result, generation, image, seeds_layer):
-        if generation != self._generation:
-            return  # a newer run was started: never show an outdated result
-        if isinstance(result, _Failure):
-            self.status.value = "Not segmented: see the message."
-            show_warning(result.message)
-            self.finished_run.emit(None)
-            return
+    def _show_result(self, result, image, seeds_layer, method_name, source):
         labels, seconds, doubt, model = result
-        self._keep_model(model, self._training_source)
+        self._keep_model(model, source, trained_on=image.name)
         ndim = labels.ndim
         if doubt is not None:
             self._show_uncertainty(doubt, image)
@@ -435,16 +446,19 @@ class SegmentationWidget(Container):
             scale=image.scale[-ndim:], translate=image.translate[-ndim:],
             opacity=0.5,
         )
+        layer.metadata[META_KEY].update(trained_on=image.name,
+                                        seeds=getattr(seeds_layer, "name", None))
         self.status.value = (
-            f"{self.method.value}: {labels.size:,} pixels in {seconds:.2f} s "
+            f"{method_name}: {labels.size:,} pixels in {seconds:.2f} s "
             f"→ '{layer.name}'"
         )
         show_info(f"Segmented '{image.name}' in {seconds:.2f} s")
         self.finished_run.emit(layer)
 
     # -- trained model: save, load, apply ------------------------------------------
-    def _keep_model(self, model, source):
+    def _keep_model(self, model, source, trained_on=None):
         self.model = model
+        self._model_source = trained_on
         self.model_info.value = _describe(model, source)
         self.save_model.enabled = True
         self.apply.enabled = True
@@ -503,24 +517,15 @@ class SegmentationWidget(Container):
         except InputError as exc:
             show_warning(str(exc))
             return None
-        self._generation += 1
-        generation = self._generation
         seeds_layer = self.seeds.value
-        worker = _apply_in_thread(model, data, spacing, channel_axis, _start_thread=False)
-        worker.returned.connect(
-            lambda result: self._show_applied(result, generation, target, seeds_layer))
-        worker.errored.connect(self._show_crash)
-        self._start_job(worker, f"Applying the model to '{target.name}'")
-        return worker
+        trained_on = self._model_source
+        return self.job.start(
+            _apply_in_thread, model, data, spacing, channel_axis,
+            on_result=lambda result: self._show_applied(result, target, seeds_layer,
+                                                        trained_on),
+            what=f"Applying the model to '{target.name}'", reads=(target, *extra))
 
-    def _show_applied(self, result, generation, target, seeds_layer):
-        if generation != self._generation:
-            return
-        if isinstance(result, _Failure):
-            self.status.value = "Not applied: see the message."
-            show_warning(result.message)
-            self.finished_run.emit(None)
-            return
+    def _show_applied(self, result, target, seeds_layer, trained_on):
         labels, seconds = result
         ndim = labels.ndim
         training = self.image.value
@@ -529,6 +534,8 @@ class SegmentationWidget(Container):
             name="segmentation" if target is training else f"segmentation ({target.name})",
             like=seeds_layer if isinstance(seeds_layer, Labels) else None,
             scale=target.scale[-ndim:], translate=target.translate[-ndim:], opacity=0.5)
+        # The seeds trained the model on another image: they say nothing of this one.
+        layer.metadata[META_KEY].update(trained_on=trained_on, seeds=None)
         self.status.value = f"Model applied to '{target.name}' in {seconds:.2f} s → '{layer.name}'"
         self.finished_run.emit(layer)
 
@@ -539,17 +546,13 @@ class SegmentationWidget(Container):
             if isinstance(layer, Image) and layer_role(layer) == "uncertainty" \
                     and layer.data.shape == doubt.shape:
                 layer.data = doubt
+                layer.visible = True
                 return layer
         return self.viewer.add_image(
-            doubt, name="uncertainty", colormap="magma", blending="additive",
-            contrast_limits=(0, 1), opacity=0.6,
+            doubt, name="uncertainty", colormap="magma", blending="translucent",
+            contrast_limits=(0, 1), opacity=0.5,
             scale=image.scale[-ndim:], translate=image.translate[-ndim:],
             metadata={META_KEY: {"role": "uncertainty", "source": image.name}})
-
-    def _show_crash(self, exc):
-        self.status.value = "Segmentation failed."
-        show_error(f"Segmentation failed unexpectedly: {exc!r}")
-        self.finished_run.emit(None)
 
     # -- live preview ------------------------------------------------------------
     def _disconnect_viewer(self, *args):
@@ -612,30 +615,38 @@ class SegmentationWidget(Container):
                                      "press Segment for the whole volume.")
                 return None
             index = self._visible_slice(image, shape[0])
+        if self.live_job.running:
+            # One preview at a time (they share the feature cache): the
+            # newest seeds are read again when the running one is done.
+            self._live_pending = True
+            return None
+        self._live_pending = False
         layers = (image, *self.channels.value)
         prepared, version = self._prepared_image(layers, data, channel_axis)
-        features = self.feature_value
-        self._generation += 1
-        generation = self._generation
-        worker = _live_in_thread(prepared, seeds, index, method, features, self._params(),
-                                 spacing, self._cache, version,
-                                 _start_thread=False)
-        worker.returned.connect(
-            lambda result: self._show_live(result, generation, image, seeds_layer, index))
-        worker.errored.connect(self._show_crash)
-        worker.start()
-        return worker
+        features, note = self._spec_for(method, shape, spacing)
+        method_name = self.method.value
+        return self.live_job.start(
+            _live_in_thread, prepared, seeds, index, method, features, self._params(),
+            spacing, self._cache, version,
+            on_result=lambda result: self._show_live(result, image, seeds_layer, index,
+                                                     method_name, note),
+            what=f"Live {method_name}" + ("" if index is None else f" (slice {index})"),
+            reads=(image, seeds_layer, *self.channels.value))
 
-    def _show_live(self, result, generation, image, seeds_layer, index):
-        if generation != self._generation:
+    def _live_done(self, result):
+        if result is None:
             self.live_shown.emit(None)
-            return  # a newer stroke or run is under way: never show an old result
-        if isinstance(result, _Failure):
-            # Normal while painting (one class so far): say it quietly.
-            self.status.value = f"Live update waits: {result.message}"
+        if self._live_pending:
+            self._schedule_live()
+
+    def _show_live(self, result, image, seeds_layer, index, method_name, note):
+        if self.job.running:
             self.live_shown.emit(None)
-            return
+            return  # a Segment or Apply is under way: its result comes next
         labels, seconds = result
+        for layer in self.viewer.layers:  # it described the previous result
+            if layer_role(layer) == "uncertainty" and layer.visible:
+                layer.visible = False
         data, channel_axis, _ = image_arrays(image)
         shape = spatial_shape(data, channel_axis)
         layer = find_output(self.viewer, "segmentation", image.name, shape)
@@ -661,8 +672,9 @@ class SegmentationWidget(Container):
                 name="segmentation", like=seeds_layer,
                 scale=image.scale[-ndim:], translate=image.translate[-ndim:], opacity=0.5)
         where = "" if index is None else f" (slice {index})"
-        self.status.value = f"Live {self.method.value}{where}: {seconds * 1000:.0f} ms"
-        self.live_shown.emit(generation)
+        self.status.value = (f"Live {method_name}{where}: {seconds * 1000:.0f} ms"
+                             + (f". {note}" if note else ""))
+        self.live_shown.emit(self.live_job.generation)
 
     # -- method-dependent controls and legend -----------------------------------
     def _show_method_params(self, *args):
@@ -787,18 +799,12 @@ class SegmentationWidget(Container):
             painted = np.asarray(seeds_layer.data)
             if np.unique(painted[painted > 0]).size == 2:
                 seeds = painted.copy()
-        worker = _thresholds_in_thread(data, channel_axis, seeds, _start_thread=False)
-        worker.returned.connect(lambda result: self._show_thresholds(result, image))
-        worker.errored.connect(self._show_crash)
-        self.status.value = f"Trying every threshold on '{image.name}'…"
-        worker.start()
-        return worker
+        return self.job.start(
+            _thresholds_in_thread, data, channel_axis, seeds,
+            on_result=lambda result: self._show_thresholds(result, image),
+            what=f"Trying every threshold on '{image.name}'", reads=(image,))
 
     def _show_thresholds(self, results, image):
-        if isinstance(results, _Failure):
-            show_warning(results.message)
-            self.finished_run.emit(None)
-            return
         ndim = len(image.data.shape) - (1 if image.rgb else 0)
         shown, failed = [], []
         for name, labels in results.items():
@@ -823,11 +829,14 @@ class SegmentationWidget(Container):
             self._legend_source.events.paint.disconnect(self._schedule_legend)
             self._legend_source.events.paint.disconnect(self._schedule_live)
             self._legend_source.events.data.disconnect(self._schedule_legend)
+            self._legend_source.events.data.disconnect(self._schedule_live)
         self._legend_source = layer
         if layer is not None:
+            follow_undo(layer)  # undo/redo emit paint: everything below follows
             layer.events.paint.connect(self._schedule_legend)
             layer.events.paint.connect(self._schedule_live)
             layer.events.data.connect(self._schedule_legend)
+            layer.events.data.connect(self._schedule_live)
         self._update_legend()
 
     def _schedule_legend(self, *args):
@@ -836,7 +845,8 @@ class SegmentationWidget(Container):
     def _update_legend(self, *args):
         layer = self.seeds.value
         if layer is None:
-            self.legend.value = "No seeds layer yet."
+            self.legend.value = ("<b>Classes</b><br>No seeds layer yet: press <i>New seeds "
+                                 "layer</i>, then paint label 1, 2, … with the brush.")
             return
         values, counts = np.unique(np.asarray(layer.data), return_counts=True)
         names = class_names(layer)

@@ -6,6 +6,7 @@ token it bumps whenever the data change in place.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -52,11 +53,16 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict = OrderedDict()
+        # Live previews and Segment runs use one cache from worker threads:
+        # every read-modify of the OrderedDict holds this lock (computing
+        # does not, so two threads never wait for each other's features).
+        self._lock = threading.RLock()
 
     @property
     def nbytes(self) -> int:
         """Bytes held."""
-        return sum(e[1].nbytes for e in self._entries.values())
+        with self._lock:
+            return sum(e[1].nbytes for e in self._entries.values())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -66,6 +72,10 @@ class FeatureCache:
         return (id(image), version, spacing, channel_axis, _resolve_spec(spec), what)
 
     def _lookup(self, key, image):
+        with self._lock:
+            return self._lookup_locked(key, image)
+
+    def _lookup_locked(self, key, image):
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -79,9 +89,10 @@ class FeatureCache:
     def _store(self, key, image, value):
         if value.nbytes > self.max_bytes:
             return
-        self._entries[key] = (weakref.ref(image), value)
-        while self.nbytes > self.max_bytes:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = (weakref.ref(image), value)
+            while self.nbytes > self.max_bytes:
+                self._entries.popitem(last=False)
 
     def _fetch(self, key, image, compute):
         """The cached value for ``key``, or ``compute()`` stored under it."""
@@ -140,6 +151,10 @@ class FeatureCache:
 
     def invalidate(self, image=None) -> None:
         """Drop every entry, or only those of ``image``."""
+        with self._lock:
+            self._invalidate_locked(image)
+
+    def _invalidate_locked(self, image):
         if image is None:
             self._entries.clear()
             return

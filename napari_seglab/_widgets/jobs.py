@@ -1,0 +1,237 @@
+"""Background jobs of a panel: one kind at a time, newest wins, progress in the panel, Cancel.
+
+Every long computation of the napari side (Segment, Apply, live preview,
+features, ranking, grow from seeds) goes through a :class:`Job`:
+
+* one worker per job kind: starting again makes the running one outdated
+  (its result is dropped) and asks it to stop at its next step;
+* progress ``(stage, done, total)`` yielded by a generator goes to the panel's
+  own :class:`QProgressBar` and status line, with the elapsed time. napari's
+  ``progress`` widget is not used: its update processes events, and drawing a
+  canvas whose image layer was just removed crashed the process;
+* a job stops (and says so) when one of the layers it reads is removed;
+* failures: a :class:`Failure` returned, or a ``ValueError``/``TypeError``
+  raised in the worker, becomes a warning notification that says what to do;
+  anything else an error notification. Nothing the user painted is touched;
+* a panel that is closed while a job runs drops its result silently.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_warning
+from psygnal import Signal
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QProgressBar
+
+__all__ = ["Failure", "Job", "make_progress_bar"]
+
+
+@dataclass
+class Failure:
+    """What a worker returns when the input cannot be processed (a message to show)."""
+
+    message: str
+
+
+def make_progress_bar() -> QProgressBar:
+    """A slim progress bar for a panel, hidden until a job runs."""
+    bar = QProgressBar()
+    bar.setMaximumHeight(14)
+    bar.setTextVisible(False)
+    bar.setVisible(False)
+    return bar
+
+
+def _alive(qobject) -> bool:
+    try:
+        qobject.objectName()
+    except RuntimeError:  # the C++ object was deleted (panel closed)
+        return False
+    return True
+
+
+class Job:
+    """One kind of background job of a panel (see the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        What the job does, for messages ("Segment", "Live preview").
+    owner : QWidget
+        The panel; when it is deleted, results are dropped.
+    set_status : callable(str)
+        Shows a one-line status.
+    bar : QProgressBar, optional
+        Determinate once the first step arrives; busy before.
+    cancel_button : magicgui PushButton, optional
+        Enabled while the job runs.
+    viewer : napari.Viewer, optional
+        Needed to stop a job whose input layer is removed.
+    """
+
+    #: Emitted with the result when a current job's result has been handled,
+    #: or None when it failed, was cancelled or was outdated.
+    done = Signal(object)
+
+    def __init__(self, name, owner, set_status: Callable[[str], None], *, bar=None,
+                 cancel_button=None, viewer=None, quiet_failures=False):
+        self.name = name
+        self.owner = owner
+        self.set_status = set_status
+        self.bar = bar
+        self.cancel_button = cancel_button
+        self.viewer = viewer
+        self.quiet_failures = quiet_failures
+        self.generation = 0
+        self.worker = None
+        self._what = ""
+        self._started = 0.0
+        self._step_text = ""
+        self._watched = ()
+        self._tick = QTimer(owner)  # elapsed time in the status line
+        self._tick.setInterval(250)
+        self._tick.timeout.connect(self._show_elapsed)
+        if viewer is not None:
+            viewer.layers.events.removed.connect(self._layer_removed)
+            owner.destroyed.connect(self._disconnect)
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def _disconnect(self, *args):
+        self.generation += 1
+        if self.worker is not None:
+            self.worker.quit()
+        self.worker = None
+        if self.viewer is not None:
+            try:
+                self.viewer.layers.events.removed.disconnect(self._layer_removed)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+
+    # -- run -----------------------------------------------------------------------
+    def start(self, function, *args, on_result, what, reads=(), **kwargs):
+        """Run ``function(*args, **kwargs)`` in a thread; ``on_result(result)`` if still current.
+
+        ``function`` may be a generator function yielding ``(stage, done, total)``.
+        ``reads``: the layers it reads (the job stops if one is removed).
+        Returns the worker.
+        """
+        self.cancel(quietly=True)
+        self.generation += 1
+        generation = self.generation
+        worker = create_worker(function, *args, _start_thread=False, **kwargs)
+        self.worker = worker
+        self._what = what
+        self._step_text = ""
+        self._started = time.perf_counter()
+        self._watched = tuple(reads)
+        worker.returned.connect(lambda result: self._returned(result, generation, on_result))
+        worker.errored.connect(lambda exc: self._errored(exc, generation))
+        if hasattr(worker, "yielded"):
+            worker.yielded.connect(lambda step: self._step(step, generation))
+        worker.finished.connect(lambda: self._finished(generation))
+        self._show_busy(True)
+        self.set_status(f"{what}…")
+        worker.start()
+        return worker
+
+    def cancel(self, *args, quietly=False, reason=None) -> bool:
+        """Stop the running job (its result will not be shown); True if one ran."""
+        worker = self.worker
+        if worker is None:
+            return False
+        self.generation += 1
+        worker.quit()
+        self.worker = None
+        self._show_busy(False)
+        if not quietly:
+            self.set_status(reason or f"{self.name} cancelled: the result of that run is "
+                                      "discarded.")
+            self.done.emit(None)
+        return True
+
+    # -- callbacks (GUI thread) ---------------------------------------------------
+    def _current(self, generation) -> bool:
+        return generation == self.generation and _alive(self.owner)
+
+    def _step(self, step, generation):
+        if not self._current(generation):
+            return
+        try:
+            stage, done, total = step
+        except (TypeError, ValueError):
+            return
+        self._step_text = f": {stage} ({done}/{total})"
+        if self.bar is not None and total:
+            self.bar.setRange(0, int(total))
+            self.bar.setValue(int(done))
+        self._show_elapsed()
+
+    def _show_elapsed(self):
+        if self.worker is None or not _alive(self.owner):
+            self._tick.stop()
+            return
+        seconds = time.perf_counter() - self._started
+        self.set_status(f"{self._what}{self._step_text}… {seconds:.1f} s")
+
+    def _returned(self, result, generation, on_result):
+        if not self._current(generation):
+            return
+        self.worker = None
+        self._show_busy(False)
+        if isinstance(result, Failure):
+            self.set_status(f"{self.name}: not done — {result.message}"
+                            if self.quiet_failures else f"{self.name}: not done, see the message.")
+            if not self.quiet_failures:
+                show_warning(result.message)
+            self.done.emit(None)
+            return
+        on_result(result)
+        self.done.emit(result)
+
+    def _errored(self, exc, generation):
+        if not self._current(generation):
+            return
+        self.worker = None
+        self._show_busy(False)
+        if isinstance(exc, (ValueError, TypeError, MemoryError)):
+            message = str(exc) if not isinstance(exc, MemoryError) else (
+                "not enough memory for this run: choose fewer features or crop the image")
+            self.set_status(f"{self.name}: not done — {message}" if self.quiet_failures
+                            else f"{self.name}: not done, see the message.")
+            if not self.quiet_failures:
+                show_warning(message)
+        else:
+            self.set_status(f"{self.name} failed.")
+            show_error(f"{self.name} failed unexpectedly: {exc!r}")
+        self.done.emit(None)
+
+    def _finished(self, generation):
+        if generation == self.generation and _alive(self.owner):
+            self.worker = None
+            self._show_busy(False)
+
+    def _show_busy(self, busy):
+        if not _alive(self.owner):
+            return
+        if self.cancel_button is not None:
+            self.cancel_button.enabled = busy
+        if busy:
+            self._tick.start()
+        else:
+            self._tick.stop()
+        if self.bar is not None:
+            self.bar.setVisible(busy)
+            self.bar.setRange(0, 0)  # busy until the first step says how many
+
+    def _layer_removed(self, event):
+        if self.worker is not None and any(event.value is layer for layer in self._watched):
+            self.cancel(reason=f"{self.name} stopped: layer '{event.value.name}' was removed.")
