@@ -1,0 +1,471 @@
+"""The "Measure & export" dock widget: volumes in mm³, mean HU, 3D surfaces, label maps out.
+
+It reads a labels layer (``segmentation`` by default) and an image layer,
+and shows one row per label: voxels, volume in mm³ (from the layer scale),
+mean, std, min and max of the image (HU on CT). The table follows the labels
+(paint, fill, erase, undo/redo, replaced data), debounced, computed in a
+thread worker; the newest request wins. From here: copy or export the table,
+show a label as a 3D surface, export the label map (NIfTI, NRRD, TIFF, NPY,
+DICOM SEG) and resample the image to another voxel size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.files import atomic_write
+from ..core.measure import segment_statistics, surface
+from ..core.resample import isotropic_spacing, resample
+from ..io import write_dicom_seg, write_labels
+from .layers import follow_undo
+
+if TYPE_CHECKING:
+    import napari
+
+#: Table columns (header, key in the statistics row, format).
+TABLE_COLUMNS = (("label", "label", "{}"), ("name", None, "{}"), ("voxels", "voxels", "{}"),
+                 ("volume mm³", "volume_mm3", "{:.1f}"), ("mean", "mean", "{:.1f}"),
+                 ("std", "std", "{:.1f}"), ("min", "min", "{:.4g}"), ("max", "max", "{:.4g}"))
+EXPORT_FILTERS = ("NIfTI (*.nii.gz *.nii)", "NRRD (*.nrrd)", "TIFF (*.tif *.tiff)",
+                  "NumPy (*.npy)", "DICOM SEG (*.dcm)")
+DEBOUNCE_MS = 250
+NO_IMAGE = "(no image)"
+
+
+def _spatial(layer, ndim):
+    return tuple(float(v) for v in layer.scale[-ndim:]), tuple(float(v) for v in
+                                                               layer.translate[-ndim:])
+
+
+def _names(layer) -> dict:
+    try:
+        features = layer.features
+        return {int(i): str(n) for i, n in zip(features["index"], features["name"],
+                                                strict=True)}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {}
+
+
+class MeasureWidget(QWidget):
+    """Statistics table, 3D surface, label map export and resampling."""
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.table_data = None  # the last SegmentTable shown
+        self._generation = 0
+        self._watched = None
+        self._workers = set()
+
+        self.labels_combo = QComboBox()
+        self.image_combo = QComboBox()
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(60)
+        self.table.setMaximumHeight(170)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumHeight(10)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+
+        self.copy_button = QPushButton("Copy")
+        self.csv_button = QPushButton("Export CSV…")
+        self.surface_label = QComboBox()
+        self.smooth_spin = QDoubleSpinBox()
+        self.smooth_spin.setRange(0.0, 10.0)
+        self.smooth_spin.setSingleStep(0.5)
+        self.smooth_spin.setValue(1.0)
+        self.smooth_spin.setSuffix(" mm")
+        self.smooth_spin.setToolTip("Gaussian smoothing of the mask before meshing "
+                                    "(0: the voxel staircase)")
+        self.surface_button = QPushButton("Show 3D surface")
+        self.export_button = QPushButton("Export label map…")
+        self.spacing_edit = QLineEdit()
+        self.spacing_edit.setPlaceholderText("isotropic")
+        self.spacing_edit.setToolTip("New voxel size in mm: one number (isotropic) or "
+                                     "z, y, x; empty = isotropic at the finest spacing")
+        self.resample_button = QPushButton("Resample image")
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Labels", self.labels_combo)
+        form.addRow("Image", self.image_combo)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.csv_button)
+        surface_row = QHBoxLayout()
+        surface_row.addWidget(self.surface_label)
+        surface_row.addWidget(self.smooth_spin)
+        surface_row.addWidget(self.surface_button)
+        resample_row = QHBoxLayout()
+        resample_row.addWidget(self.spacing_edit)
+        resample_row.addWidget(self.resample_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addWidget(self.table)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        layout.addLayout(surface_row)
+        layout.addWidget(self.export_button)
+        layout.addLayout(resample_row)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+
+        self.labels_combo.currentTextChanged.connect(self._on_labels_choice)
+        self.image_combo.currentTextChanged.connect(lambda _: self.schedule_refresh())
+        self.copy_button.clicked.connect(self.copy_table)
+        self.csv_button.clicked.connect(self._ask_csv)
+        self.surface_button.clicked.connect(lambda: self.show_surface())
+        self.export_button.clicked.connect(self._ask_export)
+        self.resample_button.clicked.connect(lambda: self.resample_image())
+        self.viewer.layers.events.inserted.connect(self._fill_choices)
+        self.viewer.layers.events.removed.connect(self._fill_choices)
+        self.viewer.layers.events.reordered.connect(self._fill_choices)
+        self._fill_choices()
+
+    # -- layer choices ---------------------------------------------------------------
+
+    def _layers(self, kind):
+        return [layer for layer in self.viewer.layers if layer._type_string == kind]
+
+    def _fill_choices(self, event=None):
+        labels = [layer.name for layer in self._layers("labels")]
+        images = [layer.name for layer in self._layers("image")]
+        current_labels = self.labels_combo.currentText()
+        current_image = self.image_combo.currentText()
+        for combo, names, current, default in (
+                (self.labels_combo, labels, current_labels, "segmentation"),
+                (self.image_combo, [NO_IMAGE] + images, current_image, None)):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+            elif default in names:
+                combo.setCurrentText(default)
+            elif combo is self.image_combo and images:
+                combo.setCurrentText(self._image_for(images))
+            combo.blockSignals(False)
+        self._on_labels_choice(self.labels_combo.currentText())
+
+    def _image_for(self, images):
+        """The first image with the labels' grid, else the first image."""
+        labels = self.labels_layer
+        for name in images:
+            layer = self.viewer.layers[name]
+            if labels is not None and tuple(layer.data.shape) == tuple(labels.data.shape):
+                return name
+        return images[0]
+
+    @property
+    def labels_layer(self):
+        name = self.labels_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    @property
+    def image_layer(self):
+        name = self.image_combo.currentText()
+        if name == NO_IMAGE or name not in self.viewer.layers:
+            return None
+        return self.viewer.layers[name]
+
+    def _on_labels_choice(self, name):
+        layer = self.labels_layer
+        if layer is not self._watched:
+            if self._watched is not None:
+                for emitter in self._emitters(self._watched):
+                    emitter.disconnect(self.schedule_refresh)
+            self._watched = layer
+            if layer is not None:
+                follow_undo(layer)  # napari's undo/redo emit nothing by themselves
+                for emitter in self._emitters(layer):
+                    emitter.connect(self.schedule_refresh)
+        self.surface_button.setEnabled(layer is not None and layer.data.ndim == 3)
+        self.schedule_refresh()
+
+    @staticmethod
+    def _emitters(layer):
+        # paint: strokes, fill, erase; data: replaced arrays; labels_update: undo/redo
+        return [getattr(layer.events, name) for name in ("paint", "data", "labels_update")
+                if hasattr(layer.events, name)]
+
+    # -- statistics ------------------------------------------------------------------
+
+    def schedule_refresh(self, event=None):
+        """Refresh the table after a short pause (strokes come in bursts)."""
+        self._timer.start()
+
+    def refresh(self):
+        """Recompute the statistics in a worker; the newest request wins."""
+        self._generation += 1
+        generation = self._generation
+        labels_layer = self.labels_layer
+        if labels_layer is None:
+            self._show_rows(None)
+            self.status.setText("Add or choose a labels layer.")
+            return
+        labels = np.asarray(labels_layer.data)
+        spacing, _ = _spatial(labels_layer, labels.ndim)
+        image_layer = self.image_layer
+        image = None
+        note = ""
+        if image_layer is not None:
+            if tuple(image_layer.data.shape) == labels.shape:
+                image = np.asarray(image_layer.data)
+            else:
+                note = (f"{image_layer.name!r} has shape {tuple(image_layer.data.shape)}, the "
+                        f"labels {labels.shape}: intensities left out")
+        worker = create_worker(segment_statistics, labels, image, spacing)
+        worker.returned.connect(lambda table: self._on_table(generation, table, note))
+        worker.errored.connect(lambda exc: self._on_error(generation, exc))
+        self._start(worker)
+
+    def _start(self, worker):
+        self._workers.add(worker)
+        worker.finished.connect(lambda: self._finished(worker))
+        self.progress.show()
+        worker.start()
+
+    def _finished(self, worker):
+        self._workers.discard(worker)
+        if not self._workers:
+            self.progress.hide()
+
+    def _on_error(self, generation, exc):
+        if generation == self._generation:
+            self.status.setText(str(exc))
+            show_warning(f"Measure: {exc}")
+
+    def _on_table(self, generation, table, note):
+        if generation != self._generation:
+            return  # an older request: the labels changed since
+        self.table_data = table
+        self._show_rows(table)
+        unit = "mm³" if len(table.spacing) == 3 else "mm²"
+        total = sum(r["volume_mm3"] for r in table.rows)
+        spacing = " × ".join(f"{s:g}" for s in table.spacing)
+        self.status.setText(f"{len(table)} label(s), {total:.1f} {unit} in all; voxel "
+                            f"{spacing} mm" + (f". {note}" if note else ""))
+
+    def _show_rows(self, table):
+        rows = table.rows if table is not None else []
+        names = _names(self.labels_layer) if self.labels_layer is not None else {}
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, (_, key, fmt) in enumerate(TABLE_COLUMNS):
+                value = names.get(row["label"], "") if key is None else row[key]
+                text = "" if value is None else fmt.format(value)
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        current = self.surface_label.currentText()
+        self.surface_label.clear()
+        self.surface_label.addItems([str(row["label"]) for row in rows])
+        if current in [str(row["label"]) for row in rows]:
+            self.surface_label.setCurrentText(current)
+
+    def table_text(self, sep=",") -> str:
+        """The shown table as CSV (with names), the text Copy puts on the clipboard."""
+        if self.table_data is None:
+            return ""
+        names = _names(self.labels_layer) if self.labels_layer is not None else {}
+        text = self.table_data.to_csv(names=names or None)
+        return text.replace(",", sep) if sep != "," else text
+
+    def copy_table(self):
+        """Copy the table to the clipboard (tab-separated, pastes into a spreadsheet)."""
+        QApplication.clipboard().setText(self.table_text(sep="\t"))
+        show_info("Statistics copied")
+
+    def _ask_csv(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export statistics", "statistics.csv",
+                                              "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path):
+        """Write the table to ``path`` (atomic)."""
+        if self.table_data is None:
+            show_warning("No statistics yet: choose a labels layer")
+            return None
+        try:
+            with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(self.table_text())
+        except OSError as exc:
+            show_error(f"Could not write {path}: {exc}")
+            return None
+        return path
+
+    # -- surface ---------------------------------------------------------------------
+
+    def show_surface(self, label=None):
+        """Add the surface of ``label`` (default: the chosen one) as a Surface layer."""
+        layer = self.labels_layer
+        if layer is None or layer.data.ndim != 3:
+            show_warning("Show 3D surface needs a 3D labels layer")
+            return
+        if label is None:
+            text = self.surface_label.currentText()
+            if not text:
+                show_warning("No label to show: paint or segment first")
+                return
+            label = int(text)
+        spacing, translate = _spatial(layer, 3)
+        color = np.asarray(layer.get_color(label), float)
+        name = f"{layer.name} surface {label}"
+        worker = create_worker(surface, np.asarray(layer.data), label, spacing,
+                               self.smooth_spin.value())
+        worker.returned.connect(lambda mesh: self._add_surface(mesh, name, translate, color))
+        worker.errored.connect(lambda exc: show_warning(f"Show 3D surface: {exc}"))
+        self._start(worker)
+
+    def _add_surface(self, mesh, name, translate, color):
+        vertices, faces = mesh
+        colors = np.tile(color, (len(vertices), 1))
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        keep_active = self.viewer.layers.selection.active
+        self.viewer.add_surface((vertices, faces), name=name, translate=translate,
+                                vertex_colors=colors, shading="smooth", opacity=0.8)
+        if keep_active is not None and keep_active in self.viewer.layers:
+            self.viewer.layers.selection.active = keep_active
+
+    # -- export ----------------------------------------------------------------------
+
+    def _ask_export(self):
+        layer = self.labels_layer
+        if layer is None:
+            show_warning("Choose a labels layer to export")
+            return
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export label map", f"{layer.name}.nii.gz", ";;".join(EXPORT_FILTERS))
+        if path:
+            if "DICOM" in chosen and not path.lower().endswith(".dcm"):
+                path += ".dcm"
+            self.export_labels(path)
+
+    def export_labels(self, path):
+        """Write the labels layer to ``path`` by extension (.dcm: DICOM SEG)."""
+        layer = self.labels_layer
+        if layer is None:
+            show_warning("Choose a labels layer to export")
+            return None
+        labels = np.asarray(layer.data)
+        spacing, origin = _spatial(layer, labels.ndim)
+        image = self.image_layer
+        meta = image.metadata if image is not None else {}
+        try:
+            if str(path).lower().endswith(".dcm"):
+                source = self._dicom_source(labels)
+                written = write_dicom_seg(path, labels, source, names=_names(layer))
+            else:
+                direction = (layer.metadata.get("direction") or meta.get("direction"))
+                if direction is not None and np.shape(direction) != (labels.ndim,) * 2:
+                    direction = None
+                written = write_labels(path, labels, spacing=spacing, origin=origin,
+                                       direction=direction)
+        except (ValueError, TypeError, OSError) as exc:
+            show_error(f"Export label map: {exc}")
+            return None
+        show_info(f"Wrote {written}")
+        return written
+
+    def _dicom_source(self, labels):
+        from .._writer import find_dicom_source
+
+        layer = self.labels_layer
+        image = self.image_layer
+        if image is not None and image.metadata.get("files"):
+            return image.metadata
+        source = find_dicom_source(labels, {"metadata": layer.metadata, "scale": layer.scale,
+                                            "translate": layer.translate}, self.viewer)
+        if source is None:
+            raise ValueError("DICOM SEG needs the DICOM series the labels were drawn on: "
+                             "choose, as Image, a layer opened from DICOM by this plugin")
+        return source
+
+    # -- resampling -------------------------------------------------------------------
+
+    def _new_spacing(self, old):
+        text = self.spacing_edit.text().strip()
+        if not text:
+            return isotropic_spacing(old)
+        try:
+            values = [float(v) for v in text.replace(",", " ").replace("×", " ").split()]
+        except ValueError:
+            raise ValueError(f"spacing {text!r}: give one number (isotropic) or "
+                             f"{len(old)} numbers in mm") from None
+        if len(values) == 1:
+            values = values * len(old)
+        return tuple(values)
+
+    def resample_image(self, spacing=None):
+        """Add the image resampled to ``spacing`` (default: the field, else isotropic)."""
+        image = self.image_layer
+        if image is None:
+            show_warning("Choose an image layer to resample")
+            return
+        if image.rgb:
+            show_warning("Resampling RGB images is not supported")
+            return
+        ndim = image.data.ndim
+        old, translate = _spatial(image, ndim)
+        try:
+            new = tuple(spacing) if spacing is not None else self._new_spacing(old)
+        except ValueError as exc:
+            show_error(str(exc))
+            return
+        name = f"{image.name} ({' × '.join(f'{s:g}' for s in new)} mm)"
+        metadata = {k: v for k, v in image.metadata.items()
+                    if k not in ("files", "sop_instance_uids", "frame_order")}
+        metadata["resampled_from"] = json.loads(json.dumps({"name": image.name,
+                                                            "spacing": list(old)}))
+        worker = create_worker(resample, np.asarray(image.data), old, new, order=1)
+        kwargs = {"name": name, "scale": new, "translate": translate, "metadata": metadata,
+                  "colormap": image.colormap.name, "contrast_limits": image.contrast_limits}
+        worker.returned.connect(lambda data: self._add_image(data, kwargs))
+        worker.errored.connect(lambda exc: show_error(f"Resample image: {exc}"))
+        self._start(worker)
+
+    def _add_image(self, data, kwargs):
+        if kwargs["name"] in self.viewer.layers:
+            self.viewer.layers.remove(kwargs["name"])
+        keep_active = self.viewer.layers.selection.active
+        self.viewer.add_image(data, **kwargs)
+        if keep_active is not None and keep_active in self.viewer.layers:
+            self.viewer.layers.selection.active = keep_active

@@ -1,0 +1,106 @@
+"""Segment statistics, surfaces and resampling in physical units."""
+
+import numpy as np
+import pytest
+
+from napari_seglab._ct_sample import CT_SPACING, TISSUE_HU, ct_phantom
+from napari_seglab.measure import (
+    resample,
+    resampled_shape,
+    segment_statistics,
+    surface,
+    surface_area,
+)
+
+SPACING = (2.5, 0.7, 0.7)
+RADIUS = 12.0
+
+
+def _sphere(spacing=SPACING, radius=RADIUS, shape=(20, 50, 50)):
+    axes = [np.arange(n) * s - (n - 1) * s / 2 for n, s in zip(shape, spacing, strict=True)]
+    z, y, x = np.meshgrid(*axes, indexing="ij")
+    return ((z ** 2 + y ** 2 + x ** 2) <= radius ** 2).astype(np.uint8)
+
+
+def test_sphere_volume_in_mm3_with_anisotropic_spacing():
+    labels = _sphere()
+    row = segment_statistics(labels, spacing=SPACING).row(1)
+    assert row["volume_mm3"] == pytest.approx(4 / 3 * np.pi * RADIUS ** 3, rel=0.01)
+    assert row["voxels"] * np.prod(SPACING) == pytest.approx(row["volume_mm3"])
+    assert row["mean"] is None
+    # the same sphere at the other spacing has the same volume, other voxel count
+    other = segment_statistics(_sphere((1.0, 1.0, 1.0), shape=(30, 30, 30)),
+                               spacing=(1, 1, 1)).row(1)
+    assert other["volume_mm3"] == pytest.approx(row["volume_mm3"], rel=0.02)
+    assert other["voxels"] != row["voxels"]
+
+
+def test_statistics_of_the_ct_phantom_give_the_tissue_hu():
+    hu, truth = ct_phantom()
+    table = segment_statistics(truth, hu, spacing=CT_SPACING)
+    assert [r["label"] for r in table] == [1, 2, 3]  # background has no row
+    for row in table:
+        assert row["mean"] == pytest.approx(TISSUE_HU[row["label"]], abs=1.0)
+        assert 8 < row["std"] < 12  # the phantom's noise
+        mask = truth == row["label"]
+        assert row["min"] == hu[mask].min() and row["max"] == hu[mask].max()
+        box = tuple(slice(a, b) for a, b in zip(row["bbox"][:3], row["bbox"][3:], strict=True))
+        assert mask[box].sum() == mask.sum()
+    csv = table.to_csv(names={1: "fat", 2: "soft tissue", 3: "bone"})
+    header, first = csv.splitlines()[:2]
+    assert header == "label,name,voxels,volume_mm3,mean,std,min,max,bbox"
+    assert first.startswith("1,fat,")
+
+
+def test_statistics_reject_mismatched_input():
+    labels = np.zeros((3, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"image shape \(2, 2\) differs"):
+        segment_statistics(labels, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="spacing needs 2 positive values"):
+        segment_statistics(labels, spacing=(1, 0))
+    with pytest.raises(TypeError, match="integers"):
+        segment_statistics(labels.astype(float))
+
+
+def test_sphere_surface_area_within_a_few_percent():
+    labels = _sphere()
+    vertices, faces = surface(labels, 1, spacing=SPACING, smooth=1.0)
+    true_area = 4 * np.pi * RADIUS ** 2
+    assert surface_area(vertices, faces) == pytest.approx(true_area, rel=0.03)
+    # in mm from voxel 0: the centre of the volume
+    centre = (np.asarray(labels.shape) - 1) * SPACING / 2
+    np.testing.assert_allclose(vertices.mean(axis=0), centre, atol=0.5)
+    extent = vertices.max(axis=0) - vertices.min(axis=0)
+    np.testing.assert_allclose(extent, 2 * RADIUS, atol=2.6)
+    # the unsmoothed staircase overestimates the area
+    staircase = surface_area(*surface(labels, 1, spacing=SPACING))
+    assert staircase > 1.1 * true_area
+
+
+def test_surface_refuses_an_absent_label():
+    with pytest.raises(ValueError, match="label 5 has no voxel"):
+        surface(_sphere(), 5, spacing=SPACING)
+
+
+def test_resample_thick_slices_to_isotropic():
+    hu, truth = ct_phantom()
+    fine = resample(hu, CT_SPACING, 0.7)
+    labels = resample(truth, CT_SPACING, 0.7, order=0)
+    assert fine.shape == labels.shape == resampled_shape(hu.shape, CT_SPACING, (0.7,) * 3)
+    assert fine.shape == (111, 128, 128)
+    assert fine.dtype == np.float32 and labels.dtype == truth.dtype
+    assert set(np.unique(labels)) <= set(np.unique(truth))
+    # original slices are reproduced where the grids meet (every 2.5 / 0.7 ... at 0 and 17.5 mm)
+    np.testing.assert_array_equal(fine[0], hu[0])
+    np.testing.assert_array_equal(labels[25], truth[7])
+    # volumes agree in mm³
+    before = segment_statistics(truth, spacing=CT_SPACING).row(3)["volume_mm3"]
+    after = segment_statistics(labels, spacing=(0.7,) * 3).row(3)["volume_mm3"]
+    assert after == pytest.approx(before, rel=0.05)
+
+
+def test_resample_rejects_bad_spacing():
+    with pytest.raises(ValueError, match="new_spacing needs 3 positive values"):
+        resample(np.zeros((2, 2, 2)), (1, 1, 1), (1, -1, 1))
+    with pytest.raises(ValueError, match="more than"):
+        resample(np.zeros((2, 2, 2)), (1, 1, 1), 1e-4)

@@ -1,0 +1,92 @@
+"""The Measure widget on the DICOM CT sample: table values, edits, surface, exports."""
+
+import numpy as np
+import pytest
+
+from napari_seglab._ct_sample import CT_ORIGIN, CT_SPACING, TISSUE_HU, ct_phantom_sample
+from napari_seglab._widgets.measure import MeasureWidget
+from napari_seglab.io import read_image
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def ct_viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in ct_phantom_sample():  # the series through the reader
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    truth = viewer.layers["ground truth"]
+    viewer.add_labels(truth.data.copy(), name="segmentation", scale=truth.scale,
+                      translate=truth.translate, features=truth.features)
+    return viewer
+
+
+def _row(widget, label):
+    return widget.table_data.row(label)
+
+
+def test_table_follows_the_segmentation(ct_viewer, qtbot):
+    widget = MeasureWidget(ct_viewer)
+    qtbot.addWidget(widget)
+    assert widget.labels_combo.currentText() == "segmentation"
+    assert widget.image_combo.currentText() == "1 CT phantom"
+    qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=10_000)
+    seg = ct_viewer.layers["segmentation"].data
+    voxel = float(np.prod(CT_SPACING))
+    for label in (1, 2, 3):
+        row = _row(widget, label)
+        assert row["volume_mm3"] == pytest.approx((seg == label).sum() * voxel)
+        assert row["mean"] == pytest.approx(TISSUE_HU[label], abs=1.0)
+    assert widget.table.item(2, 1).text() == "bone"
+    assert widget.table.item(2, 4).text() == f"{_row(widget, 3)['mean']:.1f}"
+
+    # a paint stroke (through napari's paint path) updates the table
+    layer = ct_viewer.layers["segmentation"]
+    before = _row(widget, 3)["voxels"]
+    layer.brush_size = 5
+    layer.paint((16, 10, 10), 3)
+    qtbot.waitUntil(lambda: _row(widget, 3)["voxels"] > before, timeout=10_000)
+    # and so does undo
+    layer.undo()
+    qtbot.waitUntil(lambda: _row(widget, 3)["voxels"] == before, timeout=10_000)
+
+
+
+def test_csv_surface_export_and_resample(ct_viewer, qtbot, tmp_path):
+    widget = MeasureWidget(ct_viewer)
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=10_000)
+
+    path = widget.export_csv(tmp_path / "stats.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("label,name,voxels,volume_mm3,mean")
+    assert lines[3].startswith("3,bone,")
+
+    ct_viewer.dims.ndisplay = 3
+    widget.show_surface(3)
+    name = "segmentation surface 3"
+    qtbot.waitUntil(lambda: name in ct_viewer.layers, timeout=20_000)
+    mesh = ct_viewer.layers[name]
+    assert tuple(mesh.translate) == CT_ORIGIN
+    vertices = mesh.data[0]
+    # in mm from voxel 0, inside the volume's extent (closed half a voxel out)
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    assert np.all(low >= -np.asarray(CT_SPACING) / 2 - 1e-3)
+    assert np.all(high <= (np.array([32, 128, 128]) - 0.5) * CT_SPACING + 1e-3)
+    seg_layer = ct_viewer.layers["segmentation"]
+    np.testing.assert_allclose(mesh.vertex_colors[0], seg_layer.get_color(3), atol=1e-6)
+
+    nifti = widget.export_labels(tmp_path / "seg.nii.gz")
+    back = read_image(nifti)
+    np.testing.assert_array_equal(back.data, seg_layer.data)
+    assert back.spacing == CT_SPACING and back.origin == CT_ORIGIN
+    seg = widget.export_labels(tmp_path / "seg.dcm")
+    np.testing.assert_array_equal(read_image(seg).data, seg_layer.data)
+
+    widget.spacing_edit.setText("")  # isotropic at the finest spacing
+    widget.resample_image()
+    qtbot.waitUntil(lambda: any(layer.name.startswith("1 CT phantom (0.7")
+                                for layer in ct_viewer.layers), timeout=20_000)
+    fine = next(layer for layer in ct_viewer.layers if layer.name.startswith("1 CT phantom (0.7"))
+    assert tuple(fine.scale) == (0.7, 0.7, 0.7) and tuple(fine.translate) == CT_ORIGIN
+    assert fine.data.shape == (111, 128, 128)
