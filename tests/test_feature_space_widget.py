@@ -111,12 +111,12 @@ def test_hover_marks_the_pixels_point(setup):
 
 def test_a_new_stroke_appears_in_the_plot_and_retrains_regions(setup, qtbot):
     viewer, widget, image, seeds = setup
-    n_before = len(widget.plot.seeds.getData()[0])
+    n_before = widget.plot.n_seed_points()
     regions_before = widget._regions
     feats = _features(image)
     idx = (np.full(10, 5), np.arange(10, 20))
     seeds.data_setitem(idx, 2)
-    assert len(widget.plot.seeds.getData()[0]) == n_before + 10
+    qtbot.waitUntil(lambda: widget.plot.n_seed_points() == n_before + 10, timeout=5000)
     xs, _, labels = widget.seed_points
     assert np.isin(feats[5, 10:20, 0], xs).all()
     qtbot.waitUntil(lambda: widget._regions is not regions_before and not widget.busy,

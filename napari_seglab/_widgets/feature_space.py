@@ -125,6 +125,7 @@ class FeatureSpaceWidget(QWidget):
         self._workers = set()
         self._data = None  # dict of the current scope's features and pair
         self._seed_layer_hooked = None
+        self._seeds_timer = QTimer(self, singleShot=True, interval=0)
         self._selection = None  # bool mask of the scope's pixels
         self._regions = None
         self._centres = None
@@ -136,6 +137,8 @@ class FeatureSpaceWidget(QWidget):
         ev.removed.connect(self._refresh_layer_choices)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.viewer.cursor.events.position.connect(self._on_cursor)
+        # paint and labels_update both follow one edit: one redraw per turn
+        self._seeds_timer.timeout.connect(self._redraw_seeds)
         self._step_timer = QTimer(self, singleShot=True, interval=60)
         self._step_timer.timeout.connect(self._on_step_settled)
         self._live_timer = QTimer(self, singleShot=True, interval=0)
@@ -269,7 +272,10 @@ class FeatureSpaceWidget(QWidget):
 
     @property
     def seeds_layer(self):
+        hooked = self._seed_layer_hooked
         name = self.seeds_combo.currentText()
+        if hooked is not None and hooked.name == name and hooked in self.viewer.layers:
+            return hooked
         return self.viewer.layers[name] if name in self.viewer.layers else None
 
     def _hook_seeds(self):
@@ -459,7 +465,12 @@ class FeatureSpaceWidget(QWidget):
                     v = ((v - v.mean()) / (sd if sd > 0 else 1.0)).astype(np.float32)
                 cols.append(v)
             index = FeatureSpaceIndex(cols[0], cols[1], bins=BINS)
-            return {"x": cols[0], "y": cols[1], "index": index, "counts": index.density()}
+            n = cols[0].size
+            # a fixed subset for k-means and the medians (cheap to reuse per stroke)
+            sample = (np.arange(n) if n <= KMEANS_SAMPLE else
+                      np.random.default_rng(0).integers(0, n, KMEANS_SAMPLE))
+            return {"x": cols[0], "y": cols[1], "index": index, "counts": index.density(),
+                    "sample": np.c_[cols[0][sample], cols[1][sample]]}
 
         def done(result):
             if gen != self._gen["pair"] or self._data is not d:
@@ -504,6 +515,9 @@ class FeatureSpaceWidget(QWidget):
                 else (255, 255, 255, 255) for k in np.unique(labels)}
 
     def _on_seeds_edited(self, *_):
+        self._seeds_timer.start()
+
+    def _redraw_seeds(self):
         if self._data is None or self._current is None:
             return
         self._draw_seeds()
@@ -513,7 +527,7 @@ class FeatureSpaceWidget(QWidget):
 
     def _on_seeds_changed(self, *_):
         self._hook_seeds()
-        self._on_seeds_edited()
+        self._redraw_seeds()
 
     def _draw_seeds(self):
         cur = self._current
@@ -521,11 +535,18 @@ class FeatureSpaceWidget(QWidget):
         if where.size > MAX_SEED_POINTS:
             keep = np.random.default_rng(0).choice(where.size, MAX_SEED_POINTS, replace=False)
             where, labels = where[keep], labels[keep]
-        colors = self._colors(labels)
-        self.seed_points = (cur["x"][where], cur["y"][where], labels)
-        if self.mode_combo.currentText() == MODES[0]:
-            self.plot.set_points(self.plot.seeds, cur["x"][where], cur["y"][where],
-                                 [colors[int(k)] for k in labels])
+        xs, ys = cur["x"][where], cur["y"][where]
+        self.seed_points = (xs, ys, labels)
+        if self.mode_combo.currentText() != MODES[0]:
+            self.plot.set_seeds([])
+            return
+        order = np.argsort(labels, kind="stable")
+        classes, starts = np.unique(labels[order], return_index=True)
+        colors = self._colors(classes)
+        groups = []
+        for c, part in zip(classes, np.split(order, starts[1:])):
+            groups.append((xs[part], ys[part], colors[int(c)]))
+        self.plot.set_seeds(groups)
 
     # -- decision regions (worker) -----------------------------------------
 
@@ -549,13 +570,11 @@ class FeatureSpaceWidget(QWidget):
         xlim = (index.xedges[0], index.xedges[-1])
         ylim = (index.yedges[0], index.yedges[-1])
         X_train = np.c_[x[where], y[where]]
-        rng = np.random.default_rng(0)
-        sample = rng.choice(x.size, min(KMEANS_SAMPLE, x.size), replace=False)
-        X_sample = np.c_[x[sample], y[sample]]
+        X_sample = cur["sample"]
 
         def kmeans_fit():
             X_all = np.r_[X_sample, X_train]
-            y_all = np.r_[np.zeros(sample.size, np.int64), labels]
+            y_all = np.r_[np.zeros(len(X_sample), np.int64), labels]
             km = make_segmenter("kmeans", n_clusters=max(2, int(classes.size)))
             return decision_regions(km, 0, 1, X_train=X_all, y_train=y_all, xlim=xlim,
                                     ylim=ylim, resolution=REGION_RESOLUTION)
@@ -591,8 +610,8 @@ class FeatureSpaceWidget(QWidget):
     def _clear_plot(self, message=""):
         self.plot.clear_1d()
         self.plot.image.setVisible(False)
-        for item in (self.plot.seeds, self.plot.centres):
-            item.setData([], [])
+        self.plot.centres.setData([], [])
+        self.plot.set_seeds([])
         self.plot.set_hover(None)
         self.status.setText(message)
 
@@ -634,8 +653,8 @@ class FeatureSpaceWidget(QWidget):
             self.plot.set_labels(self._title(), xname, yname)
         else:
             self.plot.image.setVisible(False)
-            for item in (self.plot.seeds, self.plot.centres):
-                item.setData([], [])
+            self.plot.centres.setData([], [])
+            self.plot.set_seeds([])
             if mode == MODES[1]:
                 self._draw_histograms(cur, xname)
             else:

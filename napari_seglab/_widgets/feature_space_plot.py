@@ -74,14 +74,18 @@ class FeatureSpacePlot(QWidget):
         self.plot.showGrid(x=False, y=False)
         self.plot.getPlotItem().titleLabel.setMaximumHeight(18)
         self.image = pg.ImageItem(axisOrder="col-major")
-        self.seeds = pg.ScatterPlotItem(size=4, pen=None, pxMode=True)
+        self.seed_items = []  # one scatter per class: one brush each (fast)
         self.centres = pg.ScatterPlotItem(size=16, symbol="d", pxMode=True,
-                                          pen=pg.mkPen("w", width=2))
+                                          pen=pg.mkPen("k", width=2),
+                                          brush=pg.mkBrush(255, 255, 255))
+        self.centres.setZValue(8)
         self.hover = pg.ScatterPlotItem(size=22, symbol="+", pxMode=True,
                                         pen=pg.mkPen((255, 230, 0), width=3),
                                         brush=pg.mkBrush(255, 230, 0))
+        self.hover.setZValue(10)
         self.outline = pg.PlotCurveItem(pen=pg.mkPen((255, 230, 0), width=2))
-        for item in (self.image, self.seeds, self.centres, self.hover, self.outline):
+        self.outline.setZValue(9)
+        for item in (self.image, self.centres, self.hover, self.outline):
             self.plot.addItem(item)
         self.curves = []
         self.lines = []
@@ -109,6 +113,21 @@ class FeatureSpacePlot(QWidget):
         else:
             brushes = [pg.mkBrush(*c) for c in colors]
             item.setData(x=np.asarray(x), y=np.asarray(y), brush=brushes)
+
+    def set_seeds(self, groups):
+        """Seed points per class: a list of ``(x, y, rgba255)``."""
+        while len(self.seed_items) > len(groups):
+            self.plot.removeItem(self.seed_items.pop())
+        while len(self.seed_items) < len(groups):
+            item = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
+            item.setZValue(5)
+            self.plot.addItem(item)
+            self.seed_items.append(item)
+        for item, (x, y, color) in zip(self.seed_items, groups):
+            item.setData(x=np.asarray(x), y=np.asarray(y), brush=pg.mkBrush(*color))
+
+    def n_seed_points(self) -> int:
+        return sum(len(item.data) for item in self.seed_items)
 
     def set_hover(self, point):
         if point is None:

@@ -90,34 +90,68 @@ def _count(flat, n_bins):
 
 
 @numba.njit(nogil=True, cache=True)
-def _inside(tx, ty, vx, vy):
-    """Even-odd crossing test, operation for operation as matplotlib's
-    ``point_in_path_impl`` (``_path.h``) does it for one closed subpath."""
+def _inside_edges(tx, ty, vx, vy, edges):
+    """Even-odd crossing test of one point against some edges of a closed polygon.
+
+    Operation for operation matplotlib's ``point_in_path_impl`` (``_path.h``)
+    for one closed subpath; edge k joins vertex k to vertex k + 1 (the last
+    to the first). An edge whose y-range misses ``ty`` never counts (both
+    ends on one side of the ray), so testing only the edges that overlap the
+    point's row of bins gives matplotlib's answer.
+    """
     if not (np.isfinite(tx) and np.isfinite(ty)):
         return False
     n = vx.size
     flag = False
-    yflag0 = vy[0] >= ty
-    for k in range(1, n + 1):
-        x0 = vx[k - 1]
-        y0 = vy[k - 1]
-        x1 = vx[k % n]
-        y1 = vy[k % n]
+    for e in edges:
+        x0 = vx[e]
+        y0 = vy[e]
+        x1 = vx[(e + 1) % n]
+        y1 = vy[(e + 1) % n]
         yflag1 = y1 >= ty
-        if yflag0 != yflag1:
+        if (y0 >= ty) != yflag1:
             if ((y1 - ty) * (x0 - x1) >= (x1 - tx) * (y0 - y1)) == yflag1:
                 flag = not flag
-        yflag0 = yflag1
     return flag
 
 
 @numba.njit(nogil=True, cache=True)
-def _select_chunk(x, y, flat, lut, vx, vy, out):
+def _row_edges(vx, vy, ye):
+    """Per row of bins, the polygon edges whose closed y-range overlaps it (CSR)."""
+    n = vx.size
+    ny = ye.size - 1
+    counts = np.zeros(ny + 1, np.int64)
+    for k in range(n):
+        lo = min(vy[k], vy[(k + 1) % n])
+        hi = max(vy[k], vy[(k + 1) % n])
+        for j in range(ny):
+            if ye[j] <= hi and ye[j + 1] >= lo:
+                counts[j + 1] += 1
+    ptr = np.cumsum(counts)
+    fill = ptr[:-1].copy()
+    edges = np.empty(ptr[-1], np.int64)
+    for k in range(n):
+        lo = min(vy[k], vy[(k + 1) % n])
+        hi = max(vy[k], vy[(k + 1) % n])
+        for j in range(ny):
+            if ye[j] <= hi and ye[j + 1] >= lo:
+                edges[fill[j]] = k
+                fill[j] += 1
+    return ptr, edges
+
+
+@numba.njit(nogil=True, cache=True)
+def _select_chunk(x, y, flat, lut, ny, ptr, row_edges, all_edges, vx, vy, out):
     for i in range(x.size):
         k = flat[i]
-        code = 2 if k < 0 else lut[k]
+        if k < 0:  # outside the index's range: every edge
+            out[i] = _inside_edges(np.float64(x[i]), np.float64(y[i]), vx, vy, all_edges)
+            continue
+        code = lut[k]
         if code == 2:
-            out[i] = _inside(np.float64(x[i]), np.float64(y[i]), vx, vy)
+            j = k % ny
+            out[i] = _inside_edges(np.float64(x[i]), np.float64(y[i]), vx, vy,
+                                   row_edges[ptr[j]:ptr[j + 1]])
         else:
             out[i] = code == 1
 
@@ -370,10 +404,13 @@ class FeatureSpaceIndex:
         if vx.size < 3:
             return out
         lut = self.bin_lookup(np.c_[vx, vy])
+        ptr, row_edges = _row_edges(vx, vy, self.yedges)
+        all_edges = np.arange(vx.size, dtype=np.int64)
+        ny = self.bins[1]
 
         def work(lo, hi):
-            _select_chunk(self.x[lo:hi], self.y[lo:hi], self.bin_index[lo:hi], lut,
-                          vx, vy, out[lo:hi])
+            _select_chunk(self.x[lo:hi], self.y[lo:hi], self.bin_index[lo:hi], lut, ny,
+                          ptr, row_edges, all_edges, vx, vy, out[lo:hi])
 
         _run_chunked(work, self.x.size)
         return out
