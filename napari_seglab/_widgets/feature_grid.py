@@ -586,6 +586,9 @@ class FeatureGrid(Container):
                 and layer.metadata[META_KEY].get("source") == source]
 
     def _add_feature_layers(self, result, image, names):
+        # Enabled before layers_shown is emitted (not on `finished`, which comes
+        # later): a press right after the signal must not find it disabled.
+        _enable(self.show_layers_button)
         if isinstance(result, _Failure):
             show_warning(result.message)
             self.layers_shown.emit(None)
@@ -665,6 +668,7 @@ class FeatureGrid(Container):
         return worker
 
     def _show_ranking(self, result, spec):
+        _enable(self.rank_button)  # before `ranked` is emitted (see _add_feature_layers)
         if isinstance(result, _Failure):
             self.ranking_info.value = ""
             show_warning(result.message)
@@ -707,5 +711,7 @@ class FeatureGrid(Container):
 
     def _show_crash(self, exc, done):
         """An unexpected error in a worker: say so, and emit ``done(None)``."""
+        _enable(self.show_layers_button)
+        _enable(self.rank_button)
         show_error(f"Feature computation failed unexpectedly: {exc!r}")
         done.emit(None)

@@ -212,6 +212,11 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
     return layer
 
 
+def unwrap(obj):
+    """The object behind napari's ``PublicOnlyProxy`` (itself if not a proxy)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
 def follow_undo(layer) -> None:
     """Make undo and redo on a Labels layer emit ``paint``, as a stroke does.
 
@@ -221,6 +226,9 @@ def follow_undo(layer) -> None:
     Wrapping the layer's methods covers Ctrl+Z and the layer-controls
     buttons alike; idempotent.
     """
+    # Widgets added from the Plugins menu see napari's public-only proxies of
+    # the viewer and its layers; the history lives on the layer itself.
+    layer = unwrap(layer)
     if getattr(layer, "_seglab_follows_undo", False):
         return
     for name in ("undo", "redo"):

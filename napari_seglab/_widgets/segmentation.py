@@ -187,6 +187,8 @@ class SegmentationWidget(Container):
         # its own, opened on demand: it is tall) edits any spec.
         self.feature_value = None
         self.features: FeatureGrid | None = None
+        self._feature_dock = None
+        self._reveal_features = None
         self.feature_choice = ComboBox(label="Features", choices=self._feature_choices,
                                        value=METHOD_DEFAULT)
         self.edit_features = PushButton(
@@ -732,6 +734,21 @@ class SegmentationWidget(Container):
             grid.value = value
         self._schedule_live()
 
+    def method_default_features(self) -> str:
+        """The preset the chosen method uses when no features are chosen."""
+        return SEGMENTERS[METHODS[self.method.value]].default_features
+
+    def attach_feature_grid(self, grid, reveal=None):
+        """Use ``grid`` (a Features section of a panel) instead of a dock of its own.
+
+        ``reveal()`` is called by *Feature grid…* to show it.
+        """
+        self.features = grid
+        self._feature_dock = None
+        self._reveal_features = reveal
+        grid.value = self.feature_value
+        grid.spec_changed.connect(self._set_features)
+
     def _feature_grid(self):
         """The Features panel, or None if never opened or closed by the user."""
         grid = self.features
@@ -739,7 +756,8 @@ class SegmentationWidget(Container):
             return None
         try:
             grid.native.objectName()
-            self._feature_dock.objectName()
+            if self._feature_dock is not None:
+                self._feature_dock.objectName()
         except RuntimeError:  # its dock was closed: Qt deleted it
             self.features = None
             return None
@@ -748,6 +766,10 @@ class SegmentationWidget(Container):
     def open_feature_grid(self, *args):
         """Open (or bring back) the Features panel: filters × σ, memory, ranking."""
         grid = self._feature_grid()
+        if grid is not None and self._feature_dock is None:
+            if self._reveal_features is not None:
+                self._reveal_features()
+            return grid
         if grid is None:
             method = METHODS[self.method.value]
             grid = FeatureGrid(self.viewer, lambda: (self.image.value, self.seeds.value),

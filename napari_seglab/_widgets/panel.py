@@ -1,0 +1,145 @@
+"""The "Segmentation Lab" dock: every section of the plugin in one panel that scrolls.
+
+The sections come in the order of the work: seeds and method, features,
+evaluation, then grow from seeds, clean-up, measurements, the feature space
+and large volumes. Each is a collapsible block; the panel scrolls instead of
+forcing the window taller, so it fits a 1280×800 screen beside napari's own
+layer list. Every section is also its own dock in the Plugins menu, for users
+who want two side by side.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QFrame, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
+)
+
+from .evaluation import EvaluationWidget
+from .feature_grid import FeatureGrid
+from .segmentation import SegmentationWidget
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["SECTIONS", "SeglabPanel"]
+
+#: Later sections, in workflow order: (title, module, class, open at start).
+#: A section whose module cannot be imported (an optional dependency
+#: missing) is left out, with the reason as its tooltip-free absence.
+SECTIONS = (
+    ("Grow from seeds", "grow", "GrowFromSeedsWidget", False),
+    ("Clean up", "cleanup", "CleanUpWidget", False),
+    ("Measure", "measure", "MeasureWidget", False),
+    ("Feature space", "feature_space", "FeatureSpaceWidget", False),
+    ("Large volumes", "blockwise", "BlockwiseWidget", False),
+)
+
+
+class _Section(QWidget):
+    """A header button that shows or hides its body."""
+
+    def __init__(self, title: str, body: QWidget, expanded: bool, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self.body = body
+        self.header = QToolButton(self)
+        self.header.setText(title)
+        self.header.setCheckable(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.header.setStyleSheet("QToolButton { font-weight: bold; text-align: left; }")
+        self.header.toggled.connect(self.set_expanded)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(body)
+        self.set_expanded(expanded)
+
+    @property
+    def expanded(self) -> bool:
+        return self.header.isChecked()
+
+    def set_expanded(self, expanded: bool):
+        if self.header.isChecked() != expanded:
+            self.header.setChecked(expanded)  # comes back here through `toggled`
+            return
+        self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        self.body.setVisible(expanded)
+
+
+def _native(widget) -> QWidget:
+    return widget.native if hasattr(widget, "native") else widget
+
+
+class SeglabPanel(QWidget):
+    """Seeds & method · Features · Evaluation · Grow · Clean up · Measure · Feature space."""
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__()
+        # The Plugins menu hands out a public-only proxy of the viewer; the
+        # sections are our own code and get the viewer itself.
+        napari_viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = napari_viewer
+        self.segmentation = SegmentationWidget(napari_viewer)
+        seg = self.segmentation
+        self.features = FeatureGrid(napari_viewer, lambda: (seg.image.value, seg.seeds.value),
+                                    method_default=seg.method_default_features())
+        self.evaluation = EvaluationWidget(napari_viewer)
+        self.widgets = {"Seeds & method": seg, "Features": self.features,
+                        "Evaluation": self.evaluation}
+        self.sections: dict[str, _Section] = {}
+        self.missing: dict[str, str] = {}
+
+        content = QWidget()
+        self._layout = QVBoxLayout(content)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._layout.setSpacing(4)
+        self._add("Seeds & method", seg, True)
+        self._add("Features", self.features, False)
+        self._add("Evaluation", self.evaluation, True)
+        for title, module, name, expanded in SECTIONS:
+            try:
+                cls = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            except (ImportError, AttributeError) as exc:
+                self.missing[title] = str(exc)
+                continue
+            widget = cls(napari_viewer)
+            self.widgets[title] = widget
+            self._add(title, widget, expanded)
+        self._layout.addStretch(1)
+        seg.attach_feature_grid(self.features, reveal=lambda: self.expand("Features"))
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        self.scroll = scroll
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        # Never ask the window for more height than a small screen has: the
+        # sections scroll instead.
+        self.setMinimumHeight(200)
+
+    def _add(self, title, widget, expanded):
+        section = _Section(title, _native(widget), expanded)
+        self.sections[title] = section
+        self._layout.addWidget(section)
+
+    def expand(self, title: str) -> None:
+        """Open section ``title`` and scroll to it."""
+        section = self.sections[title]
+        section.set_expanded(True)
+        self.scroll.ensureWidgetVisible(section.header)
+
+    def reset_choices(self, *args):
+        for widget in self.widgets.values():
+            reset = getattr(widget, "reset_choices", None)
+            if callable(reset):
+                reset()

@@ -1,0 +1,49 @@
+"""The Segmentation Lab panel: every section in one dock that scrolls, on a normal screen."""
+
+import numpy as np
+import pytest
+
+from napari_seglab.core.phantoms import scribble_seeds
+
+pytestmark = pytest.mark.gui
+
+
+def test_panel_fits_a_small_screen_and_every_result_is_reachable(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1280, 800)
+    viewer.open_sample("napari-seglab", "phantom_3d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    window = viewer.window._qt_window
+    qtbot.waitUntil(lambda: window.height() <= 800, timeout=5000)
+    seg = panel.segmentation
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.run.native.click()
+    ev = panel.evaluation
+    qtbot.waitUntil(lambda: "Mean Dice" in ev.results.value, timeout=10_000)
+    panel.expand("Features")
+    # The window kept its size: the panel scrolls rather than growing.
+    assert window.height() <= 800 and window.width() <= 1280
+    assert panel.height() < 800
+    # Every result widget is inside the scroll area, one scroll away.
+    for widget in (ev.results.native, ev.matrix.native, ev.curve, panel.features.native):
+        assert panel.scroll.widget().isAncestorOf(widget)
+        panel.scroll.ensureWidgetVisible(widget)
+        assert widget.isVisibleTo(panel)
+    # The seeds layer is still the one being painted.
+    assert viewer.layers.selection.active is seeds
+
+
+def test_feature_grid_button_opens_the_features_section(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    assert not panel.sections["Features"].expanded
+    panel.segmentation.edit_features.native.click()
+    assert panel.sections["Features"].expanded
+    # Presets chosen in the method section reach the grid in the panel.
+    panel.segmentation.feature_choice.value = "minimal"
+    assert panel.features.value == "minimal"
