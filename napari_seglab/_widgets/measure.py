@@ -142,6 +142,7 @@ class MeasureWidget(QWidget):
         layout.addLayout(surface_row)
         layout.addWidget(self.export_button)
         layout.addLayout(resample_row)
+        layout.addStretch(1)  # in a tall dock the controls stay together at the top
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
