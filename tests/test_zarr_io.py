@@ -104,3 +104,66 @@ def test_group_without_metadata_names_the_fix(tmp_path):
         open_zarr(tmp_path / "g.zarr")
     with pytest.raises(ValueError, match="not a zarr folder"):
         open_zarr(tmp_path)
+
+
+# -- the "Segment whole volume to zarr…" section --------------------------------
+
+
+@pytest.fixture
+def trained(tmp_path):
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+    from napari_seglab.core.pipeline import SeededModel
+
+    image, truth = tissue_phantom((12, 40, 40), random_state=0)
+    model = SeededModel("nearest_mean", features="minimal").fit(image, scribble_seeds(truth))
+    return image.astype(np.float32), model
+
+
+def test_widget_writes_the_whole_volume_and_opens_it_lazily(make_napari_viewer, qtbot,
+                                                           trained, tmp_path):
+    from napari_seglab._widgets.blockwise import BlockwiseWidget
+
+    image, model = trained
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="vol", scale=(2.0, 1.0, 1.0))
+    widget = BlockwiseWidget(viewer)
+    qtbot.addWidget(widget)
+    assert widget.image_combo.currentText() == "vol"
+    widget.set_model(model)
+    out = tmp_path / "whole.zarr"
+    worker = widget.run(str(out))
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: "vol whole-volume labels" in viewer.layers, timeout=10000)
+    layer = viewer.layers["vol whole-volume labels"]
+    assert isinstance(layer.data, da.Array)  # lazy
+    assert tuple(layer.scale) == (2.0, 1.0, 1.0)
+    expected = model.predict(image, spacing=(2.0, 1.0, 1.0))
+    np.testing.assert_array_equal(np.asarray(layer.data), expected)
+    assert widget.progress.value() == widget.progress.maximum() > 0
+    assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
+
+
+def test_widget_cancel_leaves_no_output(make_napari_viewer, qtbot, trained, tmp_path):
+    from napari_seglab._widgets.blockwise import BlockwiseWidget, iter_write_blockwise
+
+    image, model = trained
+    out = tmp_path / "cut.zarr"
+    steps = iter_write_blockwise(model, image, out, chunks=4, batch=1)
+    assert next(steps)[0] == 1
+    steps.close()  # what Cancel does between blocks
+    assert not out.exists() and not list(tmp_path.iterdir())
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="vol")
+    widget = BlockwiseWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.run(str(out))  # no model yet: refused with a notification, nothing runs
+    assert widget._worker is None
+    widget.set_model(model)
+    worker = widget.run(str(out))
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        widget.cancel()
+    qtbot.waitUntil(lambda: not any(p.name.startswith(".cut") for p in tmp_path.iterdir()),
+                    timeout=10000)
+    assert "vol whole-volume labels" not in viewer.layers
+    assert widget.run_button.isEnabled()

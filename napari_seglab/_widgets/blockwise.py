@@ -1,0 +1,261 @@
+"""The "Segment whole volume to zarr…" section: blockwise apply in the background.
+
+A fitted model (the last one trained, passed in with :meth:`set_model`, or
+a model file) labels a whole image layer block by block
+(:func:`napari_seglab.core.blockwise.predict_blockwise`) in a thread
+worker, written chunk by chunk to a zarr folder under a temporary name that
+is renamed when complete; the result opens lazily as a Labels layer.
+Progress shows in the section's own bar; Cancel stops between blocks and
+removes the partial output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.layers import Image
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["BlockwiseWidget", "iter_write_blockwise"]
+
+
+def iter_write_blockwise(model, data, out, *, spacing=None, channel_axis=None,
+                         batch=2, chunks=None):
+    """Label ``data`` block by block into the zarr folder ``out``: a generator.
+
+    Yields ``(done, total)`` after each batch of blocks; returns ``out``.
+    Closing the generator stops the work and removes the partial folder.
+    """
+    import dask
+
+    from .._zarr import create_plain_array
+    from ..core.blockwise import predict_blockwise
+
+    out = Path(out)
+    labels = predict_blockwise(model, data, spacing=spacing, channel_axis=channel_axis,
+                               chunks=chunks)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    finished = False
+    try:
+        target = create_plain_array(tmp, labels.shape, tuple(c[0] for c in labels.chunks),
+                                    labels.dtype)
+        blocks = labels.to_delayed()
+        items = []
+        for index in np.ndindex(*blocks.shape):
+            region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
+                           for c, i in zip(labels.chunks, index, strict=True))
+            items.append((blocks[index], region))
+        total = len(items)
+        for start in range(0, total, batch):
+            part = items[start:start + batch]
+            values = dask.compute(*[b for b, _ in part], scheduler="threads",
+                                  num_workers=batch)
+            for value, (_, region) in zip(values, part, strict=True):
+                target[region] = value
+            yield min(start + batch, total), total
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        finished = True
+    finally:
+        if not finished:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+class BlockwiseWidget(QWidget):
+    """Segment a whole image layer to zarr with a fitted model, in the background."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self._model = None
+        self._model_source = ""
+        self._worker = None
+        self._generation = 0
+
+        self.image_combo = QComboBox()
+        self.image_combo.setToolTip("The image layer to segment (read block by block)")
+        self.model_label = QLabel("Model: none (train one, or load a file)")
+        self.model_label.setWordWrap(True)
+        self.load_button = QPushButton("Model file…")
+        self.load_button.setToolTip("Load a model file saved by the plugin or `seglab train`")
+        self.run_button = QPushButton("Segment whole volume to zarr…")
+        self.run_button.setToolTip("Label every voxel block by block, written to a zarr "
+                                   "folder, then opened lazily")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(QLabel("Image"), 0, 0)
+        grid.addWidget(self.image_combo, 0, 1, 1, 2)
+        grid.addWidget(self.model_label, 1, 0, 1, 2)
+        grid.addWidget(self.load_button, 1, 2)
+        grid.addWidget(self.run_button, 2, 0, 1, 2)
+        grid.addWidget(self.cancel_button, 2, 2)
+        grid.addWidget(self.progress, 3, 0, 1, 3)
+        grid.addWidget(self.status, 4, 0, 1, 3)
+
+        self.load_button.clicked.connect(self._choose_model_file)
+        self.run_button.clicked.connect(self._choose_output)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.viewer.layers.events.inserted.connect(self._refresh_images)
+        self.viewer.layers.events.removed.connect(self._refresh_images)
+        self.viewer.layers.events.changed.connect(self._refresh_images)
+        self._refresh_images()
+
+    # -- model --
+
+    def set_model(self, model, source="last trained model"):
+        """Use ``model`` (a fitted SeededModel) for the next run."""
+        if model is not None and not hasattr(model, "segmenter_"):
+            show_error("the model is not fitted yet: train it first")
+            return
+        self._model, self._model_source = model, source
+        self.model_label.setText("Model: none (train one, or load a file)" if model is None
+                                 else f"Model: {model.method} ({source})")
+
+    def load_model_file(self, path):
+        from ..core.model_io import load_model
+
+        try:
+            self.set_model(load_model(path), Path(path).name)
+        except (ValueError, OSError) as err:
+            show_error(f"cannot load {path}: {err}")
+
+    def _choose_model_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "Models (*.npz)")
+        if path:
+            self.load_model_file(path)
+
+    # -- layers --
+
+    def _refresh_images(self, event=None):
+        current = self.image_combo.currentText()
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        self.image_combo.addItems(names)
+        if current in names:
+            self.image_combo.setCurrentText(current)
+        self.image_combo.blockSignals(False)
+
+    def _image_layer(self):
+        name = self.image_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    # -- running --
+
+    def _choose_output(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Write labels to zarr", "",
+                                              "Zarr folders (*.zarr)")
+        if path:
+            self.run(path if path.endswith(".zarr") else path + ".zarr")
+
+    def run(self, path):
+        """Label the chosen image into the zarr folder ``path`` in a thread worker."""
+        from napari.qt.threading import create_worker
+
+        layer = self._image_layer()
+        if layer is None:
+            show_error("choose an image layer to segment")
+            return None
+        if self._model is None:
+            show_error("no model: train one in the segmentation panel or load a model file")
+            return None
+        data = layer.data[0] if layer.multiscale else layer.data
+        channel_axis = -1 if layer.rgb else None
+        ndim = layer.ndim
+        spacing = tuple(float(s) for s in layer.scale[-(ndim if not layer.rgb else ndim):])
+        self.cancel()
+        self._generation += 1
+        generation = self._generation
+        steps = iter_write_blockwise(self._model, data, path, spacing=spacing,
+                                     channel_axis=channel_axis)
+        worker = create_worker(lambda: (yield from steps), _start_thread=False)
+        worker.yielded.connect(lambda v, g=generation: self._on_progress(g, v))
+        worker.returned.connect(lambda out, g=generation, lay=layer: self._on_done(g, out, lay))
+        worker.errored.connect(lambda err, g=generation: self._on_error(g, err))
+        worker.finished.connect(lambda g=generation: self._on_finished(g))
+        # A cancelled generator is closed once it has stopped: its partial folder goes.
+        worker.aborted.connect(steps.close)
+        self._worker = worker
+        self.progress.setRange(0, 0)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"segmenting {layer.name}…")
+        worker.start()
+        return worker
+
+    def cancel(self):
+        """Stop the running job between blocks (its partial folder is removed)."""
+        if self._worker is not None:
+            self._generation += 1
+            self._worker.quit()
+            self._worker = None
+            self.status.setText("cancelled")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_progress(self, generation, value):
+        if generation != self._generation:
+            return
+        done, total = value
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _on_done(self, generation, out, layer):
+        if generation != self._generation or out is None:
+            return
+        import dask.array as da
+
+        labels = da.from_zarr(str(out))
+        name = f"{layer.name} whole-volume labels"
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        scale = layer.scale if not layer.rgb else layer.scale[:labels.ndim]
+        self.viewer.add_labels(labels, name=name, scale=scale, translate=layer.translate)
+        self.status.setText(f"wrote {out}")
+        show_info(f"whole-volume labels written to {out}")
+
+    def _on_error(self, generation, err):
+        if generation != self._generation:
+            return
+        self.status.setText("failed")
+        show_error(f"segmenting the whole volume failed: {err}")
+
+    def _on_finished(self, generation):
+        if generation != self._generation:
+            return
+        self._worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
