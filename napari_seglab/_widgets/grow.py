@@ -165,6 +165,7 @@ class GrowFromSeedsWidget(QWidget):
         self._last_warning = None
         self._range_image = None
         self._present = np.zeros(0, int)
+        self._segments_key = None
         self.last_result: np.ndarray | None = None
 
         self._edit_timer = QTimer(self)
@@ -616,17 +617,23 @@ class GrowFromSeedsWidget(QWidget):
 
     # --- segment list -------------------------------------------------------
     def _update_segment_list(self):
-        self.segments.clear()
-        self._present = np.zeros(0, int)
         layer = self.seeds_layer
+        present = np.zeros(0, int)
+        if layer is not None:
+            data = np.asarray(layer.data)
+            if data.dtype.kind in "ub" and data.dtype.itemsize <= 2:
+                present = np.flatnonzero(np.bincount(data.ravel()))
+            else:
+                present = np.unique(data)
+            present = present[present > 0]
+        key = (id(layer), tuple(present.tolist()))
+        if key == self._segments_key:
+            return  # most strokes add no new label: keep the list as it is
+        self._segments_key = key
+        self._present = present
+        self.segments.clear()
         if layer is None:
             return
-        data = np.asarray(layer.data)
-        if data.dtype.kind in "ub" and data.dtype.itemsize <= 2:
-            present = np.flatnonzero(np.bincount(data.ravel()))
-        else:
-            present = np.unique(data)
-        self._present = present = present[present > 0]
         names = class_names(layer)
         for value in present.tolist():
             pixmap = QPixmap(12, 12)
