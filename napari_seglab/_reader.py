@@ -93,7 +93,8 @@ def volume_layer(volume):
     kwargs = {"name": volume.name or "volume", "scale": tuple(volume.spacing),
               "translate": tuple(volume.origin), "metadata": metadata}
     data = volume.data
-    if volume.kind == "dicom-seg" or volume.is_labels:
+    # a DICOM image is an image whatever its values; other files by their values
+    if volume.kind == "dicom-seg" or (volume.kind != "dicom" and volume.is_labels):
         names = volume.metadata.get("segment_names")
         if names:
             kwargs["features"] = {"index": [0] + [int(k) for k in names],

@@ -51,6 +51,17 @@ def test_nifti_affine_is_ras_for_other_tools(tmp_path):
     np.testing.assert_allclose(np.diag(image.affine)[:3], [-0.7, -0.7, 2.5], rtol=1e-6)
 
 
+def test_metadata_is_json(tmp_path, truth):
+    import json
+
+    from pydicom.data import get_testdata_file
+
+    write_labels(tmp_path / "a.nrrd", truth, spacing=CT_SPACING)
+    for path in (REPO_FOLDER / "dicom", get_testdata_file("eCT_Supplemental.dcm"),
+                 tmp_path / "a.nrrd"):
+        json.dumps(read_image(path).metadata)
+
+
 def test_dicom_seg_round_trip(tmp_path, truth):
     source = read_image(REPO_FOLDER / "dicom")
     path = tmp_path / "seg.dcm"

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from napari_seglab._ct_sample import CT_SPACING, TISSUE_HU, ct_phantom
+from napari_seglab.io import world_affine
 from napari_seglab.measure import (
     resample,
+    resample_to_axes,
     resampled_shape,
     segment_statistics,
     surface,
@@ -104,3 +106,21 @@ def test_resample_rejects_bad_spacing():
         resample(np.zeros((2, 2, 2)), (1, 1, 1), (1, -1, 1))
     with pytest.raises(ValueError, match="more than"):
         resample(np.zeros((2, 2, 2)), (1, 1, 1), 1e-4)
+
+
+def test_oblique_volume_resampled_onto_the_patient_axes():
+    angle = np.radians(30)
+    # array axes z, y, x rotated about the patient x axis
+    direction = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0],
+                          [0, 0, 1]])
+    spacing, origin = (2.0, 1.0, 1.0), (5.0, -3.0, 2.0)
+    image = np.zeros((12, 30, 20), np.float32)
+    image[6, 15, 10] = 100.0
+    affine = world_affine(spacing, origin, direction)
+    target = affine @ [6, 15, 10, 1]
+    data, new_spacing, new_origin = resample_to_axes(image, spacing, origin, direction,
+                                                     new_spacing=1.0, order=0)
+    assert new_spacing == (1.0, 1.0, 1.0)
+    found = np.argwhere(data == 100.0)  # nearest: a few fine voxels per coarse one
+    assert 1 <= len(found) <= 4
+    np.testing.assert_allclose(found.mean(axis=0) * 1.0 + new_origin, target[:3], atol=1.0)

@@ -90,3 +90,24 @@ def test_csv_surface_export_and_resample(ct_viewer, qtbot, tmp_path):
     fine = next(layer for layer in ct_viewer.layers if layer.name.startswith("1 CT phantom (0.7"))
     assert tuple(fine.scale) == (0.7, 0.7, 0.7) and tuple(fine.translate) == CT_ORIGIN
     assert fine.data.shape == (111, 128, 128)
+
+
+def test_oblique_series_resamples_onto_the_patient_axes(make_napari_viewer, qtbot, tmp_path):
+    from test_io_dicom import write_series
+
+    from napari_seglab._reader import read_layers
+
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    write_series(tmp_path, n=4, orientation=(1, 0, 0, 0, c, s))
+    viewer = make_napari_viewer()
+    with pytest.warns(UserWarning, match="oblique"):
+        ((data, kwargs, kind),) = read_layers(tmp_path)
+    viewer.add_image(data, **kwargs)
+    widget = MeasureWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.resample_image()
+    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=20_000)
+    aligned = viewer.layers[-1]
+    assert "axis-aligned" in aligned.name
+    assert aligned.metadata["direction"] == np.eye(3).tolist()
+    assert tuple(aligned.scale) == (0.5, 0.5, 0.5)  # the finest spacing of the series

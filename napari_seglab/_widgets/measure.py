@@ -39,8 +39,9 @@ from qtpy.QtWidgets import (
 
 from ..core.files import atomic_write
 from ..core.measure import segment_statistics, surface
-from ..core.resample import isotropic_spacing, resample
+from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
+from ..io.base import is_axis_aligned
 from .layers import follow_undo
 
 if TYPE_CHECKING:
@@ -456,14 +457,25 @@ class MeasureWidget(QWidget):
                     if k not in ("files", "sop_instance_uids", "frame_order")}
         metadata["resampled_from"] = json.loads(json.dumps({"name": image.name,
                                                             "spacing": list(old)}))
-        worker = create_worker(resample, np.asarray(image.data), old, new, order=1)
         kwargs = {"name": name, "scale": new, "translate": translate, "metadata": metadata,
                   "colormap": image.colormap.name, "contrast_limits": image.contrast_limits}
-        worker.returned.connect(lambda data: self._add_image(data, kwargs))
+        direction = image.metadata.get("direction")
+        if ndim == 3 and direction is not None and not is_axis_aligned(direction):
+            # an oblique series: onto the patient axes, so it lines up with others
+            metadata.update(direction=np.eye(3).tolist(), oblique=False)
+            kwargs["name"] = f"{image.name} (axis-aligned, {new[0]:g} mm)"
+            worker = create_worker(resample_to_axes, np.asarray(image.data), old, translate,
+                                   direction, new_spacing=new, order=1)
+        else:
+            worker = create_worker(resample, np.asarray(image.data), old, new, order=1)
+        worker.returned.connect(lambda result: self._add_image(result, kwargs))
         worker.errored.connect(lambda exc: show_error(f"Resample image: {exc}"))
         self._start(worker)
 
-    def _add_image(self, data, kwargs):
+    def _add_image(self, result, kwargs):
+        if isinstance(result, tuple):  # resample_to_axes: data, spacing, origin
+            result, kwargs["scale"], kwargs["translate"] = result
+        data = result
         if kwargs["name"] in self.viewer.layers:
             self.viewer.layers.remove(kwargs["name"])
         keep_active = self.viewer.layers.selection.active

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["resample", "resampled_shape", "isotropic_spacing", "MAX_OUTPUT_VOXELS"]
+__all__ = ["resample", "resample_to_axes", "resampled_shape", "isotropic_spacing",
+           "MAX_OUTPUT_VOXELS"]
 
 #: Refuse outputs beyond this many voxels (a typo in the spacing, not a wish).
 MAX_OUTPUT_VOXELS = 1_500_000_000
@@ -123,3 +124,75 @@ def resample(image, spacing, new_spacing, *, order=1, channel_axis=None):
     out = ndimage.affine_transform(source, matrix, output_shape=shape, order=order,
                                    mode="nearest", prefilter=order > 1)
     return out.astype(dtype, copy=False)
+
+
+def resample_to_axes(image, spacing, origin, direction, *, new_spacing=None, order=1,
+                     cval=None):
+    """Resample an oblique volume onto a grid aligned with the patient axes.
+
+    Parameters
+    ----------
+    image : array_like, 3D
+        The volume in its own (rotated) array order.
+    spacing, origin : sequence of 3 float
+        As read (:class:`napari_seglab.io.Volume`): origin projected on the
+        volume's axes.
+    direction : (3, 3) array_like
+        Rows: unit vectors of the array axes in patient (z, y, x).
+    new_spacing : float or sequence of 3 float, optional
+        Voxel size of the new grid; the finest of ``spacing`` when omitted.
+    order : int, default 1
+        0 for label maps.
+    cval : float, optional
+        Value outside the rotated volume; its minimum when omitted (air on CT).
+
+    Returns
+    -------
+    data : numpy.ndarray
+    spacing : tuple of float
+    origin : tuple of float
+        Patient (z, y, x) position of the new voxel 0; the new direction is
+        the identity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((3, 4, 5)); image[1, 2, 3] = 1
+    >>> flipped = [[1, 0, 0], [0, 1, 0], [0, 0, -1]]  # x runs right to left
+    >>> data, spacing, origin = resample_to_axes(image, (1, 1, 1), (0, 0, 0), flipped,
+    ...                                          order=0)
+    >>> data.shape, origin, np.argwhere(data == 1).tolist()
+    ((3, 4, 5), (0.0, 0.0, -4.0), [[1, 2, 1]])
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"resample_to_axes needs a 3D volume; got shape {image.shape}")
+    spacing = np.asarray(_spacing(spacing, 3, "spacing"))
+    origin = np.asarray(origin, float)
+    direction = np.asarray(direction, float)
+    if direction.shape != (3, 3):
+        raise ValueError(f"direction must be 3×3; got shape {direction.shape}")
+    new_spacing = np.asarray(_spacing(new_spacing if new_spacing is not None
+                                      else min(spacing), 3, "new_spacing"))
+    columns = direction.T * spacing  # voxel index -> patient offset
+    start = direction.T @ origin  # patient position of voxel 0
+    corners = np.array([[i, j, k] for i in (0, image.shape[0] - 1)
+                        for j in (0, image.shape[1] - 1) for k in (0, image.shape[2] - 1)])
+    points = corners @ columns.T + start
+    low, high = points.min(axis=0), points.max(axis=0)
+    shape = tuple(int(np.floor((h - lo) / s + 1e-6)) + 1
+                  for lo, h, s in zip(low, high, new_spacing, strict=True))
+    if int(np.prod(shape, dtype=np.int64)) > MAX_OUTPUT_VOXELS:
+        raise ValueError(f"the axis-aligned grid would have {shape} voxels; choose a coarser "
+                         "new_spacing")
+    inverse = np.linalg.inv(columns)
+    matrix = inverse * new_spacing  # output index -> input index
+    offset = inverse @ (low - start)
+    source = image if order == 0 or image.dtype.kind == "f" else image.astype(np.float32)
+    fill = float(image.min()) if cval is None else float(cval)
+    out = ndimage.affine_transform(source, matrix, offset=offset, output_shape=shape,
+                                   order=order, mode="constant", cval=fill,
+                                   prefilter=order > 1)
+    if order == 0:
+        out = out.astype(image.dtype, copy=False)
+    return out, tuple(float(s) for s in new_spacing), tuple(float(v) for v in low)
