@@ -44,8 +44,11 @@ __all__ = ["GrowFromSeeds", "grow_from_seeds", "STATE_BYTES_PER_VOXEL"]
 
 #: Bytes of session state per voxel of the cropped region: quantised
 #: intensity (2), packed cost and root key (8), queue links (4 + 4) and the
-#: seeds (4); the returned labels add the seeds' item size per image voxel.
+#: seeds (4). An update adds about 8 more per crop voxel at its peak (the
+#: crop's labels, the voxels to re-grow) and returns labels of the seeds'
+#: item size per image voxel.
 STATE_BYTES_PER_VOXEL = 22
+_PEAK_BYTES_PER_VOXEL = STATE_BYTES_PER_VOXEL + 8
 
 _INF = np.int64(np.iinfo(np.int64).max)
 _NOT_QUEUED = -2
@@ -432,9 +435,11 @@ class GrowFromSeeds:
 
     Notes
     -----
-    State: :data:`STATE_BYTES_PER_VOXEL` (22) bytes per voxel of the crop,
-    plus the returned labels (the seeds' item size per image voxel). A crop
-    needing more than 60 % of the RAM is refused with a ValueError.
+    State: :data:`STATE_BYTES_PER_VOXEL` (22) bytes per voxel of the crop
+    (quantised intensity 2, cost-and-root key 8, queue links 8, seeds 4); an
+    update peaks at about 30 bytes per crop voxel plus the returned labels (the seeds'
+    item size per image voxel). A crop needing more than 60 % of the RAM is
+    refused with a ValueError.
 
     The queue is a circular bucket queue over integer costs (Dial's
     algorithm): constant time per voxel.
@@ -596,43 +601,45 @@ class GrowFromSeeds:
         self._check_memory(n_pad, seeds3.dtype.itemsize)
 
         region = image3[zs, ys, xs]
-        allowed = np.ones(region.shape, bool)
-        if region.dtype.kind == "f":
-            allowed &= np.isfinite(region)
-        if self._intensity_range is not None:
-            lo, hi = self._intensity_range
-            allowed &= (region >= lo) & (region <= hi)
-        if self._mask is not None:
-            allowed &= self._mask.reshape(image3.shape)[zs, ys, xs]
-
         offsets, lengths = _neighbourhood(spacing3, pad_shape, planar)
         offset, scale, steps, max_step = _quantisation(self._value_range(), region.dtype,
                                                        lengths, self._seed_locality)
+        exact = region.dtype.kind in "iu" and scale == int(scale)
+        mask = None if self._mask is None else self._mask.reshape(image3.shape)[zs, ys, xs]
         q = np.zeros(pad_shape, np.uint16)
-        inner = (slice(pad_z, pad_z + nz), slice(1, -1), slice(1, -1))
-        if region.dtype.kind in "iu" and scale == int(scale):
-            values = (region.astype(np.int64) - int(offset)) * int(scale)
-        else:
-            values = np.rint((region.astype(np.float64) - offset) * scale)
-        q[inner] = np.where(allowed, np.clip(values, 0, _LEVELS), 0).astype(np.uint16)
+        key = np.zeros(pad_shape, np.int64)  # padding: blocked
+        for z in range(nz):  # plane by plane: small temporaries
+            plane = region[z]
+            allowed = np.ones(plane.shape, bool)
+            if plane.dtype.kind == "f":
+                allowed &= np.isfinite(plane)
+            if self._intensity_range is not None:
+                lo, hi = self._intensity_range
+                allowed &= (plane >= lo) & (plane <= hi)
+            if mask is not None:
+                allowed &= mask[z]
+            if exact:
+                values = (plane.astype(np.int64) - int(offset)) * int(scale)
+            else:
+                values = np.rint((plane.astype(np.float64) - offset) * scale)
+            np.clip(values, 0, _LEVELS, out=values)
+            values[~allowed] = 0
+            q[z + pad_z, 1:-1, 1:-1] = values
+            key[z + pad_z, 1:-1, 1:-1] = np.where(allowed, _INF, np.int64(0))
         q = q.reshape(-1)
+        key = key.reshape(-1)
 
         seeds_pad = self._padded_seeds(seeds3, crop, pad_z)
-        allowed_pad = np.zeros(pad_shape, bool)
-        allowed_pad[inner] = allowed
-        allowed_pad = allowed_pad.reshape(-1)
-        del allowed, values
-        seed_index = np.flatnonzero((seeds_pad != 0) & allowed_pad)
+        seed_index = np.flatnonzero(seeds_pad)
+        seed_index = seed_index[key[seed_index] != 0]
         message = self._check_labels(seeds_pad[seed_index])
 
         shift = max(1, int(n_pad - 1).bit_length())
         cap = (1 << (63 - shift)) - 2
-        key = np.where(allowed_pad, _INF, np.int64(0))
-        del allowed_pad
         key[seed_index] = seed_index
+        bucket_mask = (1 << int(max_step + 1).bit_length()) - 1
         prv = np.full(n_pad, _NOT_QUEUED, np.int32)
         nxt = np.empty(n_pad, np.int32)
-        bucket_mask = (1 << int(max_step + 1).bit_length()) - 1
         expanded = _grow(q, key, prv, nxt, seed_index.astype(np.int64),
                          np.zeros(seed_index.size, np.int64), offsets, steps, shift,
                          bucket_mask, cap)
@@ -691,7 +698,7 @@ class GrowFromSeeds:
     def _check_memory(self, n_pad, label_itemsize):
         from napari_seglab.core.features import total_ram
 
-        need = n_pad * STATE_BYTES_PER_VOXEL + self._image.size * label_itemsize
+        need = n_pad * _PEAK_BYTES_PER_VOXEL + self._image.size * label_itemsize
         budget = 0.6 * total_ram()
         if need > budget:
             raise ValueError(
