@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from napari.components import ViewerModel
 
+from napari_seglab._widgets import grow as grow_module
 from napari_seglab._widgets.grow import PREVIEW_NAME, GrowFromSeedsWidget
 from napari_seglab._widgets.views import OrthogonalViews, current_plane, plane_order
 from napari_seglab.core.growcut import grow_from_seeds
@@ -117,7 +118,7 @@ def test_preview_follows_every_seed_edit_then_apply_and_undo(scene, qtbot):
     assert not np.asarray(segmentation.data).any()
 
 
-def test_one_segment_needs_a_mask_or_range_then_cancel(scene, qtbot):
+def test_one_segment_needs_a_mask_or_range_then_cancel(scene, qtbot, monkeypatch):
     viewer, widget, image, truth, seeds = scene
     where = _stroke(seeds, truth, 2, 1, 6)
     qtbot.waitUntil(lambda: "second label" in widget.status.text(), timeout=TIMEOUT)
@@ -141,6 +142,18 @@ def test_one_segment_needs_a_mask_or_range_then_cancel(scene, qtbot):
     assert widget._session is None and not widget.auto_update.isChecked()
     _stroke(seeds, truth, 2, 1, 4)                        # no auto-update: nothing runs
     assert widget.preview_layer is None and not widget.busy
+
+    class TooBig:                                         # the core's memory refusal
+        def __init__(self, *args, **kwargs):
+            raise ValueError("grow from seeds on this region needs about 99.0 GiB")
+
+    monkeypatch.setattr(grow_module, "GrowFromSeeds", TooBig)
+    painted = np.asarray(seeds.data).copy()
+    widget.auto_update.setChecked(True)
+    qtbot.waitUntil(lambda: not widget.busy and "99.0 GiB" in widget.status.text(),
+                    timeout=TIMEOUT)
+    np.testing.assert_array_equal(seeds.data, painted)   # nothing lost
+    assert widget.preview_layer is None
 
 
 def test_plane_buttons_are_disabled_for_a_2d_image(qtbot):
