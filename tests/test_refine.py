@@ -1,0 +1,152 @@
+"""Refinement of seeded results: smoothing, priors, auto-context, grow, local updates."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_seglab.core.features import compute_features
+from napari_seglab.core.refine import (
+    ContextForest,
+    context_features,
+    correct_priors,
+    grow_from_seeds,
+    local_update,
+    smooth_proba,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _blobs(shape=(64, 64), seed=0):
+    """Two bright look-alike discs on a noisy background, and their truth."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    truth = np.ones(shape, np.uint8)
+    truth[(yy - 20) ** 2 + (xx - 20) ** 2 < 64] = 2
+    truth[(yy - 44) ** 2 + (xx - 44) ** 2 < 64] = 2
+    image = (truth == 2).astype(np.float32) + rng.normal(0, 0.3, shape).astype(np.float32)
+    return image, truth
+
+
+def test_smooth_proba_sums_to_one_and_follows_spacing():
+    rng = np.random.default_rng(0)
+    p = rng.random((6, 20, 20, 3)).astype(np.float32)
+    p /= p.sum(-1, keepdims=True)
+    out = smooth_proba(p, sigma=2.0, spacing=(5.0, 1.0, 1.0))
+    np.testing.assert_allclose(out.sum(-1), 1, atol=1e-5)
+    # thick slices: σ = 2 mm is 0.4 slice, so slices stay far more distinct than rows
+    assert np.abs(np.diff(out, axis=0)).mean() > 3 * np.abs(np.diff(out, axis=1)).mean()
+    np.testing.assert_array_equal(smooth_proba(p, sigma=0), p)
+
+
+def test_correct_priors_recovers_a_rare_class_frequency():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 9000), rng.normal(3, 1, 1000)])
+    like = np.stack([np.exp(-x ** 2 / 2), np.exp(-(x - 3) ** 2 / 2)], -1)
+    balanced = (like / like.sum(-1, keepdims=True)).astype(np.float32)  # equal priors
+    adjusted, priors = correct_priors(balanced, n_iter=100)
+    assert priors[1] == pytest.approx(0.1, abs=0.02)
+    truth = np.r_[np.zeros(9000, int), np.ones(1000, int)]
+    assert (adjusted.argmax(-1) == truth).mean() > (balanced.argmax(-1) == truth).mean()
+
+
+def test_context_features_shape_and_spacing_check():
+    p = np.full((8, 8, 3), 1 / 3, np.float32)
+    assert context_features(p, sigmas=(1.0, 2.0, 4.0)).shape == (8, 8, 6)
+    with pytest.raises(ValueError, match="spacing needs 2"):
+        context_features(p, spacing=(1.0, 1.0, 1.0))
+
+
+def test_grow_from_seeds_drops_the_look_alike_cut_off_from_its_seeds():
+    _, truth = _blobs()
+    p = np.stack([(truth == 1), (truth == 2)], -1).astype(np.float32) * 0.8 + 0.1
+    seeds = np.zeros(truth.shape, np.uint8)
+    seeds[20, 18:23] = 2
+    seeds[5, 5:60] = 1
+    labels, dist = grow_from_seeds(p, seeds, classes=[1, 2])
+    assert (labels[15:25, 15:25][truth[15:25, 15:25] == 2] == 2).all()
+    assert (labels[40:48, 40:48] == 1).all()  # the second disc has no tumour seed
+    assert dist.shape == p.shape
+
+
+def test_local_update_keeps_what_the_stroke_did_not_touch():
+    prev = np.ones((20, 20), int)
+    new = prev.copy()
+    new[2:6, 2:6] = 2  # around the stroke
+    new[15:18, 15:18] = 2  # a chance flip far away
+    stroke = np.zeros((20, 20), bool)
+    stroke[3, 3:5] = True
+    out = local_update(prev, new, stroke)
+    assert (out[2:6, 2:6] == 2).all() and (out[15:18, 15:18] == 1).all()
+    assert (local_update(prev, new, stroke, radius=30) == new).all()
+    with pytest.raises(ValueError, match="one shape"):
+        local_update(prev, new[:5], stroke)
+
+
+def test_context_forest_is_deterministic_and_learns_the_blobs():
+    image, truth = _blobs()
+    F = compute_features(image, "default")
+    seeds = np.zeros(truth.shape, np.uint8)
+    seeds[20, 16:25] = 2
+    seeds[44, 40:49] = 2
+    seeds[5, 5:60] = 1
+    seeds[58, 5:60] = 1
+    for params in (dict(), dict(context_sigmas=(2.0,)), dict(pseudo_labels=500),
+                   dict(smooth_sigma=1.0)):
+        a = ContextForest(n_estimators=20, **params).fit(F, seeds).predict(F)
+        b = ContextForest(n_estimators=20, **params).fit(F, seeds).predict(F)
+        np.testing.assert_array_equal(a, b)
+        assert (a == truth).mean() > 0.95, params
+
+
+def test_context_forest_errors_name_the_problem():
+    image, truth = _blobs((24, 24))
+    F = compute_features(image, "minimal")
+    one_class = np.zeros(truth.shape, np.uint8)
+    one_class[3, 3:9] = 1
+    with pytest.raises(ValueError, match="at least two classes"):
+        ContextForest(n_estimators=5).fit(F, one_class)
+    with pytest.raises(ValueError, match="spatial shape"):
+        ContextForest(n_estimators=5).fit(F, one_class[:10])
+    with pytest.raises(TypeError, match="integer"):
+        ContextForest(n_estimators=5).fit(F, one_class.astype(float))
+    with pytest.raises(ValueError, match="not fitted"):
+        ContextForest().predict(F)
+    seeds = one_class.copy()
+    seeds[20, 3:9] = 2
+    model = ContextForest(n_estimators=5).fit(F, seeds)
+    with pytest.raises(ValueError, match="trained with 2"):
+        model.predict(F[..., :1])
+
+
+@pytest.mark.skipif(not (DATA / "mr_tumour").is_dir(),
+                    reason="needs ../shared/data/mr_tumour (the shared real-data folder)")
+def test_grow_makes_the_tumour_usable_from_two_strokes():
+    nrrd = pytest.importorskip("nrrd")
+    from scipy import ndimage as ndi
+
+    image, _ = nrrd.read(str(DATA / "mr_tumour" / "brain2_image.nrrd"))
+    label, _ = nrrd.read(str(DATA / "mr_tumour" / "brain2_label.nrrd"))
+    image = np.ascontiguousarray(image.transpose(2, 1, 0)[6:13, 96:224, 128:256], np.float32)
+    truth = (1 + (label.transpose(2, 1, 0)[6:13, 96:224, 128:256] > 0)).astype(np.uint8)
+    spacing = (6.5, 0.78125, 0.78125)
+    seeds = np.zeros(truth.shape, np.uint8)
+    seeds[:, ::24, ::24] = 1  # background clicks all over
+    z = int((truth == 2).sum(axis=(1, 2)).argmax())
+    core = ndi.binary_erosion(truth[z] == 2, iterations=1)
+    rows = np.flatnonzero(core.any(axis=1))
+    row = rows[rows.size // 2]
+    seeds[z, row][core[row]] = 2  # one short stroke across the tumour
+    seeds[(seeds == 1) & (truth == 2)] = 0
+    F = compute_features(image, "default", spacing=spacing)
+
+    def dice(labels):
+        keep = seeds == 0
+        a, b = labels[keep] == 2, truth[keep] == 2
+        return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+    plain = ContextForest(n_estimators=30).fit(F, seeds).predict(F)
+    grown = ContextForest(n_estimators=30, grow=True).fit(F, seeds).predict(F, spacing=spacing)
+    # measured: 0.46 grown vs 0.29 plain (bright vessels and fat look like tumour)
+    assert dice(grown) > 1.4 * dice(plain)
