@@ -105,8 +105,9 @@ def main(argv=None):
     ap.add_argument("--memory-limit", default=2.0, type=float, help="GB cap (default 2)")
     ap.add_argument("--workdir", default=None, help="folder for the volume (default: /work)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--skip-local", action="store_true",
+                    help="skip the crop comparison and the local-threads run")
     args = ap.parse_args(argv)
-    import zarr
 
     dtype = np.dtype(args.dtype)
     n_slices = max(SLAB, int(args.size * 1e9 / (np.prod(YX) * dtype.itemsize)))
@@ -132,6 +133,7 @@ def main(argv=None):
         seeds = np.zeros(crop.shape, np.uint8)
         seeds[::6, ::5, ::5] = truth[::6, ::5, ::5]
         model = SeededModel(args.method, features="default").fit(crop, seeds)
+        data = None
         try:
             data = model_to_bytes(model)
             model_from_bytes(data)
@@ -139,75 +141,102 @@ def main(argv=None):
         except ValueError as err:
             travels = False
             print(f"NOTE: this model cannot travel as a file ({err}); cluster runs use "
-                  "in-process workers with the object and the --scheduler run is skipped")
+                  "in-process workers with the object, and worker processes get the bank "
+                  "without Hessian eigenvalues (13 features), which model files can hold")
 
-        # Peer: the in-memory path on a crop, and blockwise on the same crop.
-        test = np.asarray(arr[:64, :384, :384])
-        t = time.perf_counter()
-        expected = model.predict(test)
-        t_mem = time.perf_counter() - t
-        t = time.perf_counter()
-        got = predict_blockwise(model, test, block_bytes=int(0.25 * mem)).compute(
-            scheduler="threads", num_workers=2)
-        t_blk = time.perf_counter() - t
-        equal = bool((got == expected).all())
-        dice = float(2 * ((expected == 1) & (truth_of(test.shape) == 1)).sum()
-                     / ((expected == 1).sum() + (truth_of(test.shape) == 1).sum()))
-        print(f"crop {test.shape}: in memory {test.nbytes / 1e6 / t_mem:.2f} MB/s, blockwise "
-              f"{test.nbytes / 1e6 / t_blk:.2f} MB/s (ratio {t_mem / t_blk:.2f}); equal: "
-              f"{equal}; Dice of class 1 vs the pattern {dice:.3f}")
+        if not args.skip_local:
+            run_crop_and_local(args, model, arr, mem, mb, workdir)
+        run_clusters(args, model, data if travels else None, arr, mem, dtype, n_slices,
+                     workdir, travels, crop, seeds)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
-        # The whole volume on the local threads, under the cap.
-        before = peak_rss_mib()
-        seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
-        peak = peak_rss_mib()
-        margin = tuple(int(c) for c in labels.chunksize)
-        print(f"local threads (2): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
-              f"{labels.npartitions} blocks of {margin}); peak RSS {peak:.0f} MiB "
-              f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
-              f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
 
-        # Cluster runs on the first slices.
-        n_cluster = n_slices if args.cluster_size is None else max(
-            SLAB, int(args.cluster_size * 1e9 / (np.prod(YX) * dtype.itemsize)))
-        part = zarr.create_array(str(workdir / "part.zarr"), shape=(n_cluster,) + YX,
-                                 chunks=(SLAB, 256, 256), dtype=dtype, fill_value=0)
-        for z0 in range(0, n_cluster, SLAB):
-            part[z0:z0 + SLAB] = arr[z0:min(z0 + SLAB, n_cluster)]
-        part_mb = part.nbytes / 1e6
+def run_crop_and_local(args, model, arr, mem, mb, workdir):
+    # Peer: the in-memory path on a crop, and blockwise on the same crop.
+    test = np.asarray(arr[:64, :384, :384])
+    t = time.perf_counter()
+    expected = model.predict(test)
+    t_mem = time.perf_counter() - t
+    t = time.perf_counter()
+    got = predict_blockwise(model, test, block_bytes=int(0.25 * mem)).compute(
+        scheduler="threads", num_workers=2)
+    t_blk = time.perf_counter() - t
+    equal = bool((got == expected).all())
+    dice = float(2 * ((expected == 1) & (truth_of(test.shape) == 1)).sum()
+                 / ((expected == 1).sum() + (truth_of(test.shape) == 1).sum()))
+    print(f"crop {test.shape}: in memory {test.nbytes / 1e6 / t_mem:.2f} MB/s, blockwise "
+          f"{test.nbytes / 1e6 / t_blk:.2f} MB/s (ratio {t_mem / t_blk:.2f}); equal: "
+          f"{equal}; Dice of class 1 vs the pattern {dice:.3f}")
+
+    # The whole volume on the local threads, under the cap.
+    before = peak_rss_mib()
+    seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
+    peak = peak_rss_mib()
+    margin = tuple(int(c) for c in labels.chunksize)
+    print(f"local threads (2): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
+          f"{labels.npartitions} blocks of {margin}); peak RSS {peak:.0f} MiB "
+          f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
+          f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
+
+
+
+def run_clusters(args, model, data, arr, mem, dtype, n_slices, workdir, travels, crop,
+                 seeds):
+    import zarr
+
+    from napari_seglab.core.features import PRESETS, FeatureSpec
+
+    # Cluster runs on the first slices.
+    n_cluster = n_slices if args.cluster_size is None else max(
+        SLAB, int(args.cluster_size * 1e9 / (np.prod(YX) * dtype.itemsize)))
+    part = zarr.create_array(str(workdir / "part.zarr"), shape=(n_cluster,) + YX,
+                             chunks=(SLAB, 256, 256), dtype=dtype, fill_value=0)
+    for z0 in range(0, n_cluster, SLAB):
+        part[z0:z0 + SLAB] = arr[z0:min(z0 + SLAB, n_cluster)]
+    part_mb = part.nbytes / 1e6
+    runs = [(model, travels, "default bank")]
+    if not travels:
+        lighter = FeatureSpec(tuple(f for f in PRESETS["default"].filters
+                                    if f[0] != "hessian_eigenvalues"))
+        model = SeededModel(args.method, features=lighter).fit(crop, seeds)
+        data = model_to_bytes(model)
+        runs.append((model, True, "default bank without Hessian eigenvalues"))
+    for run_model, as_bytes, what in runs:
         rates = {}
         for n in (1, 2):
-            s = run_cluster(model, part, n, mem // n, workdir / f"labels_c{n}.zarr",
-                            as_bytes=travels)
+            s = run_cluster(run_model, part, n, mem // n, workdir / f"labels_c{n}.zarr",
+                            as_bytes=as_bytes)
             rates[n] = part_mb / s
-            print(f"LocalCluster {n} worker(s) x 1 thread, {'processes' if travels else 'threads'}"
-                  f" on {part.shape}: {rates[n]:.2f} MB/s ({s:.0f} s)")
+            kind = "processes, model as file bytes" if as_bytes else "in-process threads"
+            print(f"LocalCluster {n} worker(s) x 1 thread ({kind}; {what}) on "
+                  f"{part.shape}: {rates[n]:.2f} MB/s ({s:.0f} s)")
         print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
         ref = zarr.open_array(str(workdir / "labels_c1.zarr"))[...]
         two = zarr.open_array(str(workdir / "labels_c2.zarr"))[...]
         print(f"cluster labels equal (1 vs 2 workers): {bool((ref == two).all())}")
+        if as_bytes:
+            expected = predict_blockwise(run_model, part).compute(scheduler="threads")
+            print(f"equal to the local threads: {bool((ref == expected).all())}")
 
-        if travels:
-            from distributed import LocalCluster
+        from distributed import LocalCluster
 
-            model_path = workdir / "model.npz"
-            model_path.write_bytes(data)
-            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                              memory_limit=mem // 2, dashboard_address=None) as cluster:
-                t = time.perf_counter()
-                code = subprocess.call(
-                    [sys.executable, "-m", "napari_seglab.cli", "apply", str(model_path),
-                     str(workdir / "part.zarr"), "-o", str(workdir / "labels_cli.zarr"),
-                     "--scheduler", cluster.scheduler_address,
-                     "--memory-limit", f"{mem // 2}"], stderr=subprocess.DEVNULL)
-                s = time.perf_counter() - t
-            cli = zarr.open_array(str(workdir / "labels_cli.zarr"))[...]
-            print(f"seglab apply --scheduler (2 workers): exit {code}, {part_mb / s:.2f} MB/s "
-                  f"({s:.0f} s incl. start-up); equal to the cluster run: "
-                  f"{bool((cli == ref).all())}")
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        model_path = workdir / "model.npz"
+        model_path.write_bytes(data)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          memory_limit=mem // 2, dashboard_address=None) as cluster:
+            t = time.perf_counter()
+            code = subprocess.call(
+                [sys.executable, "-m", "napari_seglab.cli", "apply", str(model_path),
+                 str(workdir / "part.zarr"), "-o", str(workdir / "labels_cli.zarr"),
+                 "--scheduler", cluster.scheduler_address,
+                 "--memory-limit", f"{mem // 2}"], stderr=subprocess.DEVNULL)
+            s = time.perf_counter() - t
+        cli = zarr.open_array(str(workdir / "labels_cli.zarr"))[...]
+        print(f"seglab apply --scheduler (2 workers): exit {code}, {part_mb / s:.2f} MB/s "
+              f"({s:.0f} s incl. start-up); equal to the cluster run: "
+              f"{bool((cli == ref).all())}")
 
 
 def truth_of(shape):

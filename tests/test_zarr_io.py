@@ -126,6 +126,7 @@ def test_widget_writes_the_whole_volume_and_opens_it_lazily(make_napari_viewer, 
     image, model = trained
     viewer = make_napari_viewer()
     viewer.add_image(image, name="vol", scale=(2.0, 1.0, 1.0))
+    seeds = viewer.add_labels(np.zeros(image.shape, np.uint8), name="seeds")
     widget = BlockwiseWidget(viewer)
     qtbot.addWidget(widget)
     assert widget.image_combo.currentText() == "vol"
@@ -142,6 +143,7 @@ def test_widget_writes_the_whole_volume_and_opens_it_lazily(make_napari_viewer, 
     np.testing.assert_array_equal(np.asarray(layer.data), expected)
     assert widget.progress.value() == widget.progress.maximum() > 0
     assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
+    assert viewer.layers.selection.active is seeds
 
 
 def test_widget_cancel_leaves_no_output(make_napari_viewer, qtbot, trained, tmp_path):

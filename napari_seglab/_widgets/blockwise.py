@@ -240,7 +240,10 @@ class BlockwiseWidget(QWidget):
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
         scale = layer.scale if not layer.rgb else layer.scale[:labels.ndim]
+        active = self.viewer.layers.selection.active  # the seeds stay the active layer
         self.viewer.add_labels(labels, name=name, scale=scale, translate=layer.translate)
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active
         self.status.setText(f"wrote {out}")
         show_info(f"whole-volume labels written to {out}")
 
