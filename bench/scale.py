@@ -154,6 +154,17 @@ def main(argv=None):
 
 
 def run_crop_and_local(args, model, arr, mem, mb, workdir):
+    # The whole volume on the local threads, under the cap (first: the peak RSS
+    # is this process's, and the in-memory peer below holds a crop's whole bank).
+    before = peak_rss_mib()
+    seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
+    peak = peak_rss_mib()
+    margin = tuple(int(c) for c in labels.chunksize)
+    print(f"local threads (2): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
+          f"{labels.npartitions} blocks of {margin}); peak RSS {peak:.0f} MiB "
+          f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
+          f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
+
     # Peer: the in-memory path on a crop, and blockwise on the same crop.
     test = np.asarray(arr[:64, :384, :384])
     t = time.perf_counter()
@@ -169,17 +180,6 @@ def run_crop_and_local(args, model, arr, mem, mb, workdir):
     print(f"crop {test.shape}: in memory {test.nbytes / 1e6 / t_mem:.2f} MB/s, blockwise "
           f"{test.nbytes / 1e6 / t_blk:.2f} MB/s (ratio {t_mem / t_blk:.2f}); equal: "
           f"{equal}; Dice of class 1 vs the pattern {dice:.3f}")
-
-    # The whole volume on the local threads, under the cap.
-    before = peak_rss_mib()
-    seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
-    peak = peak_rss_mib()
-    margin = tuple(int(c) for c in labels.chunksize)
-    print(f"local threads (2): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
-          f"{labels.npartitions} blocks of {margin}); peak RSS {peak:.0f} MiB "
-          f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
-          f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
-
 
 
 def run_clusters(args, model, data, arr, mem, dtype, n_slices, workdir, travels, crop,
