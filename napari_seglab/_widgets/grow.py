@@ -90,13 +90,13 @@ class _Request:
     """A snapshot of everything one preview needs, taken on the GUI thread."""
 
     key: tuple                 # the image and spacing: a new key means a new session
-    image: np.ndarray
+    image: np.ndarray | None   # read only for a new session
     spacing: tuple
     seeds: np.ndarray
     seed_locality: float
     intensity_range: tuple | None
     mask_key: object           # changes when the mask layer or its data changes
-    mask: np.ndarray | None
+    mask: np.ndarray | None    # read only when the session's mask must change
     generation: int
 
 
@@ -412,30 +412,33 @@ class GrowFromSeedsWidget(QWidget):
             self.request_preview()
 
     def _snapshot(self) -> _Request:
-        """Arrays and parameters for one run (copies: painting goes on meanwhile)."""
+        """The seeds (a copy: painting goes on meanwhile) and the parameters of one run.
+
+        The image and the mask are read in :meth:`_start`, and only when the
+        session needs them: a lazy (dask, zarr) volume is not loaded per stroke.
+        """
         image_layer, seeds_layer = self.image_layer, self.seeds_layer
-        data, channel_axis, spacing = image_arrays(image_layer)
-        if channel_axis is not None:
-            raise InputError(f"'{image_layer.name}' is RGB; grow from seeds needs one "
-                             "intensity per voxel. Open a single channel as the image.")
-        if seeds_layer is None:
-            raise InputError("No seeds layer: add a Labels layer (e.g. File > Open Sample) "
-                             "and paint strokes of two or more labels.")
+        if getattr(image_layer, "rgb", False) or getattr(image_layer, "multiscale", False):
+            raise InputError(f"'{image_layer.name}' is RGB or multiscale; grow from seeds "
+                             "needs one intensity per voxel at full resolution. Open a "
+                             "single channel as its own image layer.")
+        shape = tuple(image_layer.data.shape)
+        if len(shape) not in (2, 3):
+            raise InputError(f"'{image_layer.name}' has shape {shape}; grow from seeds "
+                             "works on 2D images and 3D volumes.")
         seeds = np.asarray(seeds_layer.data)
-        if seeds.shape != data.shape:
+        if seeds.shape != shape:
             raise InputError(f"The seeds layer '{seeds_layer.name}' has shape {seeds.shape}"
-                             f", the image '{image_layer.name}' {data.shape}: pick a seeds "
+                             f", the image '{image_layer.name}' {shape}: pick a seeds "
                              "layer made for this image.")
-        spacing = tuple(abs(s) for s in spacing)
-        mask, mask_key = None, None
+        spacing = tuple(abs(float(s)) for s in image_layer.scale[-len(shape):])
+        mask_key = None
         mask_layer = self.mask_layer
         if mask_layer is not None:
-            mask_data = np.asarray(mask_layer.data)
-            if mask_data.shape != data.shape:
-                raise InputError(f"The mask '{mask_layer.name}' has shape {mask_data.shape}"
-                                 f", the image {data.shape}: pick a mask of the same shape"
-                                 " or (none).")
-            mask = mask_data != 0
+            if tuple(mask_layer.data.shape) != shape:
+                raise InputError(f"The mask '{mask_layer.name}' has shape "
+                                 f"{tuple(mask_layer.data.shape)}, the image {shape}: pick "
+                                 "a mask of the same shape or (none).")
             mask_key = (id(mask_layer), self._mask_version)
         intensity_range = None
         if self.range_check.isChecked():
@@ -444,9 +447,9 @@ class GrowFromSeedsWidget(QWidget):
         self._generation += 1
         return _Request(key=(id(image_layer), id(image_layer.data), self._image_version,
                              spacing),
-                        image=data, spacing=spacing, seeds=seeds.copy(),
+                        image=None, spacing=spacing, seeds=seeds.copy(),
                         seed_locality=float(self.locality.value()),
-                        intensity_range=intensity_range, mask_key=mask_key, mask=mask,
+                        intensity_range=intensity_range, mask_key=mask_key, mask=None,
                         generation=self._generation)
 
     def request_preview(self, *args) -> None:
@@ -460,7 +463,7 @@ class GrowFromSeedsWidget(QWidget):
         except InputError as exc:
             self._report(str(exc))
             return
-        constrained = request.mask is not None or request.intensity_range is not None
+        constrained = request.mask_key is not None or request.intensity_range is not None
         if len(self._present) < (1 if constrained else 2):
             # Not an error while the user is still painting the first strokes.
             self.status.setText(
@@ -483,6 +486,17 @@ class GrowFromSeedsWidget(QWidget):
         if request.key != self._session_key:
             self._session, self._applied = None, {}
             self._session_key = request.key
+        try:
+            if self._session is None:
+                request.image = image_arrays(self.image_layer)[0]
+            if request.mask_key is not None and (
+                    self._session is None
+                    or self._applied.get("mask_key") != request.mask_key):
+                request.mask = np.asarray(self.mask_layer.data) != 0
+        except InputError as exc:
+            self.progress.setVisible(False)
+            self._report(str(exc))
+            return
         worker = _grow_in_thread(self._session, self._applied, request)
         worker.returned.connect(lambda result, r=request: self._on_returned(r, result))
         worker.errored.connect(self._on_errored)
