@@ -81,6 +81,18 @@ def _rgba255(color):
     return tuple(int(round(255 * v)) for v in c)
 
 
+def _flat_nonzero(flat):
+    """``np.flatnonzero`` for sparse seeds: scan 8-byte words, then their elements."""
+    if not flat.flags.c_contiguous or flat.nbytes % 8 or flat.nbytes < 1 << 16:
+        return np.flatnonzero(flat)
+    words = np.flatnonzero(flat.view(np.uint64))
+    per_word = 8 // flat.itemsize if flat.itemsize <= 8 else 0
+    if per_word == 0 or words.size * per_word > flat.size // 4:
+        return np.flatnonzero(flat)
+    candidates = (words[:, None] * per_word + np.arange(per_word)).ravel()
+    return candidates[flat[candidates] != 0]
+
+
 def _compose(counts, regions=None, colors=None):
     """Regions shaded beneath a log density (white, opaque where dense)."""
     nx, ny = counts.shape
@@ -125,6 +137,7 @@ class FeatureSpaceWidget(QWidget):
         self._workers = set()
         self._data = None  # dict of the current scope's features and pair
         self._seed_layer_hooked = None
+        self._seed_cache = None
         self._seeds_timer = QTimer(self, singleShot=True, interval=0)
         self._selection = None  # bool mask of the scope's pixels
         self._regions = None
@@ -494,20 +507,28 @@ class FeatureSpaceWidget(QWidget):
     # -- seeds --------------------------------------------------------------
 
     def _seeds_in_scope(self):
-        """(flat pixel indices, labels) of the seeds in the slice or volume."""
+        """(flat pixel indices, labels) of the seeds in the slice or volume.
+
+        Cached until the seeds, their layer or the scope change: one scan of
+        the seeds per edit, whoever asks.
+        """
         layer = self.seeds_layer
         d = self._data
-        if layer is None or d is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        seeds = np.asarray(layer.data)
-        shape = d["features"].shape[:-1]
-        if d["z"] is not None and seeds.ndim == len(shape) + 1:
-            seeds = seeds[d["z"]]
-        if seeds.shape != shape:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        flat = seeds.reshape(-1)
-        where = np.flatnonzero(flat)
-        return where, flat[where].astype(np.int64)
+        key = (id(layer), None if d is None else d["key"])
+        if self._seed_cache is not None and self._seed_cache[0] == key:
+            return self._seed_cache[1]
+        result = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if layer is not None and d is not None:
+            seeds = np.asarray(layer.data)
+            shape = d["features"].shape[:-1]
+            if d["z"] is not None and seeds.ndim == len(shape) + 1:
+                seeds = seeds[d["z"]]
+            if seeds.shape == shape:
+                flat = seeds.reshape(-1)
+                where = _flat_nonzero(flat)
+                result = where, flat[where].astype(np.int64)
+        self._seed_cache = (key, result)
+        return result
 
     def _colors(self, labels):
         layer = self.seeds_layer
@@ -515,6 +536,7 @@ class FeatureSpaceWidget(QWidget):
                 else (255, 255, 255, 255) for k in np.unique(labels)}
 
     def _on_seeds_edited(self, *_):
+        self._seed_cache = None
         self._seeds_timer.start()
 
     def _redraw_seeds(self):
@@ -526,6 +548,7 @@ class FeatureSpaceWidget(QWidget):
         self._start_regions()
 
     def _on_seeds_changed(self, *_):
+        self._seed_cache = None
         self._hook_seeds()
         self._redraw_seeds()
 
@@ -544,7 +567,7 @@ class FeatureSpaceWidget(QWidget):
         classes, starts = np.unique(labels[order], return_index=True)
         colors = self._colors(classes)
         groups = []
-        for c, part in zip(classes, np.split(order, starts[1:])):
+        for c, part in zip(classes, np.split(order, starts[1:]), strict=True):
             groups.append((xs[part], ys[part], colors[int(c)]))
         self.plot.set_seeds(groups)
 

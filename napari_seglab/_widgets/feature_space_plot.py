@@ -123,7 +123,7 @@ class FeatureSpacePlot(QWidget):
             item.setZValue(5)
             self.plot.addItem(item)
             self.seed_items.append(item)
-        for item, (x, y, color) in zip(self.seed_items, groups):
+        for item, (x, y, color) in zip(self.seed_items, groups, strict=True):
             item.setData(x=np.asarray(x), y=np.asarray(y), brush=pg.mkBrush(*color))
 
     def n_seed_points(self) -> int:
