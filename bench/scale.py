@@ -107,6 +107,8 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--skip-local", action="store_true",
                     help="skip the crop comparison and the local-threads run")
+    ap.add_argument("--processes-only", action="store_true",
+                    help="cluster runs with worker processes only")
     args = ap.parse_args(argv)
 
     dtype = np.dtype(args.dtype)
@@ -196,7 +198,7 @@ def run_clusters(args, model, data, arr, mem, dtype, n_slices, workdir, travels,
     for z0 in range(0, n_cluster, SLAB):
         part[z0:z0 + SLAB] = arr[z0:min(z0 + SLAB, n_cluster)]
     part_mb = part.nbytes / 1e6
-    runs = [(model, travels, "default bank")]
+    runs = [] if (args.processes_only and not travels) else [(model, travels, "default bank")]
     if not travels:
         lighter = FeatureSpec(tuple(f for f in PRESETS["default"].filters
                                     if f[0] != "hessian_eigenvalues"))
