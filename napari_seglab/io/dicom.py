@@ -4,7 +4,8 @@ One volume per series (SeriesInstanceUID, split further when the images of
 one series differ in size or orientation). Slices are ordered by their
 ImagePositionPatient projected on the slice normal (InstanceNumber only when
 positions are missing); the slice spacing comes from those positions, never
-from SliceThickness; values go through the modality LUT (RescaleSlope and
+from SliceThickness (a single slice, with no positions to compare, is the
+one exception); values go through the modality LUT (RescaleSlope and
 RescaleIntercept, per frame in enhanced multi-frame files). What is unusual
 (missing or uneven slices, oblique or tilted series, skipped files) is said
 with :func:`warnings.warn`; the napari reader turns warnings into
@@ -33,6 +34,7 @@ SPACING_TOLERANCE = 0.01
 #: SOP class of DICOM Segmentation objects (read by :mod:`.dicom_seg`).
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _MAX_NAMES = 5
+_DEFER_BYTES = 64 * 1024
 
 
 class MissingDecoderError(ValueError):
@@ -109,7 +111,7 @@ def read_dicom(path) -> list[Volume]:
     >>> from pydicom.data import get_testdata_file
     >>> (volume,) = read_dicom(get_testdata_file("CT_small.dcm"))
     >>> volume.data.shape, volume.spacing
-    ((1, 128, 128), (1.25, 0.661468, 0.661468))
+    ((1, 128, 128), (5.0, 0.661468, 0.661468))
     """
     path = Path(path)
     if path.is_dir():
@@ -172,7 +174,8 @@ def _read_headers(files, required=None):
             with warnings.catch_warnings():
                 # pydicom's notes on odd encodings are not the user's business
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
+                # big elements (the pixels) are read from the file when used
+                ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES)
         except (InvalidDicomError, OSError, ValueError, EOFError, KeyError,
                 TypeError, AttributeError, IndexError, OverflowError) as exc:
             if path == required:
@@ -262,7 +265,8 @@ def _read_series(members, part=None):
     loaded, failed = [], []
     for header in members:
         try:
-            loaded.append({"path": header["path"], "ds": _read_pixels(header["path"])})
+            pixels = _decode(header["ds"], header["path"])
+            loaded.append({"path": header["path"], "ds": header["ds"], "pixels": pixels})
         except MissingDecoderError:
             raise
         except ValueError as exc:
@@ -310,7 +314,7 @@ def _read_series(members, part=None):
 
     slopes = np.array([float(h["ds"].get("RescaleSlope", 1) or 1) for h in members])
     intercepts = np.array([float(h["ds"].get("RescaleIntercept", 0) or 0) for h in members])
-    data = _rescale(np.stack([h["ds"].pixel_array for h in members]), slopes, intercepts)
+    data = _rescale([h["pixels"] for h in members], slopes, intercepts)
     slot = [int(s) for s in slot]
     n_slots = slot[-1] + 1
     missing = sorted(set(range(n_slots)) - set(slot))
@@ -411,7 +415,8 @@ def _shared(ds):
 
 def _read_multiframe(header):
     path = header["path"]
-    ds = _read_pixels(path)
+    ds = header["ds"]
+    raw = _decode(ds, path)
     label = _series_label(ds, None)
     n_frames = int(ds.NumberOfFrames)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or [None] * n_frames
@@ -438,7 +443,7 @@ def _read_multiframe(header):
     intercepts = np.array([float(_functional(ds, f, "PixelValueTransformationSequence",
                                              "RescaleIntercept")
                                  or ds.get("RescaleIntercept", 0) or 0) for f in per_frame])
-    pixels = ds.pixel_array.reshape((n_frames, int(ds.Rows), int(ds.Columns)) + (
+    pixels = raw.reshape((n_frames, int(ds.Rows), int(ds.Columns)) + (
         (int(ds.SamplesPerPixel),) if int(ds.get("SamplesPerPixel", 1)) > 1 else ()))
     if all(p is not None for p in positions):
         points = np.asarray(positions, float)
@@ -490,15 +495,9 @@ def _read_multiframe(header):
 
 # -- shared helpers -------------------------------------------------------------
 
-def _read_pixels(path):
-    """The dataset with its pixels decodable, or a clear error."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as DICOM: {exc}") from exc
-    syntax = ds.file_meta.get("TransferSyntaxUID")
+def _decode(ds, path):
+    """The decoded pixels of ``ds`` (read from ``path``), or an error naming the file."""
+    syntax = ds.file_meta.get("TransferSyntaxUID") if "file_meta" in dir(ds) else None
     if syntax is not None and syntax.is_compressed:
         from pydicom.pixels import get_decoder
 
@@ -513,28 +512,43 @@ def _read_pixels(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds.pixel_array  # noqa: B018 - decode once here, so a bad file is named
+            return ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - decoders raise many kinds
         raise ValueError(f"{path}: pixel data could not be decoded "
                          f"({type(exc).__name__}: {exc})") from exc
-    return ds
 
 
-def _rescale(pixels, slopes, intercepts):
-    """Modality LUT per slice: int16 when exact and in range, else float32."""
+def _rescale(planes, slopes, intercepts):
+    """Modality LUT per slice into one array: int16 when exact and in range, else float32.
+
+    ``planes`` is a sequence of slices (or a stacked array); each is written
+    into the output once, so a 150 × 512 × 512 series is never copied whole
+    nor held as int64 or float64.
+    """
+    first = np.asarray(planes[0])
+    shape = (len(planes),) + first.shape
     if np.all(slopes == 1) and np.all(intercepts == 0):
-        return pixels
-    shape = (-1,) + (1,) * (pixels.ndim - 1)
+        return planes if isinstance(planes, np.ndarray) else np.stack(planes)
     integral = (np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts)))
-    if integral:
-        out = pixels.astype(np.int64) * slopes.astype(np.int64).reshape(shape) \
-            + intercepts.astype(np.int64).reshape(shape)
-        if out.size == 0 or (out.min() >= np.iinfo(np.int16).min
-                             and out.max() <= np.iinfo(np.int16).max):
-            return out.astype(np.int16)
-        return out.astype(np.float32)
-    return (pixels.astype(np.float32) * slopes.astype(np.float32).reshape(shape)
-            + intercepts.astype(np.float32).reshape(shape))
+    if integral and first.dtype.kind in "iu":
+        low = float(min(p.min() for p in planes))
+        high = float(max(p.max() for p in planes))
+        ends = np.concatenate([low * slopes + intercepts, high * slopes + intercepts])
+        if ends.min() >= np.iinfo(np.int16).min and ends.max() <= np.iinfo(np.int16).max \
+                and high <= np.iinfo(np.int32).max:
+            out = np.empty(shape, np.int16)
+            for k, plane in enumerate(planes):
+                plane = plane.astype(np.int32)
+                if slopes[k] != 1:
+                    plane *= int(slopes[k])
+                plane += int(intercepts[k])
+                out[k] = plane
+            return out
+    out = np.empty(shape, np.float32)
+    for k, plane in enumerate(planes):
+        np.multiply(plane, np.float32(slopes[k]), out=out[k], casting="unsafe")
+        out[k] += np.float32(intercepts[k])
+    return out
 
 
 def _first(value):
