@@ -36,15 +36,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.feature_space import (
-    FeatureSpaceIndex,
-    class_histograms,
-    class_mean_spectra,
-    decision_regions,
-)
+from ..core.feature_space import FeatureSpaceIndex, class_mean_spectra, decision_regions
 from ..core.features import PRESETS, compute_features
 from ..core.segmenters import make_segmenter
-from .feature_space_plot import TOOLS, FeatureSpacePlot
+from .feature_space_plot import TOOLS, FeatureSpacePlot, density_picture, rgba255
 from .layers import InputError, image_arrays, layer_role, spatial_shape
 
 if TYPE_CHECKING:
@@ -71,14 +66,6 @@ MAX_SEED_POINTS = 20_000
 KMEANS_SAMPLE = 50_000
 #: Up to this many pixels the selection follows the lasso while dragging.
 LIVE_POINTS = 4_000_000
-_REGION_ALPHA = 0.45
-
-
-def _rgba255(color):
-    c = np.asarray(color, float).ravel()[:4]
-    if c.size == 3:
-        c = np.r_[c, 1.0]
-    return tuple(int(round(255 * v)) for v in c)
 
 
 def _flat_nonzero(flat):
@@ -91,32 +78,6 @@ def _flat_nonzero(flat):
         return np.flatnonzero(flat)
     candidates = (words[:, None] * per_word + np.arange(per_word)).ravel()
     return candidates[flat[candidates] != 0]
-
-
-def _compose(counts, regions=None, colors=None):
-    """Regions shaded beneath a log density (white, opaque where dense)."""
-    nx, ny = counts.shape
-    out = np.zeros((nx, ny, 3), np.float32)
-    out[:] = (24, 26, 32)
-    if regions is not None:
-        lut = np.zeros((int(regions.max()) + 1, 3), np.float32)
-        for label, rgba in colors.items():
-            if 0 <= label < lut.shape[0]:
-                lut[label] = rgba[:3]
-        # regions live on their own grid; sample them at the density's bins
-        ri = (np.arange(nx) * regions.shape[0] // nx)[:, None]
-        rj = (np.arange(ny) * regions.shape[1] // ny)[None, :]
-        shade = lut[regions[ri, rj]]
-        out = out * (1 - _REGION_ALPHA) + shade * _REGION_ALPHA
-    logc = np.log1p(counts)
-    top = logc.max()
-    a = (logc / top if top > 0 else logc)[..., None].astype(np.float32)
-    a = np.where(counts[..., None] > 0, 0.25 + 0.75 * a, 0.0)
-    out = out * (1 - a) + 255.0 * a
-    rgba = np.empty((nx, ny, 4), np.uint8)
-    rgba[..., :3] = np.clip(out, 0, 255)
-    rgba[..., 3] = 255
-    return rgba
 
 
 class FeatureSpaceWidget(QWidget):
@@ -532,7 +493,7 @@ class FeatureSpaceWidget(QWidget):
 
     def _colors(self, labels):
         layer = self.seeds_layer
-        return {int(k): _rgba255(layer.get_color(int(k))) if layer is not None
+        return {int(k): rgba255(layer.get_color(int(k))) if layer is not None
                 else (255, 255, 255, 255) for k in np.unique(labels)}
 
     def _on_seeds_edited(self, *_):
@@ -665,7 +626,7 @@ class FeatureSpaceWidget(QWidget):
                 regions = self._regions.labels
                 colors = self._colors(np.unique(regions))
             index = cur["index"]
-            self.plot.set_image(_compose(cur["counts"], regions, colors),
+            self.plot.set_image(density_picture(cur["counts"], regions, colors),
                                 index.xedges, index.yedges)
             self._draw_seeds()
             if self._centres is not None:
@@ -687,46 +648,17 @@ class FeatureSpaceWidget(QWidget):
                             "a pixel's point.")
 
     def _draw_histograms(self, cur, xname):
-        from skimage import filters
-
-        x = cur["x"]
         where, labels = self._seeds_in_scope()
-        full = np.zeros(x.size, np.int64)
-        full[where] = labels
-        _, edges, _ = class_histograms(x, np.ones(x.size, np.int64), bins=128)
-        all_counts = class_histograms(x, np.ones(x.size, np.int64), bins=128)[0][0]
-        counts, _, classes = class_histograms(x, full, bins=128, range=(edges[0], edges[-1]))
-        top = max(all_counts.max(), 1)
-        self.plot.add_curve(edges, all_counts / top, (170, 170, 170), step=True, width=1)
-        colors = self._colors(classes)
-        for k, c in enumerate(classes):
-            peak = max(counts[k].max(), 1)
-            self.plot.add_curve(edges, counts[k] / peak, colors[int(c)], step=True)
-        sample = x if x.size <= 1_000_000 else x[:: x.size // 1_000_000 + 1]
-        for name in ("otsu", "li", "yen", "triangle"):
-            try:
-                t = float(getattr(filters, f"threshold_{name}")(sample))
-            except (ValueError, RuntimeError):
-                continue
-            self.plot.add_vline(t, name)
-        self.plot.set_labels("all pixels (grey) and seed classes, each scaled to its peak; "
-                             "thresholds of the try-all gallery", xname, "relative count")
-        self.plot.view.autoRange()
+        self.plot.show_histograms(cur["x"], where, labels, self._colors(labels), xname)
 
     def _draw_class_means(self):
-        d = self._data
-        feats = d["features"]
+        feats = self._data["features"]
         where, labels = self._seeds_in_scope()
         full = np.zeros(feats.shape[:-1], np.int64)
         full.reshape(-1)[where] = labels
         classes, means = class_mean_spectra(feats, full)
-        colors = self._colors(classes)
-        idx = np.arange(feats.shape[-1], dtype=float)
-        for k, c in enumerate(classes):
-            self.plot.add_curve(idx, means[k], colors[int(c)], width=2)
         what = "channel" if self.spec_combo.currentText() == CHANNELS else "feature"
-        self.plot.set_labels(f"class-mean {what}s of the seeds", f"{what} index", "mean")
-        self.plot.view.autoRange()
+        self.plot.show_class_means(classes, means, self._colors(classes), what)
 
     # -- hover --------------------------------------------------------------
 

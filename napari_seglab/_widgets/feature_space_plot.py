@@ -16,14 +16,56 @@ import pyqtgraph as pg
 from qtpy.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, Signal
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
+from ..core.feature_space import class_histograms
 from ..core.files import atomic_write
 
-__all__ = ["FeatureSpacePlot", "TOOLS"]
+__all__ = ["FeatureSpacePlot", "TOOLS", "density_picture", "rgba255"]
 
 #: Mouse tools of the plot: drag a lasso, drag a rectangle, or pan/zoom.
 TOOLS = ("lasso", "rectangle", "pan")
 #: Height of the plot in pixels (fits a 1280×800 screen with the controls).
 PLOT_HEIGHT = 300
+
+
+_REGION_ALPHA = 0.45
+
+
+def rgba255(color):
+    """A napari colour (floats in [0, 1]) as 0-255 RGBA."""
+    c = np.asarray(color, float).ravel()[:4]
+    if c.size == 3:
+        c = np.r_[c, 1.0]
+    return tuple(int(round(255 * v)) for v in c)
+
+
+def density_picture(counts, regions=None, colors=None):
+    """An (nx, ny, 4) uint8 picture: regions shaded beneath a log density.
+
+    Empty bins show the background (or the region colour); occupied bins
+    go from faint to white with ``log(1 + count)``.
+    """
+    nx, ny = counts.shape
+    out = np.zeros((nx, ny, 3), np.float32)
+    out[:] = (24, 26, 32)
+    if regions is not None:
+        lut = np.zeros((int(regions.max()) + 1, 3), np.float32)
+        for label, rgba in colors.items():
+            if 0 <= label < lut.shape[0]:
+                lut[label] = rgba[:3]
+        # regions live on their own grid; sample them at the density's bins
+        ri = (np.arange(nx) * regions.shape[0] // nx)[:, None]
+        rj = (np.arange(ny) * regions.shape[1] // ny)[None, :]
+        shade = lut[regions[ri, rj]]
+        out = out * (1 - _REGION_ALPHA) + shade * _REGION_ALPHA
+    logc = np.log1p(counts)
+    top = logc.max()
+    a = (logc / top if top > 0 else logc)[..., None].astype(np.float32)
+    a = np.where(counts[..., None] > 0, 0.25 + 0.75 * a, 0.0)
+    out = out * (1 - a) + 255.0 * a
+    rgba = np.empty((nx, ny, 4), np.uint8)
+    rgba[..., :3] = np.clip(out, 0, 255)
+    rgba[..., 3] = 255
+    return rgba
 
 
 class _SelectViewBox(pg.ViewBox):
@@ -154,6 +196,39 @@ class FeatureSpacePlot(QWidget):
                                label=label, labelOpts={"position": 0.92, "color": color})
         self.plot.addItem(line)
         self.lines.append(line)
+
+    def show_histograms(self, x, where, labels, colors, xname, bins=128):
+        """1D mode: all pixels (grey), each seed class, try-all thresholds as lines."""
+        from skimage import filters
+
+        everyone = np.ones(x.size, np.int64)
+        all_counts, edges, _ = class_histograms(x, everyone, bins=bins)
+        full = np.zeros(x.size, np.int64)
+        full[where] = labels
+        counts, _, classes = class_histograms(x, full, bins=bins, range=(edges[0], edges[-1]))
+        self.add_curve(edges, all_counts[0] / max(all_counts.max(), 1), (170, 170, 170),
+                       step=True, width=1)
+        for k, c in enumerate(classes):
+            self.add_curve(edges, counts[k] / max(counts[k].max(), 1), colors[int(c)],
+                           step=True)
+        sample = x if x.size <= 1_000_000 else x[:: x.size // 1_000_000 + 1]
+        for name in ("otsu", "li", "yen", "triangle"):
+            try:
+                t = float(getattr(filters, f"threshold_{name}")(sample))
+            except (ValueError, RuntimeError):
+                continue
+            self.add_vline(t, name)
+        self.set_labels("all pixels (grey) and seed classes, each scaled to its peak; "
+                        "thresholds of the try-all gallery", xname, "relative count")
+        self.view.autoRange()
+
+    def show_class_means(self, classes, means, colors, what="feature"):
+        """Class-mean spectra: one curve per class against channel/feature index."""
+        idx = np.arange(means.shape[1] if means.ndim == 2 else 0, dtype=float)
+        for k, c in enumerate(classes):
+            self.add_curve(idx, means[k], colors[int(c)], width=2)
+        self.set_labels(f"class-mean {what}s of the seeds", f"{what} index", "mean")
+        self.view.autoRange()
 
     def set_labels(self, title, xlabel, ylabel):
         self.plot.setTitle(title, size="9pt")
