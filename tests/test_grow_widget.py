@@ -77,6 +77,12 @@ def test_preview_follows_every_seed_edit_then_apply_and_undo(scene, qtbot):
     _wait_for(qtbot, widget, image, seeds)
     seeds.redo()
     _wait_for(qtbot, widget, image, seeds)
+    start = tuple(int(i[0]) for i in extra)
+    seeds.fill(start, 2)                                  # relabel a stroke with the bucket
+    assert seeds.data[start] == 2
+    _wait_for(qtbot, widget, image, seeds)
+    seeds.undo()
+    _wait_for(qtbot, widget, image, seeds)
     replaced = np.asarray(seeds.data).copy()
     replaced[replaced == 3] = 0
     seeds.data = replaced                                 # events.data, no paint
