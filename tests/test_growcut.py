@@ -340,3 +340,12 @@ def test_no_warning_with_two_segments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         grow_from_seeds(np.zeros((10, 10)), seeds)
+
+
+def test_kernels_compile_without_a_writable_cache():
+    from napari_seglab.core.growcut._kernels import _jit
+
+    namespace = {"_jit": _jit}
+    # Source without a file: numba has nowhere to cache it and would raise.
+    exec("def plus_one(x):\n    return x + 1\nplus_one = _jit(plus_one)", namespace)
+    assert namespace["plus_one"](2) == 3
