@@ -198,3 +198,19 @@ def test_ct_sample_round_trip_is_exact(tmp_path):
     for path in written:
         assert path.read_bytes() == (REPO_FOLDER / "dicom" / path.name).read_bytes()
     assert sum(p.stat().st_size for p in written) < 2_000_000
+
+
+def test_sample_without_the_repository_writes_a_cache_and_reads_it(tmp_path, monkeypatch):
+    import napari_seglab._ct_sample as ct_sample
+
+    monkeypatch.setattr(ct_sample, "REPO_FOLDER", tmp_path / "no-repo")  # an installed wheel
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    layers = ct_sample.ct_phantom_sample()
+    assert len(list((tmp_path / "cache").rglob("CT*.dcm"))) == 32
+    (image, image_kwargs, kind), (truth, truth_kwargs, _), (seeds, seeds_kwargs, _) = layers
+    assert kind == "image" and image_kwargs["metadata"]["files"][0].startswith(str(tmp_path))
+    hu, expected_truth = ct_phantom()
+    np.testing.assert_array_equal(image, hu)
+    np.testing.assert_array_equal(truth, expected_truth)
+    assert image_kwargs["scale"] == truth_kwargs["scale"] == seeds_kwargs["scale"] == CT_SPACING
+    assert list(seeds_kwargs["features"]["name"]) == ["air", "fat", "soft tissue", "bone"]

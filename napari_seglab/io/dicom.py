@@ -25,7 +25,8 @@ from pydicom.errors import InvalidDicomError
 
 from .base import Volume, clean_float_tuple, is_axis_aligned
 
-__all__ = ["MissingDecoderError", "read_dicom", "is_dicom_file", "find_dicom_files"]
+__all__ = ["DicomReadWarning", "MissingDecoderError", "read_dicom", "is_dicom_file",
+           "find_dicom_files"]
 
 #: What to install for compressed transfer syntaxes.
 DICOM_EXTRA = 'pip install "napari-seglab[dicom]"'
@@ -39,6 +40,10 @@ _DEFER_BYTES = 64 * 1024
 
 class MissingDecoderError(ValueError):
     """The pixel data are compressed and no installed plugin decodes them."""
+
+
+class DicomReadWarning(UserWarning):
+    """Something about the files a user should know (skipped, missing, oblique...)."""
 
 
 def is_dicom_file(path) -> bool:
@@ -113,6 +118,19 @@ def read_dicom(path) -> list[Volume]:
     >>> volume.data.shape, volume.spacing
     ((1, 128, 128), (5.0, 0.661468, 0.661468))
     """
+    # pydicom's own remarks on odd encodings (invalid UIDs, VR mismatches) are
+    # not the user's business: keep only ours
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        volumes = _read_dicom(path)
+    for warning in caught:
+        if issubclass(warning.category, DicomReadWarning):
+            warnings.warn(warning.message, stacklevel=2)  # noqa: B028
+    return volumes
+
+
+def _read_dicom(path) -> list[Volume]:
+    """:func:`read_dicom` without the warnings filter."""
     path = Path(path)
     if path.is_dir():
         files, others = find_dicom_files(path)
@@ -120,7 +138,7 @@ def read_dicom(path) -> list[Volume]:
             shown = ", ".join(Path(p).name for p in others[:_MAX_NAMES])
             more = f" and {len(others) - _MAX_NAMES} more" if len(others) > _MAX_NAMES else ""
             warnings.warn(f"skipped {len(others)} non-DICOM file(s) in {path}: {shown}{more}",
-                          stacklevel=2)
+                          DicomReadWarning, stacklevel=2)
         headers = _read_headers(files)
     elif path.is_file():
         headers = _series_of_file(path)
@@ -194,7 +212,7 @@ def _read_headers(files, required=None):
         headers.append({"path": path, "ds": ds, "seg": False})
     if corrupt:
         warnings.warn(f"skipped {len(corrupt)} unreadable DICOM file(s): "
-                      + "; ".join(corrupt[:_MAX_NAMES]), stacklevel=3)
+                      + "; ".join(corrupt[:_MAX_NAMES]), DicomReadWarning, stacklevel=2)
     return headers
 
 
@@ -273,7 +291,7 @@ def _read_series(members, part=None):
             failed.append(str(exc))
     if failed:
         warnings.warn(f"{label}: skipped {len(failed)} corrupt file(s): "
-                      + "; ".join(failed[:_MAX_NAMES]), stacklevel=4)
+                      + "; ".join(failed[:_MAX_NAMES]), DicomReadWarning, stacklevel=2)
     if not loaded:
         raise ValueError(f"{label}: no readable image ({failed[0]})")
     members = loaded
@@ -310,7 +328,7 @@ def _read_series(members, part=None):
                      f"{[round(float(v), 3) for v in np.r_[row, col]]}): the layer shows it "
                      "in its own frame, rotated relative to the patient axes")
     if notes:
-        warnings.warn(f"{label}: " + "; ".join(notes), stacklevel=4)
+        warnings.warn(f"{label}: " + "; ".join(notes), DicomReadWarning, stacklevel=2)
 
     slopes = np.array([float(h["ds"].get("RescaleSlope", 1) or 1) for h in members])
     intercepts = np.array([float(h["ds"].get("RescaleIntercept", 0) or 0) for h in members])
@@ -473,7 +491,7 @@ def _read_multiframe(header):
     if oriented and not is_axis_aligned(direction):
         notes.append("oblique frames: the layer shows them in their own frame")
     if notes:
-        warnings.warn(f"{label}: " + "; ".join(notes), stacklevel=4)
+        warnings.warn(f"{label}: " + "; ".join(notes), DicomReadWarning, stacklevel=2)
     metadata = _key_tags(ds)
     window = (_functional(ds, per_frame[0], "FrameVOILUTSequence", "WindowCenter"),
               _functional(ds, per_frame[0], "FrameVOILUTSequence", "WindowWidth"))
