@@ -158,6 +158,8 @@ def read_datafile(path, *, format_name, max_version, allowed_members, max_bytes,
 
     Raises
     ------
+    TypeError
+        ``path`` is not a path (an int would be taken as a file descriptor).
     InvalidFileError
         (a ``ValueError``) The path is not a regular file, or the file is
         damaged, truncated, too large, of another format or a newer version,
@@ -165,6 +167,8 @@ def read_datafile(path, *, format_name, max_version, allowed_members, max_bytes,
     FileNotFoundError, PermissionError
         The path does not exist or cannot be read (Python's own errors).
     """
+    if isinstance(path, int) or not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
     try:
         info = os.stat(path)
     except (FileNotFoundError, PermissionError):
@@ -252,9 +256,11 @@ def _read_archive(fh, format_name, max_version, allowed_members, max_bytes,
             raise _Damaged(_HEADER, err) from None
         header = _parse_header(text, format_name, max_version)
         declared = _declared_arrays(header, allowed_members, max_bytes)
-        if set(declared) != set(members):
-            raise ValueError(f"entries {sorted(members)} differ from the header's "
-                             f"{sorted(declared)}")
+        extra, missing = sorted(set(members) - set(declared)), sorted(set(declared) - set(members))
+        if extra:
+            raise ValueError(f"entries {extra} are not declared in the header")
+        if missing:
+            raise ValueError(f"entries {missing} that the header declares are missing")
         for name, (dtype, shape, nbytes) in declared.items():
             size = members[name].file_size
             if not nbytes < size <= nbytes + _MAX_NPY_HEADER:

@@ -229,7 +229,10 @@ def load_model(path) -> SeededModel:
         format or a newer version, or holds inconsistent or out-of-range
         fields (the reason says which).
     FileNotFoundError, PermissionError
-        ``path`` does not exist or cannot be read.
+        ``path`` does not exist or cannot be read (Python's own errors: the
+        path, not the file's content, is at fault).
+    TypeError
+        ``path`` is not a path.
     """
     header, arrays = read_datafile(path, format_name=FORMAT_NAME,
                                    max_version=FORMAT_VERSION, allowed_members=_MEMBERS,

@@ -1,0 +1,661 @@
+"""A headless catalogue of bad inputs: every reader, writer and call answers clearly.
+
+Cases are tables, run against every entry of the tables they apply to:
+
+* ``READERS``: a file reader (``read(path)``), the format name its messages
+  carry, a small valid file to start from and how to compare two loads.
+  Every ``PATH_CASES``, ``FILE_CASES`` entry and the mutation fuzz run
+  against each reader: add a reader (sessions, say) with one entry.
+* ``FILE_CASES``: hostile or damaged files built from a reader's valid
+  file (``case(valid_bytes) -> bytes``) and the reason the error must give.
+* ``PATH_CASES``: paths that are not regular files (a FIFO must not block).
+* ``WRITERS``: file writers; each must leave the previous file intact and no
+  temporary file behind when the write fails midway.
+* ``MODEL_EDITS``: model files whose header or arrays are edited to
+  out-of-range or inconsistent values.
+* ``API_CASES``: calls with bad arguments and the exception they must raise.
+
+Every refusal from a reader is a ``ValueError`` reading ``"<path>: not a
+valid <format> file: <reason>"``, reached within bounded memory (hostile
+files declare gigabytes; the reader must refuse before allocating).
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import struct
+import threading
+import tracemalloc
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from napari_seglab.core.model_io import SeededModel, load_model, save_model
+from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+#: Peak Python/NumPy allocation a refusal may take (hostile files declare GiBs).
+MAX_REFUSAL_BYTES = 64 << 20
+GIB = 1 << 30
+
+
+# --------------------------------------------------------------------------
+# Building zip archives by hand (what np.savez cannot write)
+
+
+def npy(array) -> bytes:
+    out = io.BytesIO()
+    np.save(out, np.asarray(array), allow_pickle=False)
+    return out.getvalue()
+
+
+def npy_header(descr, shape) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False,
+                                               "shape": tuple(shape)})
+    return out.getvalue()
+
+
+def deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def deflated_zeros(prefix: bytes, n_zeros: int) -> bytes:
+    """A raw deflate stream of ``prefix`` + ``n_zeros`` zero bytes, built in milliseconds.
+
+    After a sync flush, every further MiB of zeros compresses to the same
+    bytes, so a 1 GiB stream is one block repeated (about 1 MB).
+    """
+    mib = 1 << 20
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(prefix + b"\0" * mib) + c.flush(zlib.Z_SYNC_FLUSH)
+    block = c.compress(b"\0" * mib) + c.flush(zlib.Z_SYNC_FLUSH)
+    n_blocks, rest = divmod(n_zeros - mib, mib)
+    return first + block * n_blocks + c.compress(b"\0" * rest) + c.flush()
+
+
+@dataclass
+class Member:
+    name: str
+    data: bytes  # as stored (compressed when method == 8)
+    size: int  # uncompressed, as the directory declares it
+    crc: int
+    method: int = zipfile.ZIP_DEFLATED
+    flags: int = 0
+
+    @classmethod
+    def of(cls, name, raw: bytes, method=zipfile.ZIP_DEFLATED):
+        data = deflate(raw) if method == zipfile.ZIP_DEFLATED else raw
+        return cls(name, data, len(raw), zlib.crc32(raw), method)
+
+
+def build_zip(members) -> bytes:
+    """A zip of ``members`` exactly as given (sizes, CRCs, methods, flags unchecked)."""
+    out, central = bytearray(), bytearray()
+    for m in members:
+        name = m.name.encode()
+        offset = len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, m.flags, m.method, 0, 0x21,
+                           m.crc, len(m.data), m.size, len(name), 0) + name + m.data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, m.flags, m.method,
+                               0, 0x21, m.crc, len(m.data), m.size, len(name), 0, 0, 0, 0,
+                               0, offset) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members),
+                      len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
+def members_of(data: bytes) -> list[Member]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return [Member.of(i.filename, z.read(i)) for i in z.infolist()]
+
+
+def header_of(data: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        raw = np.load(io.BytesIO(z.read("header.npy")), allow_pickle=False)
+    return json.loads(str(raw))
+
+
+def with_header(data: bytes, header=None, text=None) -> bytes:
+    """``data`` with its header member replaced (a dict, or raw JSON text)."""
+    text = json.dumps(header) if text is None else text
+    return build_zip([Member.of("header.npy", npy(np.array(text))) if m.name == "header.npy"
+                      else m for m in members_of(data)])
+
+
+def replaced(data: bytes, name: str, member: Member) -> bytes:
+    return build_zip([member if m.name == name else m for m in members_of(data)])
+
+
+def patched(data: bytes, edit) -> bytes:
+    header = header_of(data)
+    edit(header)
+    return with_header(data, header)
+
+
+# --------------------------------------------------------------------------
+# Readers
+
+
+@dataclass(frozen=True)
+class Reader:
+    read: Callable
+    format_name: str
+    write_valid: Callable  # write_valid(path): a small valid file
+    same: Callable  # same(a, b): two loads hold the same thing
+
+
+_IMAGE, _TRUTH = tissue_phantom((32, 32), random_state=0)
+_SEEDS = scribble_seeds(_TRUTH, strokes_per_class=2, random_state=0)
+_MODELS = {}
+
+
+def fitted(method="nearest_mean", **params):
+    key = (method, tuple(sorted(params.items())))
+    if key not in _MODELS:
+        use = None if method in ("local", "otsu") else _SEEDS
+        _MODELS[key] = SeededModel(method, "minimal", params or None).fit(
+            _IMAGE, use, spacing=(1.0, 1.0))
+    return _MODELS[key]
+
+
+def _same_model(a, b) -> bool:
+    return (a.method == b.method and np.array_equal(a.classes_, b.classes_)
+            and np.array_equal(a.predict_proba(_IMAGE), b.predict_proba(_IMAGE)))
+
+
+READERS = {
+    "model": Reader(load_model, "napari-seglab-model",
+                    lambda path: save_model(path, fitted()), _same_model),
+}
+
+
+@pytest.fixture(scope="module", params=list(READERS))
+def reader(request, tmp_path_factory):
+    entry = READERS[request.param]
+    path = tmp_path_factory.mktemp(request.param) / "valid"
+    entry.write_valid(path)
+    return entry, path.read_bytes()
+
+
+def refuse(entry: Reader, path, match=None):
+    """Read ``path``: a ValueError with the format's message, in bounded memory."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"not a valid {entry.format_name} file") as err:
+            entry.read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value).startswith(f"{path}: ")
+    if match:
+        assert err.match(match)
+    assert "allow_pickle" not in str(err.value)
+    assert peak < MAX_REFUSAL_BYTES, f"refusing took {peak / 2**20:.0f} MiB"
+    return err.value
+
+
+# --------------------------------------------------------------------------
+# Files that are not regular: refused before open() (which would block on a FIFO)
+
+
+def _fifo(folder):
+    path = folder / "pipe.npz"
+    os.mkfifo(path)
+    return path
+
+
+def _link_to_fifo(folder):
+    link = folder / "link.npz"
+    link.symlink_to(_fifo(folder))
+    return link
+
+
+PATH_CASES = {
+    "a folder": (lambda folder: folder, "not a regular file \\(a folder\\)"),
+    "a FIFO": (_fifo, "not a regular file \\(a named pipe\\)"),
+    "a symlink to a FIFO": (_link_to_fifo, "a named pipe"),
+    "a character device": (lambda folder: "/dev/zero", "a character device"),
+    "a NUL byte in the name": (lambda folder: f"{folder}/a\0b.npz", "cannot read it"),
+}
+
+
+@pytest.mark.parametrize("case", list(PATH_CASES))
+def test_paths_that_are_not_regular_files_are_refused_without_blocking(reader, tmp_path,
+                                                                       case):
+    if not hasattr(os, "mkfifo") and "FIFO" in case:
+        pytest.skip("no FIFOs on this platform")
+    if case == "a character device" and not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    entry, _ = reader
+    make, message = PATH_CASES[case]
+    path = make(tmp_path)
+    outcome = []
+
+    def run():
+        try:
+            entry.read(path)
+        except Exception as err:  # noqa: BLE001 - reported below
+            outcome.append(err)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)  # a guard against a hang, not a speed test
+    if worker.is_alive():
+        with open(path, "wb"):  # unblock the reader's open() so the thread ends
+            pass
+        pytest.fail(f"reading {case} blocked")
+    assert outcome and isinstance(outcome[0], ValueError), outcome
+    assert f"not a valid {entry.format_name} file" in str(outcome[0])
+    assert message is None or __import__("re").search(message, str(outcome[0]))
+
+
+def test_a_missing_file_is_file_not_found(reader, tmp_path):
+    entry, _ = reader
+    with pytest.raises(FileNotFoundError):
+        entry.read(tmp_path / "nowhere.npz")
+    with pytest.raises(TypeError, match="path must be"):
+        entry.read(3)  # a file descriptor is not a path
+
+
+# --------------------------------------------------------------------------
+# Damaged, foreign and hostile files
+
+
+def _bomb_declared(data):
+    """The header declares a 1 GiB train_X and the member really inflates to it."""
+    n = GIB // 4
+    header = header_of(data)
+    header["arrays"]["train_X"] = {"dtype": "<f4", "shape": [n, 1]}
+    prefix = npy_header("<f4", (n, 1))
+    bomb = Member("train_X.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
+    return replaced(with_header(data, header), "train_X.npy", bomb)
+
+
+def _bomb_undeclared(data):
+    """A 1 GiB member the header does not declare (a 3 MB file holding 3 GiB, smaller)."""
+    prefix = npy_header("|u1", (GIB,))
+    bomb = Member("state.junk.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
+    return build_zip(members_of(data) + [bomb])
+
+
+def _directory_lies(data):
+    """The directory gives the real size; the stream inflates to 1 GiB."""
+    real = next(m for m in members_of(data) if m.name == "train_X.npy")
+    stream = deflated_zeros(b"", GIB)
+    return replaced(data, "train_X.npy", Member("train_X.npy", stream, real.size, real.crc))
+
+
+def _npy_declares(data, n_rows):
+    """train_X's own .npy header declares ``n_rows`` rows (the JSON the real shape)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        raw = z.read("train_X.npy")
+    fp = io.BytesIO(raw)
+    np.lib.format.read_magic(fp)
+    shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+    body = raw[fp.tell():]
+    return replaced(data, "train_X.npy",
+                    Member.of("train_X.npy", npy_header("<f4", (n_rows, shape[1])) + body))
+
+
+def _json_declares_tb(data):
+    header = header_of(data)
+    header["arrays"]["train_X"]["shape"] = [300_000_000_000, 1]
+    return with_header(data, header)
+
+
+def _method(data, name, method):
+    return build_zip([Member(m.name, m.data, m.size, m.crc,
+                             method if m.name == name else m.method)
+                      for m in members_of(data)])
+
+
+def _flag_encrypted(data):
+    return build_zip([Member(m.name, m.data, m.size, m.crc, m.method, 1)
+                      for m in members_of(data)])
+
+
+def _stored_with_bad_crc(data):
+    ms = members_of(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        raw = bytearray(z.read("train_y.npy"))
+    raw[-1] ^= 0xFF
+    good = next(m for m in ms if m.name == "train_y.npy")
+    return replaced(data, "train_y.npy", Member("train_y.npy", bytes(raw), len(raw), good.crc,
+                                                zipfile.ZIP_STORED))
+
+
+def _object_member(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        raw = z.read("train_y.npy")
+    fp = io.BytesIO(raw)
+    np.lib.format.read_magic(fp)
+    shape, _, _ = np.lib.format.read_array_header_1_0(fp)
+    body = raw[fp.tell():]
+    head = npy_header("|O", shape)
+    return replaced(data, "train_y.npy", Member.of("train_y.npy", head + body))
+
+
+def _npy_version_3(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        raw = bytearray(z.read("train_y.npy"))
+    raw[6] = 3
+    return replaced(data, "train_y.npy", Member.of("train_y.npy", bytes(raw)))
+
+
+def _pickled_npy():
+    out = io.BytesIO()
+    np.save(out, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return out.getvalue()
+
+
+def _rename(data, old, new):
+    return build_zip([Member(new if m.name == old else m.name, m.data, m.size, m.crc,
+                             m.method) for m in members_of(data)])
+
+
+FILE_CASES = {
+    "an empty file": (lambda d: b"", "not a readable .npz archive"),
+    "text": (lambda d: b"hello, world\n", "not a readable .npz archive"),
+    "a .npy array": (lambda d: npy(np.arange(3)), "a single NumPy .npy array"),
+    "a pickle .npy": (lambda d: _pickled_npy(), "a single NumPy .npy array"),
+    "a foreign .npz": (lambda d: build_zip([Member.of("a.npy", npy(np.arange(3)))]),
+                       "without a 'header' entry \\(entries: a\\)"),
+    "half a file": (lambda d: d[: len(d) // 2], "not a readable .npz archive"),
+    "the directory cut off": (lambda d: d[:-30], "not a readable .npz archive"),
+    "a 1 GiB member the header declares": (_bomb_declared, "exceed the \\d+ bytes"),
+    "a 1 GiB member the header does not declare": (_bomb_undeclared,
+                                                    "\\['state.junk'\\] are not declared"),
+    "a member inflating past its declared size": (_directory_lies,
+                                                  "entry 'train_X' is damaged"),
+    "an .npy header declaring 1.2 TB": (lambda d: _npy_declares(d, 300_000_000_000),
+                                        "entry 'train_X' holds \\d+ bytes|but the header"),
+    "an .npy header declaring fewer rows": (lambda d: _npy_declares(d, 1),
+                                            "entry 'train_X' (holds|is)"),
+    "a header declaring 1.2 TB": (_json_declares_tb, "exceed the \\d+ bytes"),
+    "an unknown compression": (lambda d: _method(d, "train_X.npy", 99),
+                               "unsupported compression \\(method 99\\)"),
+    "bzip2 compression": (lambda d: _method(d, "train_X.npy", zipfile.ZIP_BZIP2),
+                          "unsupported compression"),
+    "encrypted entries": (_flag_encrypted, "encrypted"),
+    "a bad CRC": (_stored_with_bad_crc, "entry 'train_y' is damaged.*CRC"),
+    "a member of Python objects": (_object_member, "Python objects"),
+    "an .npy version 3": (_npy_version_3, ".npy version \\(3, 0\\)"),
+    "a member outside the archive's names": (lambda d: _rename(d, "train_y.npy",
+                                                               "../train_y.npy"),
+                                             "unexpected entry '../train_y.npy'"),
+    "a member twice": (lambda d: build_zip(members_of(d) + members_of(d)[-1:]),
+                       "appears twice"),
+    "thousands of members": (lambda d: build_zip(
+        [Member.of(f"m{i}.npy", b"") for i in range(300)]), "300 entries"),
+    "a 2 MiB header": (lambda d: with_header(d, text=" " * (1 << 19) + json.dumps(
+        header_of(d))), "entry 'header' holds \\d+ bytes"),
+    "a header that is not a string": (lambda d: replaced(
+        d, "header.npy", Member.of("header.npy", npy(np.arange(3)))), "must be a JSON string"),
+    "a header nested 100,000 deep": (lambda d: with_header(
+        d, text="[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    "a header that is a list": (lambda d: with_header(d, text="[1, 2]"),
+                                "not a JSON object"),
+    "a header holding NaN": (lambda d: with_header(d, text=json.dumps(
+        header_of(d)).replace('"version": 1', '"version": NaN')), "holds NaN"),
+    "a header repeating a key": (lambda d: with_header(d, text=json.dumps(
+        header_of(d))[:-1] + ', "version": 1}'), "repeats the key 'version'"),
+    "a 5000-digit number": (lambda d: with_header(d, text=json.dumps(
+        header_of(d)).replace('"version": 1', '"version": ' + "9" * 5000)), "not valid JSON"),
+    "invalid code points": (lambda d: with_header(d, text="{\ud800}"), "not valid JSON"),
+    "another format": (lambda d: patched(d, lambda h: h.update(format="ilastik")),
+                       "format is 'ilastik'"),
+    "a newer version": (lambda d: patched(d, lambda h: h.update(version=99)),
+                        "version 99 is not supported.*newer"),
+    "a version that is not an int": (lambda d: patched(d, lambda h: h.update(version="1")),
+                                     "'version' must be an int"),
+    "an undeclared dtype": (lambda d: patched(
+        d, lambda h: h["arrays"]["train_y"].update(dtype="|O")), "dtype '\\|O'"),
+    "a declaration that is not a shape": (lambda d: patched(
+        d, lambda h: h["arrays"]["train_y"].update(shape=[-1])), "must be \\{'dtype'"),
+}
+
+
+@pytest.mark.parametrize("case", list(FILE_CASES))
+def test_damaged_and_hostile_files_are_refused(reader, tmp_path, case):
+    entry, valid = reader
+    build, message = FILE_CASES[case]
+    path = tmp_path / "bad.npz"
+    path.write_bytes(build(valid))
+    refuse(entry, path, message)
+
+
+def test_mutated_files_are_refused_or_load_unchanged(reader, tmp_path):
+    """Truncations and flipped bytes anywhere: a clear refusal, or the same content."""
+    entry, valid = reader
+    original_path = tmp_path / "valid.npz"
+    original_path.write_bytes(valid)
+    original = entry.read(original_path)
+    n = len(valid)
+    variants = [("cut", valid[:cut]) for cut in range(0, n, max(n // 40, 1))]
+    for spot in range(0, n, max(n // 120, 1)):
+        for value in (0x00, 0xFF):
+            data = bytearray(valid)
+            if data[spot] != value:
+                data[spot] = value
+                variants.append((f"byte {spot}={value:#x}", bytes(data)))
+    refused = 0
+    tracemalloc.start()
+    try:
+        for what, data in variants:
+            path = tmp_path / "mutated.npz"
+            path.write_bytes(data)
+            try:
+                loaded = entry.read(path)
+            except ValueError as err:
+                assert f"not a valid {entry.format_name} file" in str(err), (what, err)
+                refused += 1
+            else:
+                assert not what.startswith("cut"), f"{what}: a truncated file loaded"
+                assert entry.same(loaded, original), f"{what}: loaded something else"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused > len(variants) // 2
+    assert peak < MAX_REFUSAL_BYTES
+
+
+# --------------------------------------------------------------------------
+# Writers: a failed write leaves the previous file and no temporary file
+
+
+@dataclass(frozen=True)
+class Writer:
+    write: Callable  # write(path)
+    read: Callable  # read(path), to check the previous file still reads
+
+
+WRITERS = {
+    "save_model": Writer(lambda path: save_model(path, fitted("knn")), load_model),
+}
+
+
+def _full_disk_midway(monkeypatch):
+    real = np.lib.format.write_array
+    calls = []
+
+    def write_array(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            fp.write(b"\0" * 64)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_array)
+
+
+def _fsync_fails(monkeypatch):
+    def fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+FAILURES = {"the disk fills up midway": _full_disk_midway, "fsync fails": _fsync_fails}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch, writer, failure):
+    entry = WRITERS[writer]
+    path = tmp_path / "file.npz"
+    path.write_bytes(b"previous")
+    with monkeypatch.context() as patch:
+        FAILURES[failure](patch)
+        with pytest.raises(OSError):
+            entry.write(path)
+    assert path.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.npz"]
+    entry.write(path)  # and a write that succeeds replaces it
+    entry.read(path)
+
+
+# --------------------------------------------------------------------------
+# Model files with out-of-range or inconsistent fields
+
+
+def _model_file(method, params=None, edit_header=None, edit_arrays=None) -> bytes:
+    """A model file of ``method`` edited, declarations kept consistent with the arrays."""
+    buffer = io.BytesIO()
+    model = fitted(method, **(params or {}))
+    folder = __import__("tempfile").mkdtemp()
+    path = os.path.join(folder, "m.npz")
+    save_model(path, model)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    os.unlink(path)
+    os.rmdir(folder)
+    header = json.loads(str(arrays.pop("header")))
+    if edit_header:
+        edit_header(header)
+    if edit_arrays:
+        edit_arrays(arrays)
+    header["arrays"] = {k: {"dtype": v.dtype.str, "shape": list(v.shape)}
+                        for k, v in arrays.items()}
+    text = json.dumps(header).replace(f'"{_INFINITE}"', "1e400")  # JSON parses it as inf
+    np.savez_compressed(buffer, header=np.array(text), **arrays)
+    return buffer.getvalue()
+
+
+_INFINITE = "<a number too large for a float>"
+
+
+def _params(**values):
+    return lambda h: h["params"].update(values)
+
+
+def _more_samples(n):
+    def edit(arrays):
+        reps = -(-n // arrays["train_X"].shape[0])
+        arrays["train_X"] = np.tile(arrays["train_X"], (reps, 1))[:n]
+        arrays["train_y"] = np.tile(arrays["train_y"], reps)[:n]
+    return edit
+
+
+def _empty_knn_state(arrays):
+    arrays["state.X_"] = arrays["state.X_"][:0]
+    arrays["state.y_"] = arrays["state.y_"][:0]
+
+
+def _nan_threshold(arrays):
+    arrays["state.threshold_"] = np.array(np.nan)
+
+
+MODEL_EDITS = {
+    "a forest of 10**6 trees": ("random_forest", _params(n_estimators=10**6), None,
+                                "n_estimators=1000000 is outside \\[1, 1000\\]"),
+    "a forest refit beyond the work cap": (
+        "random_forest", _params(n_estimators=1000), _more_samples(6000),
+        "refitting 1000 trees on 6000 samples exceeds"),
+    "a forest of float trees": ("random_forest", _params(n_estimators=2.5), None,
+                                "'n_estimators' must be an int"),
+    "n_neighbors=10**9": ("knn", _params(n_neighbors=10**9), None, "outside \\[1, 10000\\]"),
+    "more neighbours than samples": ("knn", _params(n_neighbors=5000), None,
+                                     "n_neighbors=5000 exceeds the \\d+ training samples"),
+    "an empty kNN state": ("knn", None, _empty_knn_state, "state array '(X|y)_' is empty"),
+    "10**9 EM iterations": ("gmm", _params(max_iter=10**9), None, "max_iter"),
+    "a block of 10**9 pixels": ("local", _params(block_size=10**9), None, "block_size"),
+    "an infinite offset": ("local", _params(offset=_INFINITE), None, "'offset' must be a finite"),
+    "a parameter that is a list": ("knn", _params(weights=["uniform"] * 3), None,
+                                   "'weights' must be a finite number, a string"),
+    "an unknown parameter": ("knn", _params(n_trees=3), None, "bad parameters.*n_trees"),
+    "a feature σ of 10**9": ("knn", lambda h: h["features"].update(
+        filters=[["intensity", 0.0], ["gaussian", 1e9]]), None, "σ of 1e\\+09 pixels"),
+    "10,000 filters": ("knn", lambda h: h["features"].update(
+        filters=[["gaussian", 1.0 + i] for i in range(10_000)]), None, "1 to 256 filters"),
+    "a filter that is not a pair": ("knn", lambda h: h["features"].update(
+        filters=[["gaussian"]]), None, "must be \\[name, sigma\\]"),
+    "10**6 channels": ("knn", lambda h: h.update(n_channels=10**6), None, "'n_channels'"),
+    "ndim 4": ("knn", lambda h: h.update(ndim=4), None, "'ndim'"),
+    "a zero spacing": ("knn", lambda h: h.update(spacing=[0.0, 1.0]), None, "spacing"),
+    "a label beyond int64": ("knn", lambda h: h.update(classes=[1, 2**70]), None, "classes"),
+    "unsorted classes": ("knn", lambda h: h.update(classes=[3, 2, 1]), None, "sorted"),
+    "a NaN threshold": ("otsu", None, _nan_threshold, "NaN or infinite"),
+    "a NaN sample": ("knn", None, lambda a: a["train_X"].__setitem__((0, 0), np.nan), "NaN"),
+    "a refit flag that lies": ("knn", lambda h: h.update(refit_on_load=True), None,
+                               "refit_on_load=True does not match"),
+    "an input that lies": ("otsu", lambda h: h.update(input="features"), None,
+                           "input 'features' does not match"),
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_EDITS))
+def test_model_fields_out_of_range_are_refused(tmp_path, case):
+    method, edit_header, edit_arrays, message = MODEL_EDITS[case]
+    data = _model_file(method, edit_header=edit_header, edit_arrays=edit_arrays)
+    path = tmp_path / "edited.npz"
+    path.write_bytes(data)
+    refuse(READERS["model"], path, message)
+
+
+# --------------------------------------------------------------------------
+# API calls with bad arguments
+
+
+def _save_to_a_folder(tmp_path):
+    (tmp_path / "folder").mkdir()
+    save_model(tmp_path / "folder", fitted())
+
+
+API_CASES = {
+    "save_model of a string": (lambda tmp: save_model(tmp / "m.npz", "model"), TypeError,
+                               "must be a SeededModel"),
+    "save_model of an unfitted model": (lambda tmp: save_model(
+        tmp / "m.npz", SeededModel("knn")), ValueError, "not fitted"),
+    "save_model onto a folder": (_save_to_a_folder, OSError, None),
+    "save_model into a missing folder": (lambda tmp: save_model(
+        tmp / "no" / "m.npz", fitted()), FileNotFoundError, None),
+    "save_model with a NaN parameter": (lambda tmp: save_model(
+        tmp / "m.npz", _with_params(fitted("local"), offset=float("nan"))), ValueError,
+        "cannot be saved: parameter 'offset' must be a finite number"),
+    "load_model of None": (lambda tmp: load_model(None), TypeError, "path must be"),
+}
+
+
+def _with_params(model, **params):
+    import copy
+
+    model = copy.deepcopy(model)
+    model.segmenter_.set_params(**params)
+    return model
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_bad_api_calls_raise_clear_errors(tmp_path, case):
+    call, kind, message = API_CASES[case]
+    with pytest.raises(kind, match=message):
+        call(tmp_path)
+    left = [p.name for p in tmp_path.rglob("*") if p.name != "folder"]
+    assert left == [], "a file was written or a temporary file left"
