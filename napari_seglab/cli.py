@@ -256,6 +256,23 @@ def _load_features(text):
                          f"JSON or a JSON file; got {text!r}") from None
 
 
+def _crop(text, opened, channel_axis):
+    """The index of ``--crop Z0:Z1,Y0:Y1,X0:X1`` (spatial axes; channels kept whole)."""
+    n_spatial = _spatial_count(opened, channel_axis)
+    try:
+        parts = [tuple(int(v) if v else None for v in p.split(":")) for p in text.split(",")]
+        index = [slice(*p) for p in parts]
+    except (ValueError, TypeError):
+        raise UsageError(f"--crop must be START:STOP per spatial axis, e.g. 0:64,0:256,0:256; "
+                         f"got {text!r}") from None
+    if len(index) != n_spatial or any(len(p) != 2 for p in parts):
+        raise UsageError(f"--crop needs START:STOP for each of the {n_spatial} spatial axes "
+                         f"of {opened.path.name} {tuple(opened.array.shape)}; got {text!r}")
+    if channel_axis is not None:
+        index.insert(channel_axis % len(opened.array.shape), slice(None))
+    return tuple(index)
+
+
 def cmd_train(args) -> int:
     from .core.blockwise import model_to_bytes
     from .core.files import atomic_write
@@ -273,7 +290,8 @@ def cmd_train(args) -> int:
     seeds = open_image(args.seeds)
     channel_axis = image.channel_axis if args.channel_axis is None else args.channel_axis
     spacing = _floats(args.spacing, "--spacing") if args.spacing else image.spacing
-    data = np.asarray(image.array)
+    data = np.asarray(image.array[_crop(args.crop, image, channel_axis)]
+                      if args.crop else image.array)
     seed_data = np.asarray(seeds.array)
     if not (np.issubdtype(seed_data.dtype, np.integer) or seed_data.dtype.kind == "b"):
         if np.issubdtype(seed_data.dtype, np.floating) and np.all(seed_data == np.round(seed_data)):
@@ -652,6 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "FeatureSpec JSON (string or file); default: the method's own")
     train.add_argument("--spacing", help="voxel size Z,Y,X (default: from the file, else 1)")
     train.add_argument("--channel-axis", type=int, help="axis of the image holding channels")
+    train.add_argument("--crop", help="train on this region of IMAGE only, START:STOP per "
+                       "spatial axis (e.g. 0:64,0:256,0:256; read lazily from zarr); SEEDS "
+                       "then have the crop's shape")
     train.add_argument("--params", help='method parameters as JSON, e.g. \'{"n_estimators": 50}\'')
     train.set_defaults(func=cmd_train)
 

@@ -81,6 +81,25 @@ def test_ome_zarr_input_gets_a_labels_group(files):
     np.testing.assert_array_equal(labels.array[...], load_model(model).predict(image))
 
 
+def test_train_on_a_crop_of_a_zarr(files):
+    folder, image, _, _ = files
+    path = folder / "big.zarr"
+    zarr.create_array(str(path), shape=image.shape, chunks=(6, 20, 22),
+                      dtype=image.dtype)[...] = image
+    seeds = np.load(folder / "seeds.npy")[4:14, :, 10:40]
+    np.save(folder / "crop_seeds.npy", seeds)
+    model = folder / "crop_model.npz"
+    assert cli.main(["train", str(path), str(folder / "crop_seeds.npy"), "-o", str(model),
+                     "--method", "nearest_mean", "--features", "minimal",
+                     "--crop", "4:14,:,10:40"]) == 0
+    from napari_seglab.core.pipeline import SeededModel
+
+    direct = SeededModel("nearest_mean", features="minimal").fit(image[4:14, :, 10:40], seeds)
+    np.testing.assert_array_equal(load_model(model).predict(image), direct.predict(image))
+    assert cli.main(["train", str(path), str(folder / "crop_seeds.npy"), "-o", str(model),
+                     "--crop", "4:14,10:40"]) == 2
+
+
 def test_several_inputs_go_to_a_folder(files):
     folder, image, _, model = files
     np.save(folder / "second.npy", image[:, ::-1])
