@@ -528,7 +528,8 @@ class FeatureSpaceWidget(QWidget):
         classes, starts = np.unique(labels[order], return_index=True)
         colors = self._colors(classes)
         groups = []
-        for c, part in zip(classes, np.split(order, starts[1:]), strict=True):
+        parts = np.split(order, starts[1:]) if labels.size else []
+        for c, part in zip(classes, parts, strict=True):
             groups.append((xs[part], ys[part], colors[int(c)]))
         self.plot.set_seeds(groups)
 
