@@ -41,6 +41,7 @@ def write_series(folder, n=6, *, shape=(8, 10), pixel_spacing=(0.5, 0.8), step=2
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, ds.file_meta.MediaStorageSOPInstanceUID
         ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series_uid, "1.2.3"
+        ds.FrameOfReferenceUID = "1.2.3.4"
         ds.SeriesDescription, ds.SeriesNumber = description, number
         ds.InstanceNumber = n - k if reverse_numbers else k + 1
         ds.ImagePositionPatient = list(np.asarray(origin, float) + k * step * normal)

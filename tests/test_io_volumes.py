@@ -62,17 +62,22 @@ def test_metadata_is_json(tmp_path, truth):
         json.dumps(read_image(path).metadata)
 
 
-def test_dicom_seg_round_trip(tmp_path, truth):
-    source = read_image(REPO_FOLDER / "dicom")
+def test_dicom_seg_round_trip(tmp_path):
+    from test_io_dicom import write_series
+
+    write_series(tmp_path / "series", n=5, shape=(8, 10), pixel_spacing=(0.5, 0.8))
+    source = read_image(tmp_path / "series")
+    labels = np.random.default_rng(0).integers(0, 3, source.data.shape).astype(np.uint8)
+    labels[labels == 2] = 7  # label values need not be consecutive
     path = tmp_path / "seg.dcm"
-    write_dicom_seg(path, truth, source, names={1: "fat", 2: "soft tissue", 3: "bone"})
+    write_dicom_seg(path, labels, source, names={1: "liver", 7: "lesion"})
     volume = read_image(path)
     assert volume.kind == "dicom-seg"
-    np.testing.assert_array_equal(volume.data, truth)
-    assert volume.spacing == CT_SPACING and volume.origin == CT_ORIGIN
-    assert volume.metadata["segment_names"]["3"] == "bone [3]"
+    np.testing.assert_array_equal(volume.data, labels)
+    assert volume.spacing == source.spacing and volume.origin == source.origin
+    assert volume.metadata["segment_names"]["7"] == "lesion [7]"
     assert (volume.metadata["dicom"]["FrameOfReferenceUID"]
-            == source.metadata["dicom"]["FrameOfReferenceUID"])
+            == source.metadata["dicom"].get("FrameOfReferenceUID", ""))
 
 
 def test_dicom_seg_refuses_what_it_cannot_place(tmp_path, truth):

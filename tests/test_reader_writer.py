@@ -82,11 +82,12 @@ def test_writer_and_reader_round_trip_a_labels_layer(tmp_path, suffix):
 
 
 def test_dicom_seg_writer_needs_and_finds_the_source(tmp_path, notes):
-    truth = ct_phantom()[1]
-    image = read_image(REPO_FOLDER / "dicom")
-    plain = {"scale": CT_SPACING, "translate": CT_ORIGIN, "metadata": {}}
-    assert _writer.write_dicom_seg_layer(str(tmp_path / "a.dcm"), truth, plain) == []
+    write_series(tmp_path / "series", n=4)
+    image = read_image(tmp_path / "series")
+    labels = (image.data > image.data.mean()).astype(np.uint8)
+    plain = {"scale": image.spacing, "translate": image.origin, "metadata": {}}
+    assert _writer.write_dicom_seg_layer(str(tmp_path / "a.dcm"), labels, plain) == []
     assert "needs the DICOM series" in notes["error"][0]
     drawn_on = dict(plain, metadata=image.metadata)
-    (written,) = _writer.write_dicom_seg_layer(str(tmp_path / "b.dcm"), truth, drawn_on)
-    np.testing.assert_array_equal(read_image(written).data, truth)
+    (written,) = _writer.write_dicom_seg_layer(str(tmp_path / "b.dcm"), labels, drawn_on)
+    np.testing.assert_array_equal(read_image(written).data, labels)

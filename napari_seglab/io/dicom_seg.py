@@ -94,6 +94,8 @@ def write_dicom_seg(path, labels, source, *, names=None, description="napari-seg
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             datasets.append(pydicom.dcmread(files[i]))
+    for ds in datasets:
+        _fill_type2(ds)
     if labels.shape[1:] != (int(datasets[0].Rows), int(datasets[0].Columns)):
         raise ValueError(f"labels of shape {labels.shape} do not match the source images "
                          f"({datasets[0].Rows}×{datasets[0].Columns})")
@@ -135,6 +137,23 @@ def write_dicom_seg(path, labels, source, *, names=None, description="napari-seg
     with atomic_write(path) as fh:
         seg.save_as(fh)
     return path
+
+
+#: Patient and study attributes a SEG copies from its source; anonymised series
+#: often drop them, and DICOM allows them empty (type 2).
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
+          "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+
+
+def _fill_type2(ds):
+    for keyword in _TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    for keyword in ("StudyInstanceUID", "FrameOfReferenceUID"):
+        if not ds.get(keyword):
+            raise ValueError(f"the source image {getattr(ds, 'filename', '')} has no "
+                             f"{keyword}: a DICOM SEG cannot reference it; export NIfTI "
+                             "or NRRD instead")
 
 
 def _version():
