@@ -5,6 +5,7 @@ import pytest
 from napari.components import ViewerModel
 
 from napari_seglab._widgets import grow as grow_module
+from napari_seglab._widgets.cleanup import CleanUpWidget
 from napari_seglab._widgets.grow import PREVIEW_NAME, GrowFromSeedsWidget
 from napari_seglab._widgets.views import OrthogonalViews, current_plane, plane_order
 from napari_seglab.core.growcut import grow_from_seeds
@@ -173,3 +174,19 @@ def test_plane_buttons_are_disabled_for_a_2d_image(qtbot):
         plane_order("Axial", 2)
     with pytest.raises(ValueError, match="'Oblique'"):
         plane_order("Oblique", 3)
+
+
+def test_a_deleted_dock_lets_go_of_the_viewer(scene, qtbot):
+    viewer, _, image, truth, seeds = scene
+    grow, cleanup = GrowFromSeedsWidget(viewer), CleanUpWidget(viewer)
+    follower = grow._seeds_edited
+    assert follower in seeds.__dict__["_seglab_history_callbacks"]
+    for dock in (grow, cleanup):                          # napari deletes a closed dock
+        with qtbot.waitSignal(dock.destroyed, timeout=5_000):
+            dock.deleteLater()
+    assert follower not in seeds.__dict__["_seglab_history_callbacks"]
+    assert grow._seeds_layer is None
+    viewer.dims.order = (1, 0, 2)                         # no call into deleted buttons
+    _stroke(seeds, truth, 1, 0, 6)                        # nor into the deleted docks
+    seeds.undo()
+    viewer.add_labels(np.zeros(image.shape, np.uint8), name="more")

@@ -135,6 +135,7 @@ class CleanUpWidget(QWidget):
         events = self.viewer.layers.events
         events.inserted.connect(self._refresh_choices)
         events.removed.connect(self._refresh_choices)
+        self.destroyed.connect(lambda *_: self._unhook())  # deleted docks get no closeEvent
         self._refresh_choices()
 
     @property
@@ -222,8 +223,14 @@ class CleanUpWidget(QWidget):
         self._worker = None
         self.progress.setVisible(False)
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
+    def _unhook(self):
+        """Disconnect from the viewer (no Qt calls: also runs on destroy)."""
         events = self.viewer.layers.events
         events.inserted.disconnect(self._refresh_choices)
         events.removed.disconnect(self._refresh_choices)
+        for layer in self.viewer.layers:
+            layer.events.name.disconnect(self._refresh_choices)
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        self._unhook()
         super().closeEvent(event)

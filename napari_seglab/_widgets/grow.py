@@ -257,6 +257,8 @@ class GrowFromSeedsWidget(QWidget):
         events.inserted.connect(self._refresh_choices)
         events.removed.connect(self._refresh_choices)
         events.moved.connect(self._refresh_choices)
+        # A closed dock is deleted without a closeEvent: let go of napari then too.
+        self.destroyed.connect(lambda *_: self._unhook())
         self._refresh_choices()
 
     # --- layers -------------------------------------------------------------
@@ -658,9 +660,24 @@ class GrowFromSeedsWidget(QWidget):
         if self.segments.count() == 0:
             self.segments.addItem("(no strokes yet)")
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
+    def _unhook(self):
+        """Disconnect from the viewer and its layers (no Qt calls: runs on destroy)."""
         self._disconnect_seeds()
+        mask = self._mask_layer
+        if mask is not None:
+            mask.events.data.disconnect(self._mask_edited)
+            if isinstance(mask, Labels):
+                mask.events.paint.disconnect(self._mask_edited)
+                unfollow_history(mask, self._mask_edited)
+        self._mask_layer = None
+        if self._range_image is not None:
+            self._range_image.events.data.disconnect(self._on_image_data)
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.moved):
             emitter.disconnect(self._refresh_choices)
+        for layer in self.viewer.layers:
+            layer.events.name.disconnect(self._refresh_choices)
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        self._unhook()
         super().closeEvent(event)

@@ -82,6 +82,8 @@ class OrthogonalViews(QWidget):
         self.viewer.dims.events.order.connect(self._sync)
         self.viewer.dims.events.ndim.connect(self._sync)
         self.viewer.dims.events.ndisplay.connect(self._sync)
+        # Inside another dock this widget is deleted with it, without a closeEvent.
+        self.destroyed.connect(lambda *_: self._unhook())
         self._sync()
 
     def show_plane(self, plane: str) -> None:
@@ -103,8 +105,12 @@ class OrthogonalViews(QWidget):
             button.setChecked(name == plane)
         self.group.setExclusive(True)
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
+    def _unhook(self):
+        """Disconnect from the viewer (no Qt calls: also runs on destroy)."""
         for emitter in (self.viewer.dims.events.order, self.viewer.dims.events.ndim,
                         self.viewer.dims.events.ndisplay):
             emitter.disconnect(self._sync)
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        self._unhook()
         super().closeEvent(event)
