@@ -508,8 +508,8 @@ def select(x, y, polygon, *, index=None, bins=256):
     Examples
     --------
     >>> x = np.array([0.5, 1.5, 0.0, 1.0]); y = np.array([0.5, 0.5, 0.0, 1.0])
-    >>> select(x, y, [(0, 0), (1, 0), (1, 1), (0, 1)]).tolist()
-    [True, False, True, False]
+    >>> select(x, y, [(0, 0), (1, 0), (1, 1), (0, 1)]).tolist()  # corners as the rule says
+    [True, False, False, True]
     """
     shape = np.shape(x)
     if index is None:
@@ -587,10 +587,10 @@ def decision_regions(model, x_feature, y_feature, *, X=None, X_train=None, y_tra
     >>> from napari_seglab.core.segmenters import make_segmenter
     >>> X = np.array([[0., 0, 5], [1, 1, 5], [9, 9, 5], [10, 10, 5]])
     >>> y = np.array([1, 1, 2, 2])
-    >>> knn = make_segmenter("nearest_mean").fit(X, y)
-    >>> r = decision_regions(knn, 0, 1, X=X, X_train=X, y_train=y, resolution=4)
+    >>> model = make_segmenter("nearest_mean").fit(X, y)
+    >>> r = decision_regions(model, 0, 1, X=X, X_train=X, y_train=y, resolution=4)
     >>> r.labels.tolist(), r.others
-    ([[1, 1, 1, 2], [1, 1, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2]], 'retrained')
+    ([[1, 1, 1, 2], [1, 1, 1, 2], [1, 1, 2, 2], [1, 2, 2, 2]], 'retrained')
     """
     segmenter = getattr(model, "segmenter_", model)
     if X_train is None:
