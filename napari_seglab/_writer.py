@@ -65,9 +65,11 @@ def find_dicom_source(data, attributes, viewer=None):
     scale = np.asarray(attributes.get("scale", np.ones(len(shape))), float)[-len(shape):]
     translate = np.asarray(attributes.get("translate", np.zeros(len(shape))), float)
     translate = translate[-len(shape):]
+    from napari.layers import Image
+
     for layer in viewer.layers:
         meta = getattr(layer, "metadata", {}) or {}
-        if layer._type_string != "image" or not meta.get("files"):
+        if not isinstance(layer, Image) or not meta.get("files"):
             continue
         if (tuple(layer.data.shape[: len(shape)]) == tuple(shape)
                 and np.allclose(layer.scale[-len(shape):], scale)

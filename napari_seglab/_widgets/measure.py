@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING
 
 import numpy as np
+from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
@@ -165,7 +166,8 @@ class MeasureWidget(QWidget):
     # -- layer choices ---------------------------------------------------------------
 
     def _layers(self, kind):
-        return [layer for layer in self.viewer.layers if layer._type_string == kind]
+        cls = Labels if kind == "labels" else Image
+        return [layer for layer in self.viewer.layers if isinstance(layer, cls)]
 
     def _fill_choices(self, event=None):
         labels = [layer.name for layer in self._layers("labels")]
@@ -227,6 +229,19 @@ class MeasureWidget(QWidget):
         # paint: strokes, fill, erase; data: replaced arrays; labels_update: undo/redo
         return [getattr(layer.events, name) for name in ("paint", "data", "labels_update")
                 if hasattr(layer.events, name)]
+
+    def closeEvent(self, event):  # noqa: N802 - Qt's name
+        """Stop following the layers when the dock closes."""
+        self._timer.stop()
+        self._generation += 1  # results still in flight are dropped
+        if self._watched is not None:
+            for emitter in self._emitters(self._watched):
+                emitter.disconnect(self.schedule_refresh)
+            self._watched = None
+        for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
+                        self.viewer.layers.events.reordered):
+            emitter.disconnect(self._fill_choices)
+        super().closeEvent(event)
 
     # -- statistics ------------------------------------------------------------------
 
