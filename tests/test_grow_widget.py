@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from napari.components import ViewerModel
+from napari.utils._proxies import PublicOnlyProxy
 
 from napari_seglab._widgets import grow as grow_module
 from napari_seglab._widgets.cleanup import CleanUpWidget
@@ -178,14 +179,19 @@ def test_plane_buttons_are_disabled_for_a_2d_image(qtbot):
 
 def test_a_deleted_dock_lets_go_of_the_viewer(scene, qtbot):
     viewer, _, image, truth, seeds = scene
-    grow, cleanup = GrowFromSeedsWidget(viewer), CleanUpWidget(viewer)
-    follower = grow._seeds_edited
-    assert follower in seeds.__dict__["_seglab_history_callbacks"]
+    # As from the Plugins menu: napari hands a public-only proxy of the viewer.
+    grow, cleanup = GrowFromSeedsWidget(PublicOnlyProxy(viewer)), CleanUpWidget(viewer)
+    assert grow.viewer is viewer
+
+    def follows(emitter, widget):
+        return any(isinstance(cb, tuple) and cb[0]() is widget for cb in emitter.callbacks)
+
+    assert follows(seeds.events.paint, grow)
     for dock in (grow, cleanup):                          # napari deletes a closed dock
         with qtbot.waitSignal(dock.destroyed, timeout=5_000):
             dock.deleteLater()
-    assert follower not in seeds.__dict__["_seglab_history_callbacks"]
-    assert grow._seeds_layer is None
+    assert not follows(seeds.events.paint, grow) and grow._seeds_layer is None
+    assert not follows(viewer.dims.events.order, grow.views)
     viewer.dims.order = (1, 0, 2)                         # no call into deleted buttons
     _stroke(seeds, truth, 1, 0, 6)                        # nor into the deleted docks
     seeds.undo()

@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import postprocess
-from .layers import _Failure
+from .layers import _Failure, unwrap
 
 if TYPE_CHECKING:
     import napari
@@ -90,7 +90,7 @@ class CleanUpWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unwrap(napari_viewer)  # not napari's public-only proxy
         self._worker = None
         self.layer_combo = QComboBox()
         self.layer_combo.setSizePolicy(QSizePolicy.Policy.Expanding,

@@ -39,7 +39,15 @@ from qtpy.QtWidgets import (
 from superqt import QLabeledDoubleRangeSlider
 
 from ..core.growcut import GrowFromSeeds
-from .layers import InputError, _Failure, class_color_hex, class_names, image_arrays
+from .layers import (
+    InputError,
+    _Failure,
+    class_color_hex,
+    class_names,
+    follow_undo,
+    image_arrays,
+    unwrap,
+)
 from .views import OrthogonalViews
 
 if TYPE_CHECKING:
@@ -48,39 +56,6 @@ if TYPE_CHECKING:
 PREVIEW_NAME = "grow preview"
 SEGMENTATION_NAME = "segmentation"
 _NONE = "(none)"
-_HISTORY_KEY = "_seglab_history_callbacks"
-
-
-# --- following undo/redo ----------------------------------------------------
-
-def follow_history(layer: Labels, callback) -> None:
-    """Call ``callback()`` after ``layer.undo()`` and ``layer.redo()``.
-
-    napari 0.9's ``Labels.undo`` emits no ``paint`` event, so the instance's
-    ``undo``/``redo`` are wrapped once; callbacks are kept in a list on the
-    layer so several followers can come and go independently.
-    """
-    callbacks = layer.__dict__.get(_HISTORY_KEY)
-    if callbacks is None:
-        callbacks = []
-        for name in ("undo", "redo"):
-            original = getattr(type(layer), name)
-
-            def wrapped(original=original, layer=layer):
-                original(layer)
-                for follower in list(layer.__dict__.get(_HISTORY_KEY, ())):
-                    follower()
-
-            object.__setattr__(layer, name, wrapped)
-        object.__setattr__(layer, _HISTORY_KEY, callbacks)
-    if callback not in callbacks:
-        callbacks.append(callback)
-
-
-def unfollow_history(layer: Labels, callback) -> None:
-    callbacks = layer.__dict__.get(_HISTORY_KEY, [])
-    if callback in callbacks:
-        callbacks.remove(callback)
 
 
 # --- the worker -------------------------------------------------------------
@@ -151,7 +126,9 @@ class GrowFromSeedsWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        # From the Plugins menu napari hands a public-only proxy; layer identity,
+        # selection and undo need the real viewer and layers.
+        self.viewer = unwrap(napari_viewer)
         self._session = None
         self._session_key = None
         self._applied: dict = {}
@@ -193,7 +170,7 @@ class GrowFromSeedsWidget(QWidget):
         self.segments.setFixedHeight(64)
         self.segments.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.segments.setToolTip("Segments: every label painted in the seeds layer grows")
-        self.views = OrthogonalViews(napari_viewer)
+        self.views = OrthogonalViews(self.viewer)
         self.opacity = QDoubleSpinBox()
         self.opacity.setRange(0.0, 1.0)
         self.opacity.setSingleStep(0.1)
@@ -356,7 +333,7 @@ class GrowFromSeedsWidget(QWidget):
         if layer is not None:
             layer.events.paint.connect(self._seeds_edited)
             layer.events.data.connect(self._seeds_edited)
-            follow_history(layer, self._seeds_edited)
+            follow_undo(layer)  # undo/redo then emit paint
         self._update_segment_list()
         self._seeds_edited()
 
@@ -365,7 +342,6 @@ class GrowFromSeedsWidget(QWidget):
         if layer is not None:
             layer.events.paint.disconnect(self._seeds_edited)
             layer.events.data.disconnect(self._seeds_edited)
-            unfollow_history(layer, self._seeds_edited)
         self._seeds_layer = None
 
     def _on_mask_changed(self, name=None):
@@ -376,14 +352,13 @@ class GrowFromSeedsWidget(QWidget):
             old.events.data.disconnect(self._mask_edited)
             if isinstance(old, Labels):
                 old.events.paint.disconnect(self._mask_edited)
-                unfollow_history(old, self._mask_edited)
         layer = self.mask_layer
         self._mask_layer = layer
         if layer is not None:
             layer.events.data.connect(self._mask_edited)
             if isinstance(layer, Labels):
                 layer.events.paint.connect(self._mask_edited)
-                follow_history(layer, self._mask_edited)
+                follow_undo(layer)
         self._mask_edited()
 
     def _mask_edited(self, event=None):
@@ -668,7 +643,6 @@ class GrowFromSeedsWidget(QWidget):
             mask.events.data.disconnect(self._mask_edited)
             if isinstance(mask, Labels):
                 mask.events.paint.disconnect(self._mask_edited)
-                unfollow_history(mask, self._mask_edited)
         self._mask_layer = None
         if self._range_image is not None:
             self._range_image.events.data.disconnect(self._on_image_data)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QWidget
 
+from .layers import unwrap
+
 if TYPE_CHECKING:
     import napari
 
@@ -64,7 +66,7 @@ class OrthogonalViews(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unwrap(napari_viewer)  # not napari's public-only proxy
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.group = QButtonGroup(self)
