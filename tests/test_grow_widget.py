@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from napari.components import ViewerModel
 from napari.utils._proxies import PublicOnlyProxy
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from napari_seglab._widgets import grow as grow_module
 from napari_seglab._widgets.cleanup import CleanUpWidget
@@ -162,6 +163,25 @@ def test_one_segment_needs_a_mask_or_range_then_cancel(scene, qtbot, monkeypatch
                     timeout=TIMEOUT)
     np.testing.assert_array_equal(seeds.data, painted)   # nothing lost
     assert widget.preview_layer is None
+
+
+def test_a_hidden_section_does_not_grow_until_shown(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    image, truth = tissue_phantom((8, 32, 32), random_state=4)
+    viewer.add_image(image, name="phantom", scale=SPACING)
+    seeds = viewer.add_labels(np.zeros(image.shape, np.uint8), name="seeds", scale=SPACING)
+    section = QWidget()                                   # a collapsed panel section
+    qtbot.addWidget(section)
+    widget = GrowFromSeedsWidget(viewer)
+    QVBoxLayout(section).addWidget(widget)
+    section.show()
+    widget.hide()
+    _stroke(seeds, truth, 1, 0, 4)
+    _stroke(seeds, truth, 2, 1, 4)                        # seeds painted for another method
+    qtbot.waitUntil(lambda: widget.segments.count() == 2, timeout=TIMEOUT)
+    assert not widget.busy and widget.preview_layer is None
+    widget.show()                                         # the section opens: it catches up
+    _wait_for(qtbot, widget, image, seeds)
 
 
 def test_plane_buttons_are_disabled_for_a_2d_image(qtbot):

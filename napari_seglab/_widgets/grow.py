@@ -374,8 +374,22 @@ class GrowFromSeedsWidget(QWidget):
         if checked:
             self.request_preview()
 
-    def _parameters_changed(self, *args):
+    def _following(self) -> bool:
+        """Auto-update is on and the widget is shown (or not placed in anything yet).
+
+        In a collapsed panel section the seeds painted for another method must
+        not start Grow from seeds; showing the section catches up.
+        """
+        shown = self.parentWidget() is None or self.isVisible()
+        return self.auto_update.isChecked() and shown
+
+    def showEvent(self, event):  # noqa: N802 (Qt name)
+        super().showEvent(event)
         if self.auto_update.isChecked():
+            self._edit_timer.start()
+
+    def _parameters_changed(self, *args):
+        if self._following():
             self.request_preview()
 
     def _seeds_edited(self, event=None):
@@ -385,7 +399,7 @@ class GrowFromSeedsWidget(QWidget):
 
     def _after_seeds_edit(self):
         self._update_segment_list()
-        if self.auto_update.isChecked():
+        if self._following():
             self.request_preview()
 
     def _snapshot(self) -> _Request:
