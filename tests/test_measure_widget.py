@@ -121,3 +121,14 @@ def test_closing_the_widget_stops_following(ct_viewer, qtbot):
     ct_viewer.layers["segmentation"].paint((16, 10, 10), 3)
     ct_viewer.add_labels(np.zeros((2, 2), np.uint8), name="other")  # no callback into it
     assert not widget._timer.isActive()
+
+
+def test_a_deleted_dock_lets_go_of_the_viewer(ct_viewer, qtbot):
+    widget = MeasureWidget(ct_viewer)
+    qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=10_000)
+    layer = ct_viewer.layers["segmentation"]
+    with qtbot.waitSignal(widget.destroyed, timeout=5_000):  # napari deletes a closed dock
+        widget.deleteLater()
+    assert widget._watched is None
+    layer.paint((16, 10, 10), 3)  # no call into the deleted widget
+    ct_viewer.add_labels(np.zeros((2, 2), np.uint8), name="other")

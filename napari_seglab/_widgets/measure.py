@@ -161,6 +161,8 @@ class MeasureWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self._fill_choices)
         self.viewer.layers.events.removed.connect(self._fill_choices)
         self.viewer.layers.events.reordered.connect(self._fill_choices)
+        # a closed dock is deleted without a closeEvent: let go of napari then too
+        self.destroyed.connect(lambda *_: self._unhook())
         self._fill_choices()
 
     # -- layer choices ---------------------------------------------------------------
@@ -230,9 +232,8 @@ class MeasureWidget(QWidget):
         return [getattr(layer.events, name) for name in ("paint", "data", "labels_update")
                 if hasattr(layer.events, name)]
 
-    def closeEvent(self, event):  # noqa: N802 - Qt's name
-        """Stop following the layers when the dock closes."""
-        self._timer.stop()
+    def _unhook(self):
+        """Stop following the viewer and the labels (no Qt calls: also runs on destroy)."""
         self._generation += 1  # results still in flight are dropped
         if self._watched is not None:
             for emitter in self._emitters(self._watched):
@@ -241,6 +242,11 @@ class MeasureWidget(QWidget):
         for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
                         self.viewer.layers.events.reordered):
             emitter.disconnect(self._fill_choices)
+
+    def closeEvent(self, event):  # noqa: N802 - Qt's name
+        """Stop following the layers when the widget closes."""
+        self._timer.stop()
+        self._unhook()
         super().closeEvent(event)
 
     # -- statistics ------------------------------------------------------------------
