@@ -62,7 +62,7 @@ def test_kmeans_cluster_ids_follow_the_seeds():
     seeds = relabel[seeds]
     labels = napari_seglab.segment(image, seeds, method="kmeans")
     assert set(np.unique(labels)) == {4, 6, 9}
-    for band, label in zip(range(3), (9, 4, 6)):
+    for band, label in zip(range(3), (9, 4, 6), strict=True):
         assert np.mean(labels[truth == band] == label) > 0.95
 
 

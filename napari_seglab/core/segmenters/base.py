@@ -191,12 +191,28 @@ class _Segmenter(BaseEstimator):
 
 
 def _as_float32_rows(X) -> np.ndarray:
-    """``X`` as 2D float32; ValueError for other shapes or non-numeric data."""
+    """``X`` as 2D float32; TypeError/ValueError naming what is wrong otherwise."""
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+        raise TypeError("sparse input is not supported: give a dense array")
     X = np.asarray(X)
-    if X.dtype == object or X.dtype.kind not in "biuf":
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: X must hold real numbers")
+    if X.dtype == object:
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"X must hold real numbers; got dtype object ({err})") from None
+    if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold real numbers; got dtype {X.dtype}")
     if X.ndim != 2:
-        raise ValueError(f"X must be 2D (n_samples, n_features); got shape {X.shape}")
+        raise ValueError(
+            f"X must be 2D (n_samples, n_features); got shape {X.shape}. Reshape your data: "
+            "one row per pixel"
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     return np.asarray(X, dtype=np.float32)
 
 
@@ -212,7 +228,7 @@ def _check_supervised_y(X, y) -> tuple[np.ndarray, np.ndarray]:
     if classes.size < 2:
         raise ValueError(
             f"need seeds of at least two classes to train; got {classes.size} "
-            f"({', '.join(map(str, classes))})"
+            f"class{'' if classes.size == 1 else 'es'} ({', '.join(map(str, classes))})"
         )
     return classes, y_index.ravel()
 

@@ -25,6 +25,8 @@ _GRID_CELL_COST = 4
 #: Largest dense table of cells (int32 entries); beyond it cells are found by
 #: sorting the rows' cell keys.
 _GRID_TABLE_MAX = 1 << 22
+#: ... and at most this many cells per row binned.
+_GRID_TABLE_PER_ROW = 8
 #: Fewer rows than this go straight to the k-d tree (the grid's fixed costs
 #: would not pay off).
 _GRID_MIN_ROWS = 4096
@@ -90,7 +92,9 @@ def _grid_cells(X, mean, scale, cell, X_train):
         key += q[j]
     keys = key.astype(np.intp)
     shape = tuple(int(e) for e in extent)
-    if size <= _GRID_TABLE_MAX:
+    # A dense table costs 5 bytes per cell: only when that is small beside
+    # the rows (memory proportional to the chunk predicted).
+    if size <= min(_GRID_TABLE_MAX, _GRID_TABLE_PER_ROW * n):
         occupied = np.zeros(int(size), bool)
         occupied[keys] = True
         cell_keys = np.flatnonzero(occupied)

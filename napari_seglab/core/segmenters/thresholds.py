@@ -74,6 +74,8 @@ class ThresholdSegmenter(ClusterMixin, _Segmenter):
     def fit(self, X, y=None):
         X = self._check_X(X, fitting=True)
         values = X[:, 0]
+        if values.size < 2:
+            raise ValueError("n_samples=1: a threshold needs at least two pixels")
         if values.min() == values.max():
             raise ValueError(
                 f"the image is uniform (every pixel is {values.min():g}); "
@@ -258,7 +260,8 @@ class LocalThresholdSegmenter(ClusterMixin, _Segmenter):
         return X[:, 0] > X[:, 1] - float(self.offset)
 
     def predict(self, X):
-        return self.classes_[self._above(X).astype(np.intp)]
+        above = self._above(X)
+        return self.classes_[above.astype(np.intp)]
 
     def predict_proba(self, X):
         return _one_hot(self._above(X))
