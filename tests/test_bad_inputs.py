@@ -198,6 +198,7 @@ def refuse(entry: Reader, path, match=None):
     if match:
         assert err.match(match)
     assert "allow_pickle" not in str(err.value)
+    assert len(str(err.value)) < len(str(path)) + 400, "a message that echoes the file"
     assert peak < MAX_REFUSAL_BYTES, f"refusing took {peak / 2**20:.0f} MiB"
     return err.value
 
@@ -367,7 +368,7 @@ FILE_CASES = {
     "a .npy array": (lambda d: npy(np.arange(3)), "a single NumPy .npy array"),
     "a pickle .npy": (lambda d: _pickled_npy(), "a single NumPy .npy array"),
     "a foreign .npz": (lambda d: build_zip([Member.of("a.npy", npy(np.arange(3)))]),
-                       "without a 'header' entry \\(entries: a\\)"),
+                       "without a 'header' entry \\(entries: 'a'\\)"),
     "half a file": (lambda d: d[: len(d) // 2], "not a readable .npz archive"),
     "the directory cut off": (lambda d: d[:-30], "not a readable .npz archive"),
     "a 1 GiB member the header declares": (_bomb_declared, "exceed the \\d+ bytes"),
@@ -591,6 +592,12 @@ MODEL_EDITS = {
     "a parameter that is a list": ("knn", _params(weights=["uniform"] * 3), None,
                                    "'weights' must be a finite number, a string"),
     "an unknown parameter": ("knn", _params(n_trees=3), None, "bad parameters.*n_trees"),
+    "a parameter name of 100,000 characters": ("knn", _params(**{"k" * 100_000: 1}), None,
+                                               "is not a parameter name"),
+    "a method name of 100,000 characters": ("knn", lambda h: h.update(method="m" * 100_000),
+                                            None, "unknown method"),
+    "undeclared members by the hundred": ("knn", None, lambda a: a.update(
+        {f"state.extra{i}": np.zeros(1) for i in range(200)}), "state array|state needs"),
     "a feature σ of 10**9": ("knn", lambda h: h["features"].update(
         filters=[["intensity", 0.0], ["gaussian", 1e9]]), None, "σ of 1e\\+09 pixels"),
     "10,000 filters": ("knn", lambda h: h["features"].update(

@@ -46,6 +46,7 @@ MAX_MEMBERS = 256
 #: Largest ``.npy`` header inside a member (numpy writes ~128 bytes).
 _MAX_NPY_HEADER = 4096
 _READ_CHUNK = 1 << 20
+_MAX_REASON = 300
 _HEADER = "header"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?")
 #: dtype kinds arrays may have: bool, signed and unsigned ints, floats.
@@ -66,6 +67,8 @@ class InvalidFileError(ValueError):
     """
 
     def __init__(self, path, format_name, reason):
+        if len(reason) > _MAX_REASON:  # a reason may quote the file: keep it readable
+            reason = reason[:_MAX_REASON - 1] + "…"
         self.path, self.format_name, self.reason = os.fspath(path), format_name, reason
         super().__init__(f"{self.path}: not a valid {format_name} file: {reason}")
 
@@ -248,8 +251,8 @@ def _read_archive(fh, format_name, max_version, allowed_members, max_bytes,
                                  f"(method {zinfo.compress_type})")
             members[name[:-4]] = zinfo
         if _HEADER not in members:
-            names = ", ".join(sorted(members)) or "none"
-            raise ValueError(f"a .npz archive without a 'header' entry (entries: {names})")
+            raise ValueError("a .npz archive without a 'header' entry (entries: "
+                             f"{_names(sorted(members))[1:-1] or 'none'})")
         try:
             text = _read_header_text(archive, members.pop(_HEADER), max_header_bytes)
         except _READ_ERRORS as err:
@@ -258,9 +261,9 @@ def _read_archive(fh, format_name, max_version, allowed_members, max_bytes,
         declared = _declared_arrays(header, allowed_members, max_bytes)
         extra, missing = sorted(set(members) - set(declared)), sorted(set(declared) - set(members))
         if extra:
-            raise ValueError(f"entries {extra} are not declared in the header")
+            raise ValueError(f"entries {_names(extra)} are not declared in the header")
         if missing:
-            raise ValueError(f"entries {missing} that the header declares are missing")
+            raise ValueError(f"entries {_names(missing)} that the header declares are missing")
         for name, (dtype, shape, nbytes) in declared.items():
             size = members[name].file_size
             if not nbytes < size <= nbytes + _MAX_NPY_HEADER:
@@ -281,6 +284,11 @@ class _Damaged(ValueError):
         reason = _reason(err)
         super().__init__(reason if isinstance(err, _Damaged) or f"entry {name!r}" in reason
                          else f"entry {name!r} is damaged ({reason})")
+
+
+def _names(names, most=6) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return f"[{shown}{', ...' if len(names) > most else ''}]"
 
 
 def _read_header_text(archive, zinfo, max_header_bytes):

@@ -269,6 +269,8 @@ def _need(header, key, check, what):
 def _check_params(method, params):
     """Every parameter a plain JSON scalar, integers within :data:`PARAM_LIMITS`."""
     for name, value in params.items():
+        if not (name.isidentifier() and len(name) <= 64):
+            raise ValueError(f"{name!r:.40} is not a parameter name")
         if value is None or isinstance(value, bool):
             continue
         if isinstance(value, str):
@@ -313,7 +315,7 @@ def _check_header(header):
     """The header's fields, checked: a dict of plain values and the FeatureSpec."""
     method = _need(header, "method", lambda v: isinstance(v, str), "a method name")
     if method not in SEGMENTERS:
-        raise ValueError(f"unknown method {method!r}; methods are {', '.join(SEGMENTERS)}")
+        raise ValueError(f"unknown method {method!r:.40}; methods are {', '.join(SEGMENTERS)}")
     params = _need(header, "params", lambda v: isinstance(v, dict), "an object")
     _check_params(method, params)
     kind = _need(header, "input", lambda v: v in _INPUTS, " or ".join(_INPUTS))
@@ -361,7 +363,17 @@ def _check_header(header):
     return {"method": method, "params": params, "input": kind, "spec": spec,
             "n_channels": n_channels, "n_features": n_features, "ndim": ndim,
             "spacing": spacing, "classes": classes, "max_per_class": max_per_class,
-            "balance": balance, "refit": refit, "software": header.get("software")}
+            "balance": balance, "refit": refit, "software": _software_of(header)}
+
+
+def _software_of(header):
+    """The versions that wrote the file, for messages (anything else: "unknown")."""
+    software = header.get("software")
+    if isinstance(software, dict) and len(software) <= 8 and all(
+            isinstance(k, str) and isinstance(v, str) and len(k) + len(v) <= 80
+            for k, v in software.items()):
+        return software
+    return "unknown versions"
 
 
 def _check_arrays(fields, arrays):
