@@ -113,20 +113,12 @@ def test_oblique_series_resamples_onto_the_patient_axes(make_napari_viewer, qtbo
     assert tuple(aligned.scale) == (0.5, 0.5, 0.5)  # the finest spacing of the series
 
 
-def test_closing_the_widget_stops_following(ct_viewer, qtbot):
-    widget = MeasureWidget(ct_viewer)
-    qtbot.addWidget(widget)
-    qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=10_000)
-    widget.close()
-    ct_viewer.layers["segmentation"].paint((16, 10, 10), 3)
-    ct_viewer.add_labels(np.zeros((2, 2), np.uint8), name="other")  # no callback into it
-    assert not widget._timer.isActive()
-
-
 def test_a_deleted_dock_lets_go_of_the_viewer(ct_viewer, qtbot):
     widget = MeasureWidget(ct_viewer)
     qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=10_000)
     layer = ct_viewer.layers["segmentation"]
+    widget.close()
+    assert not widget._timer.isActive() and widget._watched is None
     with qtbot.waitSignal(widget.destroyed, timeout=5_000):  # napari deletes a closed dock
         widget.deleteLater()
     assert widget._watched is None

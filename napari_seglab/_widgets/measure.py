@@ -82,6 +82,7 @@ class MeasureWidget(QWidget):
         self._generation = 0
         self._watched = None
         self._workers = set()
+        self._alive = True  # False once closed or deleted: workers still finishing touch no Qt
 
         self.labels_combo = QComboBox()
         self.image_combo = QComboBox()
@@ -235,6 +236,7 @@ class MeasureWidget(QWidget):
     def _unhook(self):
         """Stop following the viewer and the labels (no Qt calls: also runs on destroy)."""
         self._generation += 1  # results still in flight are dropped
+        self._alive = False
         if self._watched is not None:
             for emitter in self._emitters(self._watched):
                 emitter.disconnect(self.schedule_refresh)
@@ -288,11 +290,11 @@ class MeasureWidget(QWidget):
 
     def _finished(self, worker):
         self._workers.discard(worker)
-        if not self._workers:
+        if self._alive and not self._workers:
             self.progress.hide()
 
     def _on_error(self, generation, exc):
-        if generation == self._generation:
+        if self._alive and generation == self._generation:
             self.status.setText(str(exc))
             show_warning(f"Measure: {exc}")
 
@@ -378,6 +380,8 @@ class MeasureWidget(QWidget):
         self._start(worker)
 
     def _add_surface(self, mesh, name, translate, color):
+        if not self._alive:
+            return
         vertices, faces = mesh
         colors = np.tile(color, (len(vertices), 1))
         if name in self.viewer.layers:
@@ -494,6 +498,8 @@ class MeasureWidget(QWidget):
         self._start(worker)
 
     def _add_image(self, result, kwargs):
+        if not self._alive:
+            return
         if isinstance(result, tuple):  # resample_to_axes: data, spacing, origin
             result, kwargs["scale"], kwargs["translate"] = result
         data = result
