@@ -7,7 +7,7 @@ import numpy as np
 from .core.pipeline import SeededModel
 from .core.validation import check_image, check_seeds, image_layout
 
-__all__ = ["segment", "prepare_image", "prepare_seeds", "prepare_segment"]
+__all__ = ["GROW_FROM_SEEDS", "segment", "prepare_image", "prepare_seeds", "prepare_segment"]
 
 
 def prepare_image(image, channel_axis=None) -> np.ndarray:
@@ -62,6 +62,9 @@ def segment(
         ``"otsu"``.
     method : str, default "knn"
         Supervised: ``"knn"``, ``"nearest_mean"``, ``"random_forest"``.
+        ``"grow_from_seeds"``: 3D Slicer's Grow from seeds on the intensity
+        (parameters ``seed_locality``, ``intensity_range``, ``mask``; see
+        :class:`napari_seglab.GrowFromSeeds`).
         Unsupervised (seeds optional, seeded initialisation):
         ``"kmeans"``, ``"gmm"``. Thresholds on the intensity (seeds
         optional): ``"manual"`` (needs ``threshold=``), ``"otsu"``,
@@ -129,10 +132,38 @@ def segment(
     >>> int(labels[20, 5]), int(labels[20, 35])
     (1, 2)
     """
+    if method == GROW_FROM_SEEDS:
+        return _grow(image, seeds, spacing, channel_axis, features, return_proba, params)
     model, data, seeds = prepare_segment(image, seeds, method, channel_axis=channel_axis,
                                          features=features, params=params)
     return model.fit_predict(data, seeds, spacing=spacing, channel_axis=-1,
                              return_proba=return_proba)
+
+
+#: ``segment``'s name for 3D Slicer's *Grow from seeds* (shortest-path competition on
+#: the intensities; no features, no training: :class:`~napari_seglab.GrowFromSeeds`).
+GROW_FROM_SEEDS = "grow_from_seeds"
+_GROW_PARAMS = ("seed_locality", "intensity_range", "mask")
+
+
+def _grow(image, seeds, spacing, channel_axis, features, return_proba, params):
+    from .core.growcut import grow_from_seeds
+
+    unknown = sorted(set(params) - set(_GROW_PARAMS))
+    if unknown:
+        raise TypeError(f"grow_from_seeds takes {', '.join(_GROW_PARAMS)}; got "
+                        f"{', '.join(unknown)}")
+    if features is not None:
+        raise ValueError("grow_from_seeds works on the intensities: features must be None")
+    if return_proba:
+        raise ValueError("grow_from_seeds gives labels, not probabilities: "
+                         "return_proba must be False")
+    if seeds is None:
+        raise ValueError("grow_from_seeds grows from seeds: paint a few strokes per segment")
+    data = check_image(image, channel_axis)
+    intensity = data[..., 0] if data.shape[-1] == 1 else data.mean(axis=-1)
+    return grow_from_seeds(intensity, check_seeds(seeds, intensity.shape), spacing=spacing,
+                           **params)
 
 
 def prepare_segment(image, seeds=None, method="knn", *, channel_axis=None, features=None,

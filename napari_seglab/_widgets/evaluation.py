@@ -207,9 +207,9 @@ class EvaluationWidget(Container):
             twin = as_labels_layer(self.viewer, layer)
             show_info(f"'{layer.name}' holds a label map: compared as the Labels layer "
                       f"'{twin.name}'.")
-            self.reset_choices()
-            self.truth.value = twin
-            return
+            with self.truth.changed.blocked():
+                self.reset_choices()
+                self.truth.value = twin
         self._layers_changed()
 
     def _pred_choices(self, widget=None):
@@ -257,6 +257,9 @@ class EvaluationWidget(Container):
 
     # -- wiring ----------------------------------------------------------------
     def _layers_changed(self, *args):
+        if isinstance(self.truth.value, Image):  # a mask opened as an image
+            self._truth_picked()
+            return
         truth, pred = self.truth.value, self.pred.value
         seeds = self.seeds.value
         watched = list(dict.fromkeys(

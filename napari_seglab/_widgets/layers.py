@@ -166,7 +166,7 @@ def find_output(viewer: napari.Viewer, role: str, source: str, shape):
 
 
 def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: str,
-                 name: str, like=None, **kwargs):
+                 name: str, like=None, info=None, **kwargs):
     """Show ``data`` in our output layer for (``role``, ``source``).
 
     The layer is re-used while the user has not edited it by hand; once
@@ -176,6 +176,9 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
     ----------
     like : Labels layer, optional
         Colours and class names are copied from it (the seeds layer).
+    info : dict, optional
+        More bookkeeping for ``metadata[META_KEY]`` (e.g. ``trained_on``), in
+        place before any observer sees the data.
     **kwargs
         Layer attributes for a new layer (``scale``, ``translate``, ...).
     """
@@ -192,7 +195,8 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
         mode = getattr(active, "mode", None)
         layer = viewer.add_labels(
             data, name=name,
-            metadata={META_KEY: {"role": role, "source": source, "edited": False}},
+            metadata={META_KEY: {"role": role, "source": source, "edited": False,
+                                 **(info or {})}},
             **style, **kwargs,
         )
         _track_edits(layer)
@@ -203,12 +207,13 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
         return layer
     for key, value in style.items():  # before the data: observers see both
         setattr(layer, key, value)
-    info = layer.metadata[META_KEY]
-    info["writing"] = True
+    meta = layer.metadata[META_KEY]
+    meta.update(info or {})
+    meta["writing"] = True
     try:
         layer.data = data
     finally:
-        info["writing"] = False
+        meta["writing"] = False
     return layer
 
 

@@ -446,10 +446,9 @@ class SegmentationWidget(Container):
             self.viewer, labels, role="segmentation", source=image.name,
             name="segmentation", like=seeds_layer,
             scale=image.scale[-ndim:], translate=image.translate[-ndim:],
-            opacity=0.5,
+            opacity=0.5, info={"trained_on": image.name,
+                               "seeds": getattr(seeds_layer, "name", None)},
         )
-        layer.metadata[META_KEY].update(trained_on=image.name,
-                                        seeds=getattr(seeds_layer, "name", None))
         self.status.value = (
             f"{method_name}: {labels.size:,} pixels in {seconds:.2f} s "
             f"→ '{layer.name}'"
@@ -535,9 +534,9 @@ class SegmentationWidget(Container):
             self.viewer, labels, role="segmentation", source=target.name,
             name="segmentation" if target is training else f"segmentation ({target.name})",
             like=seeds_layer if isinstance(seeds_layer, Labels) else None,
-            scale=target.scale[-ndim:], translate=target.translate[-ndim:], opacity=0.5)
-        # The seeds trained the model on another image: they say nothing of this one.
-        layer.metadata[META_KEY].update(trained_on=trained_on, seeds=None)
+            scale=target.scale[-ndim:], translate=target.translate[-ndim:], opacity=0.5,
+            # The seeds trained the model on another image: they say nothing of this one.
+            info={"trained_on": trained_on, "seeds": None})
         self.status.value = f"Model applied to '{target.name}' in {seconds:.2f} s → '{layer.name}'"
         self.finished_run.emit(layer)
 
