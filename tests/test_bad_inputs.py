@@ -13,7 +13,9 @@ Cases are tables, run against every entry of the tables they apply to:
   temporary file behind when the write fails midway.
 * ``MODEL_EDITS``: model files whose header or arrays are edited to
   out-of-range or inconsistent values.
-* ``API_CASES``: calls with bad arguments and the exception they must raise.
+* ``API_CASES``: calls with bad arguments and the exception they must raise;
+  ``SEGMENT_CASES``: the same for ``napari_seglab.segment``, whose seeds
+  must come back unmodified.
 
 Every refusal from a reader is a ``ValueError`` reading ``"<path>: not a
 valid <format> file: <reason>"``, reached within bounded memory (hostile
@@ -666,3 +668,32 @@ def test_bad_api_calls_raise_clear_errors(tmp_path, case):
         call(tmp_path)
     left = [p.name for p in tmp_path.rglob("*") if p.name != "folder"]
     assert left == [], "a file was written or a temporary file left"
+
+
+# The headless entry point: (changes to the arguments, exception, words the message has).
+SEGMENT_CASES = {
+    "an unknown method": ({"method": "svm"}, ValueError, "unknown method 'svm'"),
+    "seeds of another shape": ({"seeds": _SEEDS[:5]}, ValueError, "shape"),
+    "negative seeds": ({"seeds": -_SEEDS.astype(np.int8)}, ValueError, ">= 0"),
+    "float seeds": ({"seeds": _SEEDS.astype(float)}, TypeError, "integer"),
+    "one seed class": ({"seeds": (_SEEDS == 1).astype(np.uint8)}, ValueError, "two classes"),
+    "no seeds": ({"seeds": np.zeros_like(_SEEDS)}, ValueError, "seeds"),
+    "a complex image": ({"image": _IMAGE.astype(complex)}, TypeError, "real numbers"),
+    "an image of strings": ({"image": np.full(_IMAGE.shape, "a")}, TypeError, "real numbers"),
+    "a 1D image": ({"image": _IMAGE[0], "seeds": _SEEDS[0]}, ValueError, "2D or 3D"),
+    "an unknown parameter": ({"n_trees": 3}, TypeError, "n_trees"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEGMENT_CASES))
+def test_bad_segment_calls_raise_clear_errors_and_keep_the_seeds(case):
+    import napari_seglab
+
+    changes, kind, words = SEGMENT_CASES[case]
+    args = {"image": _IMAGE, "seeds": _SEEDS, "method": "knn", "features": "minimal",
+            **changes}
+    seeds = np.asarray(args["seeds"])
+    before = seeds.copy()
+    with pytest.raises(kind, match=words):
+        napari_seglab.segment(args.pop("image"), args.pop("seeds"), **args)
+    assert np.array_equal(seeds, before), "the seeds were modified"
