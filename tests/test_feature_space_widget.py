@@ -107,6 +107,9 @@ def test_hover_marks_the_pixels_point(setup):
     assert shown[0][0] == pytest.approx(feats[30, 41, 0])
     viewer.cursor.position = (500, 500)
     assert widget.hover_point is None
+    widget.close()  # a closed dock stops following the viewer
+    viewer.cursor.position = (30, 41)
+    assert widget.hover_point is None
 
 
 def test_a_new_stroke_appears_in_the_plot_and_retrains_regions(setup, qtbot):

@@ -22,6 +22,7 @@ import numpy as np
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
+from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -99,6 +100,7 @@ class FeatureSpaceWidget(QWidget):
         self._data = None  # dict of the current scope's features and pair
         self._seed_layer_hooked = None
         self._seed_cache = None
+        self._following = True
         self._seeds_timer = QTimer(self, singleShot=True, interval=0)
         self._selection = None  # bool mask of the scope's pixels
         self._regions = None
@@ -294,6 +296,10 @@ class FeatureSpaceWidget(QWidget):
                 n_ch = 1 if channel_axis is None else data.shape[channel_axis]
             except InputError:
                 pass
+        try:
+            self.scope_combo.setEnabled(len(self._image_info()[3]) == 3)
+        except InputError:
+            pass
         has = self.spec_combo.findText(CHANNELS) >= 0
         self.spec_combo.blockSignals(True)
         if n_ch > 1 and not has:
@@ -847,6 +853,30 @@ class FeatureSpaceWidget(QWidget):
                 self.export_plot(path)
             except (OSError, ValueError) as err:
                 show_error(f"Feature space: could not write {path}: {err}")
+
+    def closeEvent(self, event):
+        """Stop following the viewer (its events outlive this dock)."""
+        self._stop_following()
+        if isinstance(event, QCloseEvent):
+            super().closeEvent(event)
+
+    def _stop_following(self):
+        if self._following is False:
+            return
+        self._following = False
+        ev = self.viewer.layers.events
+        for emitter, slot in ((ev.inserted, self._refresh_layer_choices),
+                              (ev.removed, self._refresh_layer_choices),
+                              (self.viewer.dims.events.current_step, self._on_step),
+                              (self.viewer.cursor.events.position, self._on_cursor)):
+            emitter.disconnect(slot)
+        old = self._seed_layer_hooked
+        if old is not None:
+            for event in (old.events.paint, old.events.data, old.events.labels_update):
+                event.disconnect(self._on_seeds_edited)
+            self._seed_layer_hooked = None
+        self._seeds_timer.stop()
+        self._step_timer.stop()
 
     @property
     def busy(self) -> bool:
