@@ -36,9 +36,11 @@ def test_every_contribution_is_discovered_and_importable():
     commands = {c.id for c in contributions.commands}
     assert {w.command for w in contributions.widgets} <= commands
     assert {s.command for s in contributions.sample_data} <= commands
-    assert {"Segmentation Lab", "Seeded segmentation", "Evaluation"} <= {
-        w.display_name for w in contributions.widgets}
-    assert {s.key for s in contributions.sample_data} == {"phantom_2d", "phantom_3d"}
+    assert {w.display_name for w in contributions.widgets} == {
+        "Segmentation Lab", "Seeded segmentation", "Evaluation", "Grow from seeds",
+        "Clean up", "Measure & export", "Feature space", "Whole volume to zarr"}
+    assert {s.key for s in contributions.sample_data} == {"phantom_2d", "phantom_3d",
+                                                          "ct_phantom"}
     for command in contributions.commands:
         assert callable(_resolve(command.python_name)), command.python_name
 

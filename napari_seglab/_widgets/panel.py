@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QFrame, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
+    QFrame, QLabel, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
 from .evaluation import EvaluationWidget
@@ -47,7 +47,7 @@ class _Section(QWidget):
         self.title = title
         self.body = body
         self.header = QToolButton(self)
-        self.header.setText(title)
+        self.header.setText(title.replace("&", "&&"))  # "&" alone marks a shortcut
         self.header.setCheckable(True)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -70,6 +70,13 @@ class _Section(QWidget):
             return
         self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
         self.body.setVisible(expanded)
+
+
+def _wrap_labels(root: QWidget) -> None:
+    """Let every text label wrap, so no section is wider than a narrow dock."""
+    for label in root.findChildren(QLabel):
+        label.setWordWrap(True)
+        label.setMinimumWidth(0)
 
 
 def _native(widget) -> QWidget:
@@ -112,6 +119,7 @@ class SeglabPanel(QWidget):
             self.widgets[title] = widget
             self._add(title, widget, expanded)
         self._layout.addStretch(1)
+        _wrap_labels(content)
         seg.attach_feature_grid(self.features, reveal=lambda: self.expand("Features"))
 
         scroll = QScrollArea(self)
