@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,16 @@ def worker(kind, folder, cold):
             tiny[0, 0, 0], tiny[-1, -1, -1] = 1, 2
             GrowFromSeeds(np.zeros(tiny.shape, image.dtype)).update(tiny)
             before = _rss_mib()
+        tracemalloc.start()
         wall, cpu = time.perf_counter(), time.process_time()
         session = GrowFromSeeds(image, spacing=spacing)
         labels = session.update(seeds)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        traced = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
         np.save(folder / "ours.npy", labels)
         crop_voxels = int(np.prod([s.stop - s.start for s in session.last_run["crop"]]))
+        peak = _peak_mib() - before
     else:
         import itk
         from itk import itkFastGrowCutPython as fgc  # noqa: F401  (loads the module)
@@ -98,11 +103,12 @@ def worker(kind, folder, cold):
         wall, cpu = time.perf_counter(), time.process_time()
         grow.Update()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        peak, traced = _peak_mib() - before, float("nan")
         labels = np.zeros(seeds.shape, np.uint8)
         labels[crop] = itk.GetArrayFromImage(grow.GetOutput())[1:-1, 1:-1, 1:-1]
         np.save(folder / "itk.npy", labels)
         crop_voxels = int(region.size)
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": _peak_mib() - before,
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": peak, "traced_mib": traced,
                       "crop_voxels": crop_voxels}))
 
 
@@ -204,14 +210,16 @@ def run_case(name, image, seeds, spacing, truth_labels, truth_mask):
     n_crop = int(np.prod([s.stop - s.start for s in crop]))
     assert np.array_equal(ours, cold_labels)
     print(f"crop {tuple((s.start, s.stop) for s in crop)}: {n_crop / 1e6:.2f} M voxels")
-    print(f"{'':34s}{'wall s':>9s}{'cpu s':>9s}{'peak B/voxel':>14s}")
+    print(f"{'':34s}{'wall s':>9s}{'cpu s':>9s}{'RSS peak B/vox':>16s}{'arrays B/vox':>14s}")
     cold["peak_mib"] = float("nan")  # includes the compiler's memory
     rows = [("ITK FastGrowCut", theirs), ("ours, first call, cold JIT", cold),
             ("ours, first call, cached JIT", warm),
-            ("ours, steady state", {"wall": wall, "cpu": cpu, "peak_mib": float("nan")})]
+            ("ours, steady state", {"wall": wall, "cpu": cpu, "peak_mib": float("nan"),
+                                    "traced_mib": float("nan")})]
+    cold["traced_mib"] = float("nan")
     for label, r in rows:
-        per_voxel = r["peak_mib"] * 2**20 / n_crop
-        print(f"{label:34s}{r['wall']:9.2f}{r['cpu']:9.2f}{per_voxel:14.1f}")
+        rss, traced = (r[k] * 2**20 / n_crop for k in ("peak_mib", "traced_mib"))
+        print(f"{label:34s}{r['wall']:9.2f}{r['cpu']:9.2f}{rss:16.1f}{traced:14.1f}")
     print(f"speed-up, steady state: {theirs['wall'] / wall:.1f}x wall, "
           f"{theirs['cpu'] / cpu:.1f}x cpu; first call (cold JIT): "
           f"{theirs['wall'] / cold['wall']:.1f}x wall, {theirs['cpu'] / cold['cpu']:.1f}x cpu")
