@@ -451,3 +451,16 @@ def test_a_model_trained_on_one_brain_applies_to_another_after_a_round_trip(tmp_
     assert np.mean(list(dice(truth_b + 1, labels).values())) > 0.6  # 0.70 and 0.71 measured
     with pytest.raises(ValueError, match="1 channel.*trained on 2"):
         loaded.predict(b[0])
+
+
+def test_3d_model_with_eigenvalue_features_round_trips(tmp_path):
+    # 3D Hessian eigenvalues give 3 features per σ (2 in 2D): such a model
+    # (the forest's default bank on a volume) was refused on load.
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+    image, truth = tissue_phantom((12, 40, 40), random_state=5)
+    model = SeededModel("nearest_mean", "default").fit(image, scribble_seeds(truth, length=8))
+    assert model.n_features_ == model.spec_.n_features(1, 3) != model.spec_.n_features(1, 2)
+    save_model(tmp_path / "m.npz", model)
+    loaded = load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict(image), model.predict(image))

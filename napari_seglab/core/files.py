@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def atomic_write(path, mode="wb", **kwargs):
         raise ValueError(f"mode must be 'wb' or 'w'; got {mode!r}")
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600): give it the mode a plain open()
+    # would, the replaced file's own or the umask's.
+    try:
+        bits = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        bits = 0o666 & ~mask
+    with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows
+        os.fchmod(fd, bits)
     try:
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh

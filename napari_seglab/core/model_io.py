@@ -340,7 +340,7 @@ def _check_header(header):
     features = header.get("features")
     if kind == "features":
         spec = _check_spec(features, spacing, ndim)
-        if spec.n_features_per_channel * n_channels != n_features:
+        if spec.n_features(n_channels, ndim) != n_features:
             raise ValueError(f"n_features={n_features} does not match the feature spec "
                              f"× {n_channels} channel(s)")
     else:
