@@ -37,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -487,6 +488,57 @@ def print_tables(cases, all_results, methods):
             print(f"   {o:<{width}} vs {p:<18} {text}")
 
 
+def speed():
+    """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512²."""
+    from napari_seglab.core.features import compute_features
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+    from napari_seglab.core.pipeline import SeededModel
+    from napari_seglab.core.refine import OCTAVES, ContextForest
+
+    def clock(fn):
+        t0 = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - t0
+
+    volume, truth = tissue_phantom((160, 160, 160), random_state=0)
+    seeds = scribble_seeds(truth, strokes_per_class=3, length=20)
+    print(f"volume {volume.shape} ({volume.size / 1e6:.1f} M voxels), "
+          f"{int((seeds > 0).sum())} seeded voxels")
+    for label, run in [
+        ("ours forest (default)",
+         lambda: SeededModel("random_forest").fit(volume, seeds).predict(volume)),
+        ("ours kNN (segment default)",
+         lambda: SeededModel("knn").fit(volume, seeds).predict(volume)),
+        ("forest100 oct",
+         lambda: _oct(volume, seeds, ContextForest(features=OCTAVES))),
+    ]:
+        _, seconds = clock(run)
+        print(f"  {label:<28} {seconds:7.2f} s")
+    image, truth2 = tissue_phantom((512, 512), random_state=0)
+    seeds2 = scribble_seeds(truth2, strokes_per_class=3, length=20)
+    print("live stroke on 512² with cached features (fit + predict):")
+    for label, spec, make in [
+        ("ours forest (default)", "default", None),
+        ("forest100 oct", OCTAVES, lambda: ContextForest(features=OCTAVES)),
+    ]:
+        F = compute_features(image, spec)
+        if make is None:
+            model = SeededModel("random_forest")
+            run = lambda F=F, model=model: model.fit_inputs(F, seeds2).predict_inputs(F)  # noqa: E731
+        else:
+            run = lambda F=F, make=make: make().fit(F, seeds2).predict(F)  # noqa: E731
+        run()
+        _, seconds = clock(run)
+        print(f"  {label:<28} {1000 * seconds:7.0f} ms")
+
+
+def _oct(volume, seeds, model):
+    from napari_seglab.core.features import compute_features
+
+    F = compute_features(volume, model.spec)
+    return model.fit(F, seeds).predict(F)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 draw, 2 cases per group")
@@ -498,7 +550,14 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="write all scores here")
     parser.add_argument("--all-variants", action="store_true",
                         help="run every variant on every case (grow on 2D cases too)")
+    parser.add_argument("--speed", action="store_true",
+                        help="only time the 4 M-voxel volume and a live 512² stroke")
     args = parser.parse_args(argv)
+    # scikit-image's predict_segmenter calls joblib's delayed under sklearn's Parallel:
+    # one warning per tree, harmless, and it floods the tables.
+    warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
+    if args.speed:
+        return speed()
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent (the shared data folder)")
     draws = args.draws or (1 if args.quick else 3)

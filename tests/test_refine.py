@@ -94,8 +94,8 @@ def test_context_forest_is_deterministic_and_learns_the_blobs():
     seeds[58, 5:60] = 1
     for params in (dict(), dict(context_sigmas=(2.0,)), dict(pseudo_labels=500),
                    dict(smooth_sigma=1.0)):
-        a = ContextForest(n_estimators=20, **params).fit(F, seeds).predict(F)
-        b = ContextForest(n_estimators=20, **params).fit(F, seeds).predict(F)
+        a = ContextForest(n_estimators=10, **params).fit(F, seeds).predict(F)
+        b = ContextForest(n_estimators=10, **params).fit(F, seeds).predict(F)
         np.testing.assert_array_equal(a, b)
         assert (a == truth).mean() > 0.95, params
 
