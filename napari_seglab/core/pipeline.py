@@ -184,10 +184,11 @@ class SeededModel:
         # temporaries (slab by slab, the labels are held from the first slab).
         after = n_pixels * (3 + (4 * n_classes if return_proba else 0))
 
-        def chunk_for(held, peak, output, rows):
+        def chunk_for(held, peak, output, rows, later=0):
             """Rows per prediction chunk, or None when the inputs' peak, or
-            their output beside the labels and one chunk, exceed the budget."""
-            spare = budget - held - output - after
+            their output beside the labels (``later`` when not yet held) and
+            one chunk, exceed the budget."""
+            spare = budget - held - output - later
             least = min(_MIN_CHUNK, rows)
             if held + peak > budget or spare < least * row_bytes:
                 return None
@@ -195,7 +196,7 @@ class SeededModel:
 
         whole_peak = _inputs_peak(what, spatial, n_channels)
         whole_output = 4 * n_inputs * n_pixels
-        chunk = chunk_for(copy_bytes, whole_peak, whole_output, n_pixels)
+        chunk = chunk_for(copy_bytes, whole_peak, whole_output, n_pixels, later=after)
         need = copy_bytes + max(whole_peak, whole_output + after
                                 + min(_MIN_CHUNK, n_pixels) * row_bytes)
         if chunk is not None:
