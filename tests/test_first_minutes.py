@@ -122,12 +122,13 @@ def test_mask_opened_as_an_image_is_ground_truth_not_a_channel(make_napari_viewe
     seg, ev = dock(viewer), dock(viewer, "Evaluation")
     seg.image.value = viewer.layers["scan"]
     assert "mask.tif" not in [name for name, _ in seg._channel_choices()]
-    names = [name for name, _ in ev._truth_choices()]
-    assert "mask.tif (image → labels)" in names
-    ev.truth.value = viewer.layers["mask.tif"]
-    qtbot.waitUntil(lambda: "mask.tif (labels)" in viewer.layers, timeout=5000)
-    assert ev.truth.value is viewer.layers["mask.tif (labels)"]
-    np.testing.assert_array_equal(viewer.layers["mask.tif (labels)"].data, truth)
+    # Offered as ground truth (read as labels), and picked by default.
+    assert "mask.tif (image → labels)" in [name for name, _ in ev._truth_choices()]
+    assert ev.truth.value is viewer.layers["mask.tif"]
+    viewer.add_labels((truth + 1).astype(np.uint8), name="segmentation")
+    ev.reset_choices()
+    ev.pred.value = viewer.layers["segmentation"]
+    qtbot.waitUntil(lambda: ev.last_scores.get("mean_dice") == 1.0, timeout=5000)
 
 
 def test_method_change_reruns_the_live_preview(make_napari_viewer, qtbot):

@@ -23,15 +23,12 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
                               PushButton, Table)
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
-from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 
 from .slice_curve import SliceCurve
-from .layers import (
-    META_KEY, as_labels_layer, class_names, layer_role, looks_like_labels, write_labels,
-)
+from .layers import META_KEY, class_names, layer_role, looks_like_labels, write_labels
 from .. import metrics
 from ..core.evaluation import map_truth
 from ..core.files import atomic_write
@@ -168,7 +165,7 @@ class EvaluationWidget(Container):
         self._timer.setInterval(30)
         self._timer.timeout.connect(self.refresh)
 
-        self.truth.changed.connect(self._truth_picked)
+        self.truth.changed.connect(self._layers_changed)
         self.pred.changed.connect(self._layers_changed)
         self.seeds.changed.connect(self._layers_changed)
         self.fov.changed.connect(self.refresh)
@@ -193,24 +190,12 @@ class EvaluationWidget(Container):
 
     def _truth_choices(self, widget=None):
         layers = [layer for layer in self._labels_layers() if layer_role(layer) is None]
-        # A mask opened from a TIFF/PNG is an Image layer: offered, converted on use.
+        # A mask opened from a TIFF/PNG is an Image layer: read as labels.
         layers += [layer for layer in self.viewer.layers if isinstance(layer, Image)
-                   and layer_role(layer) is None and looks_like_labels(layer)
-                   and not any(other.name == f"{layer.name} (labels)" for other in layers)]
+                   and layer_role(layer) is None and looks_like_labels(layer)]
         layers.sort(key=lambda layer: "truth" not in layer.name.lower())
         return [(layer.name if isinstance(layer, Labels) else f"{layer.name} (image → labels)",
                  layer) for layer in layers]
-
-    def _truth_picked(self, *args):
-        layer = self.truth.value
-        if isinstance(layer, Image):
-            twin = as_labels_layer(self.viewer, layer)
-            show_info(f"'{layer.name}' holds a label map: compared as the Labels layer "
-                      f"'{twin.name}'.")
-            with self.truth.changed.blocked():
-                self.reset_choices()
-                self.truth.value = twin
-        self._layers_changed()
 
     def _pred_choices(self, widget=None):
         truth = self.truth.value if hasattr(self, "truth") else None
@@ -257,9 +242,6 @@ class EvaluationWidget(Container):
 
     # -- wiring ----------------------------------------------------------------
     def _layers_changed(self, *args):
-        if isinstance(self.truth.value, Image):  # a mask opened as an image
-            self._truth_picked()
-            return
         truth, pred = self.truth.value, self.pred.value
         seeds = self.seeds.value
         watched = list(dict.fromkeys(
@@ -267,11 +249,13 @@ class EvaluationWidget(Container):
         changed = [id(x) for x in watched] != [id(x) for x in self._watched]
         if changed:
             for layer in self._watched:
-                layer.events.paint.disconnect(self.schedule_refresh)
+                if hasattr(layer.events, "paint"):  # an Image mask has none
+                    layer.events.paint.disconnect(self.schedule_refresh)
                 layer.events.data.disconnect(self.schedule_refresh)
             self._watched = watched
             for layer in self._watched:
-                layer.events.paint.connect(self.schedule_refresh)
+                if hasattr(layer.events, "paint"):
+                    layer.events.paint.connect(self.schedule_refresh)
                 layer.events.data.connect(self.schedule_refresh)
         key = (id(truth), id(pred))
         if key != self._mapping_key:
@@ -310,6 +294,8 @@ class EvaluationWidget(Container):
         if truth is pred:
             return None, None, "Ground truth and segmentation are the same layer."
         t, p = np.asarray(truth.data), np.asarray(pred.data)
+        if t.dtype == bool:
+            t = t.astype(np.uint8)
         if t.shape != p.shape:
             return None, None, (
                 f"Shapes differ: '{truth.name}' {t.shape} vs '{pred.name}' {p.shape}.")

@@ -270,20 +270,3 @@ def looks_like_labels(layer) -> bool:
     if sample.size > 1 << 18:  # a strided sample is enough to tell a photo
         sample = sample[:: sample.size // (1 << 18)]
     return np.unique(sample).size <= MAX_LABEL_VALUES
-
-
-def as_labels_layer(viewer, layer):
-    """The Labels twin of an Image layer that holds a label map (added once, re-used)."""
-    name = f"{layer.name} (labels)"
-    for other in viewer.layers:
-        if other.name == name and other.data.shape == layer.data.shape:
-            return other
-    data = np.asarray(layer.data)
-    active = viewer.layers.selection.active
-    twin = viewer.add_labels(data.astype(np.uint8) if data.dtype == bool else data,
-                             name=name, scale=layer.scale, translate=layer.translate,
-                             opacity=0.5)
-    layer.visible = False
-    if active is not None and active in viewer.layers:
-        viewer.layers.selection.active = active
-    return twin
