@@ -116,7 +116,7 @@ def open_image(path) -> Opened:
         except (ValueError, OSError, TypeError):
             try:
                 array = tifffile.imread(path)
-            except Exception as err:  # tifffile raises many types for a bad file
+            except Exception as err:  # noqa: BLE001 (tifffile raises many types for a bad file)
                 raise ValueError(f"{path}: not a readable TIFF ({err})") from None
         return Opened(path, array)
     try:

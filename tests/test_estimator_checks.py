@@ -76,12 +76,7 @@ EXPECTED_FAILURES = {
     "gmm": {**CLUSTERING, "check_methods_sample_order_invariance": SEED_Y},
     "manual": {**THRESHOLD, "check_fit2d_1sample": THRESHOLD_Y},
     "otsu": THRESHOLD,
-    "local": {**THRESHOLD, **{check: TWO_COLUMNS for check in (
-        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
-        "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
-        "check_fit2d_predict1d", "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance", "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit")}},
+    "local": {**THRESHOLD, **dict.fromkeys(("check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes", "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d", "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit"), TWO_COLUMNS)},
 }
 
 

@@ -5,6 +5,7 @@ import pytest
 from napari.components import ViewerModel
 from napari.layers import Image
 
+from napari_seglab._sample_data import phantom_2d, phantom_3d
 from napari_seglab._widgets.layers import (
     InputError,
     class_names,
@@ -12,7 +13,6 @@ from napari_seglab._widgets.layers import (
     seeds_array,
     write_labels,
 )
-from napari_seglab._sample_data import phantom_2d, phantom_3d
 
 
 def test_image_arrays_rgb_scale_and_bad_dims():

@@ -389,7 +389,7 @@ def _tiny_v1(method):
         from skimage.filters import threshold_local
 
         params = {"block_size": 3, "offset": 0.0, "statistic": "gaussian"}
-        expected = np.where(_CHECKER > threshold_local(_CHECKER, 3, method="gaussian"), 2, 1)
+        expected = np.where(threshold_local(_CHECKER, 3, method="gaussian") < _CHECKER, 2, 1)
     else:  # global thresholds
         params = {"threshold": 0.5} if method == "manual" else {}
         state["state.threshold_"] = np.array(0.5)

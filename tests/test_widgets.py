@@ -259,7 +259,7 @@ def test_uncertainty_layer_shows_where_to_paint_next(make_napari_viewer, qtbot):
     click_segment(qtbot, seg)
     doubt = viewer.layers["uncertainty"]
     assert doubt.data.shape == viewer.layers["phantom 2D"].data.shape
-    assert 0 <= doubt.data.min() and doubt.data.max() <= 1
+    assert doubt.data.min() >= 0 and doubt.data.max() <= 1
     # Doubt sits on the class borders, not inside the classes.
     truth = viewer.layers["ground truth"].data
     border = ndi.morphological_gradient(truth, size=3) > 0

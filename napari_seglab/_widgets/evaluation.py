@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import warnings
 from functools import partial
-
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSlider, Label,
-                              PushButton, Table)
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, PushButton, Table
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 
-from .slice_curve import SliceCurve
-from .layers import META_KEY, class_names, layer_role, looks_like_labels, write_labels
 from .. import metrics
 from ..core.evaluation import map_truth
 from ..core.files import atomic_write
+from .layers import META_KEY, class_names, layer_role, looks_like_labels, write_labels
+from .slice_curve import SliceCurve
 
 if TYPE_CHECKING:
     import napari

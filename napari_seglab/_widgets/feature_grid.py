@@ -14,7 +14,8 @@ the core shows up here without a change.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, EmptyWidget, Label, PushButton, SpinBox
@@ -37,23 +38,29 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .layers import (
-    META_KEY, InputError, _Failure, image_arrays, layer_role, seeds_array, spatial_shape,
-)
 from ..core.features import (
     FILTERS,
     ILASTIK_SIGMAS,
     PRESETS,
     FeatureSpec,
-    feature_halo,
     compute_features,
     estimate_memory,
+    feature_halo,
     rank_features,
     seed_features,
     suggest_features,
     total_ram,
 )
 from ..core.memory import RAM_FRACTION, format_bytes
+from .layers import (
+    META_KEY,
+    InputError,
+    _Failure,
+    image_arrays,
+    layer_role,
+    seeds_array,
+    spatial_shape,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -208,7 +215,7 @@ class _CheckGrid(QWidget):
 
     def add_columns(self, sigmas):
         """Add a column per new σ (a σ = 0 column only has cells where allowed)."""
-        new = sorted(set(float(s) for s in sigmas) - set(self.columns))
+        new = sorted({float(s) for s in sigmas} - set(self.columns))
         if not new:
             return
         layout = self.layout()

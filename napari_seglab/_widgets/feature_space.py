@@ -244,7 +244,7 @@ class FeatureSpaceWidget(QWidget):
     @property
     def image_layer(self):
         name = self.image_combo.currentText()
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        return self.viewer.layers.get(name, None)
 
     @property
     def seeds_layer(self):
@@ -252,7 +252,7 @@ class FeatureSpaceWidget(QWidget):
         name = self.seeds_combo.currentText()
         if hooked is not None and hooked.name == name and hooked in self.viewer.layers:
             return hooked
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        return self.viewer.layers.get(name, None)
 
     def _hook_seeds(self):
         layer = self.seeds_layer
@@ -750,8 +750,7 @@ class FeatureSpaceWidget(QWidget):
 
         d = self._data
         full_shape = self._full_shape()
-        layer = (self.viewer.layers[SELECTION_LAYER] if SELECTION_LAYER in self.viewer.layers
-                 else None)
+        layer = (self.viewer.layers.get(SELECTION_LAYER, None))
         if layer is None or layer.data.shape != tuple(full_shape):
             if layer is not None:
                 self.viewer.layers.remove(layer)

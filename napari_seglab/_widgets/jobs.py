@@ -19,8 +19,8 @@ features, ranking, grow from seeds) goes through a :class:`Job`:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_warning

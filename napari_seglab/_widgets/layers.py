@@ -264,7 +264,7 @@ def looks_like_labels(layer) -> bool:
     if data is None or getattr(layer, "rgb", False) or getattr(layer, "multiscale", False):
         return False
     dtype = np.asarray(data[:0] if hasattr(data, "__getitem__") else data).dtype
-    if dtype != bool and dtype.kind not in "iu":
+    if dtype.kind not in "biu":
         return False
     sample = np.asarray(data).ravel()
     if sample.size > 1 << 18:  # a strided sample is enough to tell a photo

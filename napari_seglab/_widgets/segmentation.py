@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import (
-    CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, Select, SpinBox,
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    Select,
+    SpinBox,
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_info, show_warning
@@ -21,30 +28,30 @@ from psygnal import Signal
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
-from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
-from .jobs import Failure as _Failure
-from .jobs import Job, make_progress_bar
-from .layers import (
-    InputError,
-    follow_undo,
-    looks_like_labels,
-    class_color_hex,
-    class_names,
-    find_output,
-    META_KEY,
-    image_arrays,
-    stacked_arrays,
-    layer_role,
-    seeds_array,
-    spatial_shape,
-    write_labels,
-)
 from ..api import prepare_image, prepare_segment
 from ..core.feature_cache import FeatureCache
 from ..core.features import PRESETS, FeatureSpec
 from ..core.live import segment_slice
 from ..core.model_io import load_model, save_model
 from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
+from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
+from .jobs import Failure as _Failure
+from .jobs import Job, make_progress_bar
+from .layers import (
+    META_KEY,
+    InputError,
+    class_color_hex,
+    class_names,
+    find_output,
+    follow_undo,
+    image_arrays,
+    layer_role,
+    looks_like_labels,
+    seeds_array,
+    spatial_shape,
+    stacked_arrays,
+    write_labels,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -579,7 +586,8 @@ class SegmentationWidget(Container):
         for layer in layers:
             if id(layer) not in self._data_versions:
                 self._data_versions[id(layer)] = 0
-                layer.events.data.connect(lambda e, k=id(layer): self._bump_version(k))
+                layer.events.data.connect(
+                    lambda e, k=id(layer): self._bump_version(k))  # noqa: B008 (binds the key now)
         version = tuple((id(layer), self._data_versions[id(layer)]) for layer in layers)
         held = self._prepared
         if held is None or held[0] != version:
@@ -701,8 +709,8 @@ class SegmentationWidget(Container):
                     METHOD_DEFAULT), *((name, name) for name in PRESETS)]
         value = getattr(self, "feature_value", None)
         if isinstance(value, FeatureSpec):
-            choices.append((f"custom: {value.n_features_per_channel} features per "
-                            "channel (Feature grid)", CUSTOM))
+            text = f"custom: {value.n_features_per_channel} features per channel (Feature grid)"
+            choices.append((text, CUSTOM))
         return choices
 
     def _show_feature_choice(self):

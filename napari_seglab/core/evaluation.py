@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .metrics import (
-    _check_labels_array, confusion_matrix, per_class_from_confusion, summary_from_confusion,
+    _check_labels_array,
+    confusion_matrix,
+    per_class_from_confusion,
+    summary_from_confusion,
 )
 
 __all__ = ["CSV_COLUMNS", "ClassScore", "Evaluation", "evaluate", "map_truth"]

@@ -149,8 +149,7 @@ def _flat_chunks(a, b):
             op_flags=[["readonly"], ["readonly"]],
             buffersize=_CHUNK,
         )
-        for x, y in it:
-            yield x, y
+        yield from it
 
 
 def _range_counts(t, p, lo, r):

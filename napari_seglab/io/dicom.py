@@ -482,7 +482,7 @@ def _read_multiframe(header):
         notes.append("frames carry no positions: stacked in file order")
     data = _rescale(pixels[order], slopes[order], intercepts[order])
     n_slots = int(slot[-1]) + 1
-    missing = sorted(set(range(n_slots)) - set(int(s) for s in slot))
+    missing = sorted(set(range(n_slots)) - {int(s) for s in slot})
     if missing:
         full = np.full((n_slots,) + data.shape[1:], data.min(), data.dtype)
         full[np.asarray(slot, int)] = data
