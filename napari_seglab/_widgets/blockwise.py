@@ -166,7 +166,7 @@ class BlockwiseWidget(QWidget):
 
     def _image_layer(self):
         name = self.image_combo.currentText()
-        return self.viewer.layers.get(name, None)
+        return (self.viewer.layers[name] if name in self.viewer.layers else None)
 
     # -- running --
 

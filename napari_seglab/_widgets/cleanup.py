@@ -141,7 +141,7 @@ class CleanUpWidget(QWidget):
     @property
     def labels_layer(self):
         name = self.layer_combo.currentText()
-        layer = self.viewer.layers.get(name, None)
+        layer = (self.viewer.layers[name] if name in self.viewer.layers else None)
         return layer if isinstance(layer, Labels) else None
 
     def _refresh_choices(self, event=None):

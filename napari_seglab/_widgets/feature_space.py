@@ -244,7 +244,7 @@ class FeatureSpaceWidget(QWidget):
     @property
     def image_layer(self):
         name = self.image_combo.currentText()
-        return self.viewer.layers.get(name, None)
+        return (self.viewer.layers[name] if name in self.viewer.layers else None)
 
     @property
     def seeds_layer(self):
@@ -252,7 +252,7 @@ class FeatureSpaceWidget(QWidget):
         name = self.seeds_combo.currentText()
         if hooked is not None and hooked.name == name and hooked in self.viewer.layers:
             return hooked
-        return self.viewer.layers.get(name, None)
+        return (self.viewer.layers[name] if name in self.viewer.layers else None)
 
     def _hook_seeds(self):
         layer = self.seeds_layer
@@ -395,7 +395,10 @@ class FeatureSpaceWidget(QWidget):
         def finished():
             self._workers.discard(worker)
             if not self._workers:
-                self.progress.setRange(0, 1)
+                try:
+                    self.progress.setRange(0, 1)
+                except RuntimeError:  # the dock was closed while the job ran
+                    pass
 
         worker.returned.connect(on_done)
         worker.errored.connect(lambda err: self._failed(job, err))
@@ -750,7 +753,7 @@ class FeatureSpaceWidget(QWidget):
 
         d = self._data
         full_shape = self._full_shape()
-        layer = (self.viewer.layers.get(SELECTION_LAYER, None))
+        layer = (self.viewer.layers[SELECTION_LAYER] if SELECTION_LAYER in self.viewer.layers else None)
         if layer is None or layer.data.shape != tuple(full_shape):
             if layer is not None:
                 self.viewer.layers.remove(layer)

@@ -240,7 +240,7 @@ class GrowFromSeedsWidget(QWidget):
 
     # --- layers -------------------------------------------------------------
     def _layer(self, name):
-        return self.viewer.layers.get(name, None)
+        return (self.viewer.layers[name] if name in self.viewer.layers else None)
 
     @property
     def image_layer(self):

@@ -204,7 +204,7 @@ class MeasureWidget(QWidget):
     @property
     def labels_layer(self):
         name = self.labels_combo.currentText()
-        return self.viewer.layers.get(name, None)
+        return (self.viewer.layers[name] if name in self.viewer.layers else None)
 
     @property
     def image_layer(self):

@@ -253,6 +253,6 @@ def resolve_spec(spec, default="default") -> FeatureSpec:
     Examples
     --------
     >>> resolve_spec("minimal").names()[:2]
-    ['intensity', 'gaussian σ1']
+    ['intensity', 'gaussian σ=1']
     """
     return _resolve_spec(spec, default)
