@@ -24,6 +24,7 @@ from .features import (
     resolve_spec,
     total_ram,
 )
+from .memory import RAM_FRACTION
 from .segmenters import SEGMENTERS, NotFittedError, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 from .validation import (
@@ -40,7 +41,7 @@ __all__ = ["CHUNK_PIXELS", "FEATURE_RAM_FRACTION", "SeededModel"]
 CHUNK_PIXELS = 1 << 20
 #: Share of the RAM one run (features, prediction, labels) may take before it
 #: goes slab by slab or is refused.
-FEATURE_RAM_FRACTION = 0.6
+FEATURE_RAM_FRACTION = RAM_FRACTION  # the one budget (core.memory), named here for callers
 #: Bytes a segmenter allocates per predicted row besides its input, per
 #: input column and fixed: a scaled copy, neighbour distances and indices,
 #: votes, scores (kNN with k=5 measured about 200 bytes at 3 features).
