@@ -19,7 +19,27 @@ from .base import (
 __all__ = ["KMeansSegmenter", "NearestMeanSegmenter"]
 
 
-class NearestMeanSegmenter(ClassifierMixin, _Segmenter):
+class _NearestCentre:
+    """Prediction by the nearest centre (``self._centres()``) in the learnt scaling.
+
+    The rule is one linear score per centre, evaluated as float32 matrix
+    products in row blocks (:func:`~.base._argmax_rows`).
+    """
+
+    def _rule(self):
+        return _nearest_centre_rule(self.mean_, self.scale_, self._centres())
+
+    def predict(self, X):
+        X = self._check_X(X)
+        return self.classes_[_argmax_rows(X, self._rule())]
+
+    def predict_proba(self, X):
+        """Softmax of negative half squared distances to the centres."""
+        X = self._check_X(X)
+        return _softmax_rows(X, self._rule())
+
+
+class NearestMeanSegmenter(_NearestCentre, ClassifierMixin, _Segmenter):
     """Assign each pixel to the class whose mean feature vector is nearest.
 
     Parameters
@@ -58,17 +78,8 @@ class NearestMeanSegmenter(ClassifierMixin, _Segmenter):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _rule(self):
-        return _nearest_centre_rule(self.mean_, self.scale_, self.centroids_)
-
-    def predict(self, X):
-        X = self._check_X(X)
-        return self.classes_[_argmax_rows(X, self._rule())]
-
-    def predict_proba(self, X):
-        """Softmax of negative half squared distances (a soft nearest mean)."""
-        X = self._check_X(X)
-        return _softmax_rows(X, self._rule())
+    def _centres(self):
+        return self.centroids_
 
 
 def _fit_sample(X, y, max_samples, rng):
@@ -175,7 +186,7 @@ def _group_labels(seed_classes, n):
     return np.concatenate([seed_classes, np.arange(start, start + n - seed_classes.size)])
 
 
-class KMeansSegmenter(ClusterMixin, _Segmenter):
+class KMeansSegmenter(_NearestCentre, ClusterMixin, _Segmenter):
     """k-means clustering, seeded by the painted classes when there are any.
 
     With seeds, cluster ``i`` starts at the mean feature vector of seed class
@@ -254,14 +265,5 @@ class KMeansSegmenter(ClusterMixin, _Segmenter):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _rule(self):
-        return _nearest_centre_rule(self.mean_, self.scale_, self.cluster_centers_)
-
-    def predict(self, X):
-        X = self._check_X(X)
-        return self.classes_[_argmax_rows(X, self._rule())]
-
-    def predict_proba(self, X):
-        """Softmax of negative half squared distances to the centres."""
-        X = self._check_X(X)
-        return _softmax_rows(X, self._rule())
+    def _centres(self):
+        return self.cluster_centers_
