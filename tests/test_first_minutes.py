@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import napari_seglab._widgets.jobs as jobs_module
+import napari_seglab._widgets.model_files as model_files_module
 import napari_seglab._widgets.segmentation as widget_module
+import napari_seglab._widgets.threshold_gallery as thresholds_module
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
 
 pytestmark = pytest.mark.gui
@@ -13,8 +15,8 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def warnings_shown(monkeypatch):
     shown = []
-    monkeypatch.setattr(widget_module, "show_warning", shown.append)
-    monkeypatch.setattr(jobs_module, "show_warning", shown.append)
+    for module in (widget_module, model_files_module, thresholds_module, jobs_module):
+        monkeypatch.setattr(module, "show_warning", shown.append)
     return shown
 
 

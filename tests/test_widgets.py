@@ -5,7 +5,9 @@ import pytest
 
 import napari_seglab
 import napari_seglab._widgets.jobs as jobs_module
+import napari_seglab._widgets.model_files as model_files_module
 import napari_seglab._widgets.segmentation as widget_module
+import napari_seglab._widgets.threshold_gallery as thresholds_module
 from napari_seglab.core.phantoms import scribble_seeds
 
 pytestmark = pytest.mark.gui
@@ -15,8 +17,8 @@ pytestmark = pytest.mark.gui
 def warnings_shown(monkeypatch):
     """Messages the widget shows the user as napari warnings."""
     shown = []
-    monkeypatch.setattr(widget_module, "show_warning", shown.append)
-    monkeypatch.setattr(jobs_module, "show_warning", shown.append)
+    for module in (widget_module, model_files_module, thresholds_module, jobs_module):
+        monkeypatch.setattr(module, "show_warning", shown.append)
     return shown
 
 
@@ -285,7 +287,7 @@ def test_save_load_and_apply_the_model_to_another_subject(make_napari_viewer, qt
     trained = seg.model
 
     path = tmp_path / "brain.seglab.npz"
-    monkeypatch.setattr(widget_module.QFileDialog, "getSaveFileName",
+    monkeypatch.setattr(model_files_module.QFileDialog, "getSaveFileName",
                         lambda *a, **k: (str(path), ""))
     seg.save_model.native.click()
     assert path.exists() and "saved" in seg.status.value
@@ -295,7 +297,7 @@ def test_save_load_and_apply_the_model_to_another_subject(make_napari_viewer, qt
     viewer.add_image(other, name="subject B")
     seg.reset_choices()
     seg.model = None  # as in a new session: the model comes from the file
-    monkeypatch.setattr(widget_module.QFileDialog, "getOpenFileName",
+    monkeypatch.setattr(model_files_module.QFileDialog, "getOpenFileName",
                         lambda *a, **k: (str(path), ""))
     seg.load_model.native.click()
     assert seg.model is not trained and "brain.seglab.npz" in seg.model_info.value
@@ -322,7 +324,7 @@ def test_damaged_model_file_is_refused_and_the_model_kept(make_napari_viewer, qt
     trained = seg.model
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(b"PK\x03\x04 not really a model")
-    monkeypatch.setattr(widget_module.QFileDialog, "getOpenFileName",
+    monkeypatch.setattr(model_files_module.QFileDialog, "getOpenFileName",
                         lambda *a, **k: (str(damaged), ""))
     seg.load_model.native.click()
     assert len(warnings_shown) == 1 and "Could not load" in warnings_shown[0]

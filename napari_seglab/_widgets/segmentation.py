@@ -8,7 +8,6 @@ back as the ``segmentation`` Labels layer.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,15 +25,13 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_info, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFileDialog, QSizePolicy
+from qtpy.QtWidgets import QSizePolicy
 
-from ..api import prepare_image, prepare_segment
+from ..api import prepare_segment
 from ..core.feature_cache import FeatureCache
-from ..core.features import PRESETS, FeatureSpec
-from ..core.live import segment_slice
-from ..core.model_io import load_model, save_model
-from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, try_all_thresholds, uncertainty
-from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
+from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, uncertainty
+from .feature_choice import FeatureChoiceMixin
+from .feature_grid import METHOD_DEFAULT
 from .jobs import Failure as _Failure
 from .jobs import Job, make_progress_bar
 from .layers import (
@@ -42,7 +39,6 @@ from .layers import (
     InputError,
     class_color_hex,
     class_names,
-    find_output,
     follow_undo,
     image_arrays,
     layer_role,
@@ -52,25 +48,13 @@ from .layers import (
     stacked_arrays,
     write_labels,
 )
+from .live_preview import LivePreviewMixin
+from .methods import METHODS, humanize
+from .model_files import ModelFilesMixin
+from .threshold_gallery import ThresholdGalleryMixin
 
 if TYPE_CHECKING:
     import napari
-
-#: Methods offered, by display name.
-METHODS = {
-    "kNN": "knn",
-    "Nearest mean": "nearest_mean",
-    "k-means": "kmeans",
-    "Gaussian mixture": "gmm",
-    "Random forest": "random_forest",
-    "Manual threshold": "manual",
-    "Otsu threshold": "otsu",
-    "Li threshold": "li",
-    "Yen threshold": "yen",
-    "Triangle threshold": "triangle",
-    "Minimum threshold": "minimum",
-    "Local threshold": "local",
-}
 
 
 def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, params,
@@ -88,39 +72,9 @@ def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, par
                                                    channel_axis=-1,
                                                    return_proba=with_uncertainty)
     except (ValueError, TypeError) as exc:
-        return _Failure(_humanize(str(exc)))
+        return _Failure(humanize(str(exc)))
     labels, doubt = (result[0], uncertainty(result[1])) if with_uncertainty else (result, None)
     return labels, time.perf_counter() - start, doubt, model
-
-
-def _apply_in_thread(model, data, spacing, channel_axis):
-    """Label ``data`` with a trained ``model``, yielding ``(stage, done, total)``."""
-    start = time.perf_counter()
-    try:
-        prepared = prepare_image(data, channel_axis)
-        labels = yield from model.iter_predict(prepared, spacing=spacing, channel_axis=-1)
-    except (ValueError, TypeError) as exc:
-        return _Failure(f"The model cannot segment this image: {exc}")
-    return labels, time.perf_counter() - start
-
-
-def _thresholds_in_thread(data, channel_axis, seeds):
-    try:
-        intensity = prepare_image(data, channel_axis).mean(axis=-1)
-    except (ValueError, TypeError) as exc:
-        return _Failure(str(exc))
-    if not np.isfinite(intensity).all():
-        return _Failure("The image has NaN or infinite pixels; the threshold gallery "
-                        "needs finite intensities (Segment with a threshold method "
-                        "handles them).")
-    return try_all_thresholds(intensity, seeds)
-
-
-def _humanize(message: str) -> str:
-    """Core messages name methods by key ('knn'); say what the menu says (kNN)."""
-    for name, key in METHODS.items():
-        message = message.replace(f"method {key!r}", name).replace(f"{key!r}", name)
-    return message
 
 
 def _compact_list(select):
@@ -129,29 +83,8 @@ def _compact_list(select):
     select.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
 
-def _describe(model, source) -> str:
-    """One line saying what a trained model is and where it comes from."""
-    method = next((name for name, key in METHODS.items() if key == model.method),
-                  model.method)
-    features = ("" if SEGMENTERS[model.method].input != "features"
-                else f", {model.spec_.n_features(model.n_channels_, model.ndim_)} features")
-    classes = ", ".join(str(c) for c in model.classes_.tolist())
-    return f"Model: {method}{features}, classes {classes}, trained on {source}"
-
-
-def _live_in_thread(data, seeds, index, method, features, params, spacing, cache,
-                    version):
-    start = time.perf_counter()
-    try:
-        labels = segment_slice(data, seeds, index, method=method, features=features,
-                               params=params, spacing=spacing, cache=cache,
-                               version=version)
-    except (ValueError, TypeError) as exc:
-        return _Failure(_humanize(str(exc)))
-    return labels, time.perf_counter() - start
-
-
-class SegmentationWidget(Container):
+class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewMixin,
+                         ModelFilesMixin, Container):
     """Seeded segmentation: seeds layer + method -> ``segmentation`` layer."""
 
     #: Emitted when a run's outcome is shown: the result layer, or None.
@@ -193,7 +126,7 @@ class SegmentationWidget(Container):
         # FeatureSpec. The combo picks presets; the Features panel (a dock of
         # its own, opened on demand: it is tall) edits any spec.
         self.feature_value = None
-        self.features: FeatureGrid | None = None
+        self.features = None  # FeatureGrid, once opened
         self._feature_dock = None
         self._reveal_features = None
         self.feature_choice = ComboBox(label="Features", choices=self._feature_choices,
@@ -463,90 +396,6 @@ class SegmentationWidget(Container):
         show_info(f"Segmented '{image.name}' in {seconds:.2f} s")
         self.finished_run.emit(layer)
 
-    # -- trained model: save, load, apply ------------------------------------------
-    def _keep_model(self, model, source, trained_on=None):
-        self.model = model
-        self._model_source = trained_on
-        self.model_info.value = _describe(model, source)
-        self.save_model.enabled = True
-        self.apply.enabled = True
-        self._show_apply_channels()
-
-    def _show_apply_channels(self, *args):
-        several = self.model is not None and self.model.n_channels_ > 1
-        self.apply_channels.visible = several
-        if several:
-            self.apply_channels.reset_choices()
-
-    def save_model_file(self, *args, path=None):
-        """Write the trained model to a data-only ``.npz`` file (asks where)."""
-        if self.model is None:
-            show_warning("No trained model yet: press Segment first, then save.")
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.native, "Save segmentation model", "model.seglab.npz",
-                "seglab model (*.npz)")
-            if not path:
-                return None
-        try:
-            save_model(path, self.model)
-        except (OSError, ValueError) as exc:
-            show_warning(f"Could not save the model to {path}: {exc}")
-            return None
-        self.status.value = f"Model saved to {path}"
-        return path
-
-    def load_model_file(self, *args, path=None):
-        """Read a model saved by seglab; a damaged or foreign file is refused."""
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self.native, "Load segmentation model", "", "seglab model (*.npz)")
-            if not path:
-                return None
-        try:
-            model = load_model(path)
-        except (OSError, ValueError) as exc:
-            show_warning(f"Could not load a model from {path}: {exc}")
-            return None  # the current model stays
-        self._keep_model(model, f"file {Path(path).name}")
-        self.status.value = "Model loaded: choose an image and press Apply model."
-        return model
-
-    def apply_model(self, *args):
-        """Segment the 'Apply to' image with the trained model, in a worker."""
-        model, target = self.model, self.apply_to.value
-        if model is None:
-            show_warning("No trained model: press Segment or load a model first.")
-            return None
-        try:
-            extra = [layer for layer in self.apply_channels.value if layer is not target]
-            data, channel_axis, spacing = stacked_arrays(target, extra)
-        except InputError as exc:
-            show_warning(str(exc))
-            return None
-        seeds_layer = self.seeds.value
-        trained_on = self._model_source
-        return self.job.start(
-            _apply_in_thread, model, data, spacing, channel_axis,
-            on_result=lambda result: self._show_applied(result, target, seeds_layer,
-                                                        trained_on),
-            what=f"Applying the model to '{target.name}'", reads=(target, *extra))
-
-    def _show_applied(self, result, target, seeds_layer, trained_on):
-        labels, seconds = result
-        ndim = labels.ndim
-        training = self.image.value
-        layer = write_labels(
-            self.viewer, labels, role="segmentation", source=target.name,
-            name="segmentation" if target is training else f"segmentation ({target.name})",
-            like=seeds_layer if isinstance(seeds_layer, Labels) else None,
-            scale=target.scale[-ndim:], translate=target.translate[-ndim:], opacity=0.5,
-            # The seeds trained the model on another image: they say nothing of this one.
-            info={"trained_on": trained_on, "seeds": None})
-        self.status.value = f"Model applied to '{target.name}' in {seconds:.2f} s → '{layer.name}'"
-        self.finished_run.emit(layer)
-
     def _show_uncertainty(self, doubt, image):
         """Show ``doubt`` in our 'uncertainty' image layer (re-used across runs)."""
         ndim = doubt.ndim
@@ -561,129 +410,6 @@ class SegmentationWidget(Container):
             contrast_limits=(0, 1), opacity=0.5,
             scale=image.scale[-ndim:], translate=image.translate[-ndim:],
             metadata={META_KEY: {"role": "uncertainty", "source": image.name}})
-
-    # -- live preview ------------------------------------------------------------
-    def _disconnect_viewer(self, *args):
-        self.viewer.dims.events.current_step.disconnect(self._schedule_live)
-        self.viewer.dims.events.ndisplay.disconnect(self._schedule_live)
-
-    def _schedule_live(self, *args):
-        try:
-            live = self.live.value
-        except RuntimeError:  # the dock widget was closed; the viewer lives on
-            self._disconnect_viewer()
-            return
-        if live:
-            self._live_timer.start()
-
-    def _prepared_image(self, layers, data, channel_axis):
-        """Float32 ``spatial + (C,)`` data, kept while the layers' data stay the same.
-
-        The feature cache is keyed by this array's identity, so it must not
-        be rebuilt on every stroke. Returns the array and a version key that
-        changes when any of ``layers`` (image and added channels) changes.
-        """
-        for layer in layers:
-            if id(layer) not in self._data_versions:
-                self._data_versions[id(layer)] = 0
-                layer.events.data.connect(
-                    lambda e, k=id(layer): self._bump_version(k))  # noqa: B008 (binds the key now)
-        version = tuple((id(layer), self._data_versions[id(layer)]) for layer in layers)
-        held = self._prepared
-        if held is None or held[0] != version:
-            held = (version, prepare_image(data, channel_axis))
-            self._prepared = held
-        return held[1], version
-
-    def _bump_version(self, key):
-        self._data_versions[key] += 1
-        self._cache.invalidate()
-
-    def _visible_slice(self, image, n_slices):
-        """Index along the volume's first axis of the slice on screen."""
-        position = image.world_to_data(self.viewer.dims.point[-image.ndim:])
-        return min(max(int(round(float(position[-3]))), 0), n_slices - 1)
-
-    def start_live_preview(self, *args):
-        """Retrain on all seeds and segment what is on screen (one slice of a volume)."""
-        if not self.live.value:
-            return None
-        image, seeds_layer = self.image.value, self.seeds.value
-        method = METHODS[self.method.value]
-        try:
-            data, channel_axis, spacing = self._inputs()
-            shape = spatial_shape(data, channel_axis)
-            seeds = seeds_array(seeds_layer, image, shape)
-        except InputError as exc:
-            self.status.value = f"Live update waits: {exc}"
-            return None
-        index = None
-        if len(shape) == 3:
-            if self.viewer.dims.ndisplay == 3:
-                self.status.value = ("Live update is paused in the 3D view; "
-                                     "press Segment for the whole volume.")
-                return None
-            index = self._visible_slice(image, shape[0])
-        if self.live_job.running:
-            # One preview at a time (they share the feature cache): the
-            # newest seeds are read again when the running one is done.
-            self._live_pending = True
-            return None
-        self._live_pending = False
-        layers = (image, *self.channels.value)
-        prepared, version = self._prepared_image(layers, data, channel_axis)
-        features, note = self._spec_for(method, shape, spacing)
-        method_name = self.method.value
-        return self.live_job.start(
-            _live_in_thread, prepared, seeds, index, method, features, self._params(),
-            spacing, self._cache, version,
-            on_result=lambda result: self._show_live(result, image, seeds_layer, index,
-                                                     method_name, note),
-            what=f"Live {method_name}" + ("" if index is None else f" (slice {index})"),
-            reads=(image, seeds_layer, *self.channels.value))
-
-    def _live_done(self, result):
-        if result is None:
-            self.live_shown.emit(None)
-        if self._live_pending:
-            self._schedule_live()
-
-    def _show_live(self, result, image, seeds_layer, index, method_name, note):
-        if self.job.running:
-            self.live_shown.emit(None)
-            return  # a Segment or Apply is under way: its result comes next
-        labels, seconds = result
-        for layer in self.viewer.layers:  # it described the previous result
-            if layer_role(layer) == "uncertainty" and layer.visible:
-                layer.visible = False
-        data, channel_axis, _ = image_arrays(image)
-        shape = spatial_shape(data, channel_axis)
-        layer = find_output(self.viewer, "segmentation", image.name, shape)
-        if index is None:
-            full = labels
-        elif layer is not None and np.can_cast(labels.dtype, layer.data.dtype):
-            info = layer.metadata[META_KEY]
-            info["writing"] = True
-            try:
-                layer.data[index] = labels  # our own layer: no undo history needed
-                layer.data = layer.data  # tells the view and the Evaluation panel
-            finally:
-                info["writing"] = False
-            full = None
-        else:
-            full = np.zeros(shape, labels.dtype) if layer is None else \
-                np.asarray(layer.data).astype(np.promote_types(layer.data.dtype, labels.dtype))
-            full[index] = labels
-        if full is not None:
-            ndim = len(shape)
-            layer = write_labels(
-                self.viewer, full, role="segmentation", source=image.name,
-                name="segmentation", like=seeds_layer,
-                scale=image.scale[-ndim:], translate=image.translate[-ndim:], opacity=0.5)
-        where = "" if index is None else f" (slice {index})"
-        self.status.value = (f"Live {method_name}{where}: {seconds * 1000:.0f} ms"
-                             + (f". {note}" if note else ""))
-        self.live_shown.emit(self.live_job.generation)
 
     # -- method-dependent controls and legend -----------------------------------
     def _show_method_params(self, *args):
@@ -701,154 +427,6 @@ class SegmentationWidget(Container):
         grid = self._feature_grid()
         if grid is not None:
             grid.set_method_default(SEGMENTERS[method].default_features)
-
-    # -- features: preset combo here, the grid in its own dock ----------------------
-    def _feature_choices(self, widget=None):
-        method = METHODS[self.method.value] if hasattr(self, "method") else "knn"
-        choices = [(f"{METHOD_DEFAULT} ({SEGMENTERS[method].default_features})",
-                    METHOD_DEFAULT), *((name, name) for name in PRESETS)]
-        value = getattr(self, "feature_value", None)
-        if isinstance(value, FeatureSpec):
-            text = f"custom: {value.n_features_per_channel} features per channel (Feature grid)"
-            choices.append((text, CUSTOM))
-        return choices
-
-    def _show_feature_choice(self):
-        """Show ``feature_value`` in the combo (rebuilt: its labels change)."""
-        value = self.feature_value
-        choice = (METHOD_DEFAULT if value is None
-                  else CUSTOM if isinstance(value, FeatureSpec) else value)
-        self._syncing_features = True
-        try:
-            self.feature_choice.native.clear()  # magicgui merges items otherwise
-            self.feature_choice.reset_choices()
-            self.feature_choice.value = choice
-        finally:
-            self._syncing_features = False
-
-    def _feature_chosen(self, choice):
-        if getattr(self, "_syncing_features", False) or choice == CUSTOM:
-            return
-        self._set_features(None if choice == METHOD_DEFAULT else choice)
-
-    def _set_features(self, value):
-        if value == self.feature_value and type(value) is type(self.feature_value):
-            return
-        self.feature_value = value
-        self._show_feature_choice()
-        grid = self._feature_grid()
-        if grid is not None and grid.value != value:
-            grid.value = value
-        self._schedule_live()
-
-    def method_default_features(self) -> str:
-        """The preset the chosen method uses when no features are chosen."""
-        return SEGMENTERS[METHODS[self.method.value]].default_features
-
-    def attach_feature_grid(self, grid, reveal=None):
-        """Use ``grid`` (a Features section of a panel) instead of a dock of its own.
-
-        ``reveal()`` is called by *Feature grid…* to show it.
-        """
-        self.features = grid
-        self._feature_dock = None
-        self._reveal_features = reveal
-        grid.value = self.feature_value
-        grid.spec_changed.connect(self._set_features)
-
-    def _feature_grid(self):
-        """The Features panel, or None if never opened or closed by the user."""
-        grid = self.features
-        if grid is None:
-            return None
-        try:
-            grid.native.objectName()
-            if self._feature_dock is not None:
-                self._feature_dock.objectName()
-        except RuntimeError:  # its dock was closed: Qt deleted it
-            self.features = None
-            return None
-        return grid
-
-    def open_feature_grid(self, *args):
-        """Open (or bring back) the Features panel: filters × σ, memory, ranking."""
-        grid = self._feature_grid()
-        if grid is not None and self._feature_dock is None:
-            if self._reveal_features is not None:
-                self._reveal_features()
-            return grid
-        if grid is None:
-            method = METHODS[self.method.value]
-            grid = FeatureGrid(self.viewer, lambda: (self.image.value, self.seeds.value),
-                               method_default=SEGMENTERS[method].default_features)
-            grid.value = self.feature_value
-            grid.spec_changed.connect(self._set_features)
-            self.features = grid
-            self._feature_dock = self.viewer.window.add_dock_widget(
-                grid, name="Features (napari-seglab)", area="right")
-        else:
-            self._feature_dock.show()
-            self._feature_dock.raise_()
-        return grid
-
-    def _refresh_feature_grid(self, *args):
-        grid = self._feature_grid()
-        if grid is not None:
-            grid.refresh()
-
-    def _fit_threshold_range(self):
-        """Range and step of the threshold box from the image's intensities."""
-        image = self.image.value
-        if image is None:
-            return
-        data = np.asarray(image.data, dtype=np.float32)
-        low, high = np.nanmin(data), np.nanmax(data)
-        if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
-            return
-        current = self.threshold.value
-        step = float(10 ** np.floor(np.log10((high - low) / 100)))
-        self.threshold.native.setDecimals(max(3, int(2 - np.log10(step))))
-        self.threshold.min, self.threshold.max = float(low), float(high)
-        self.threshold.step = step
-        if not low < current < high:
-            self.threshold.value = float((low + high) / 2)
-
-    def try_all_thresholds(self, *args):
-        """Every automatic threshold on the image: one layer each, to compare."""
-        image = self.image.value
-        try:
-            data, channel_axis, _ = self._inputs()
-        except InputError as exc:
-            show_warning(str(exc))
-            return None
-        seeds_layer = self.seeds.value
-        shape = spatial_shape(data, channel_axis)
-        seeds = None  # seeds of exactly two classes say which one is "above"
-        if seeds_layer is not None and seeds_layer.data.shape == shape:
-            painted = np.asarray(seeds_layer.data)
-            if np.unique(painted[painted > 0]).size == 2:
-                seeds = painted.copy()
-        return self.job.start(
-            _thresholds_in_thread, data, channel_axis, seeds,
-            on_result=lambda result: self._show_thresholds(result, image),
-            what=f"Trying every threshold on '{image.name}'", reads=(image,))
-
-    def _show_thresholds(self, results, image):
-        ndim = len(image.data.shape) - (1 if image.rgb else 0)
-        shown, failed = [], []
-        for name, labels in results.items():
-            if isinstance(labels, Exception):
-                failed.append(f"{name} ({labels})")
-                continue
-            write_labels(self.viewer, labels, role=f"threshold {name}", source=image.name,
-                         name=f"{name} threshold", visible=not shown, opacity=0.5,
-                         scale=image.scale[-ndim:], translate=image.translate[-ndim:])
-            shown.append(name)
-        message = f"Thresholds: {', '.join(shown)} (one layer each; grid view compares them)"
-        if failed:
-            message += "; could not split: " + "; ".join(failed)
-        self.status.value = message
-        self.finished_run.emit(None)
 
     def _follow_seeds_layer(self, *args):
         layer = self.seeds.value
