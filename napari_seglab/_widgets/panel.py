@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 from .evaluation import EvaluationWidget
 from .feature_grid import FeatureGrid
 from .segmentation import SegmentationWidget
+from .session import SessionBar
 
 if TYPE_CHECKING:
     import napari
@@ -136,6 +137,9 @@ class SeglabPanel(QWidget):
         self.scroll = scroll
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
+        # Save session… / Open session…: above the sections, always in reach.
+        self.session = SessionBar(self)
+        outer.addWidget(self.session)
         outer.addWidget(scroll)
         # Never ask the window for more height than a small screen has: the
         # sections scroll instead.
