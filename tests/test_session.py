@@ -258,6 +258,7 @@ def test_gui_refuses_bad_files_and_keeps_what_is_open(make_napari_viewer, tmp_pa
     # A session whose image file has gone: refused whole, naming the path.
     np.save(tmp_path / "img.npy", phantom[0])
     session, _ = _session(phantom, image_path=tmp_path / "img.npy")
+    session.images[0].name = "scan"  # not open in the viewer, so its file is needed
     missing = tmp_path / "missing_image.npz"
     save_session(missing, session)
     os.remove(tmp_path / "img.npy")
