@@ -5,7 +5,8 @@ Cases are tables, run against every entry of the tables they apply to:
 * ``READERS``: a file reader (``read(path)``), the format name its messages
   carry, a small valid file to start from and how to compare two loads.
   Every ``PATH_CASES``, ``FILE_CASES`` entry and the mutation fuzz run
-  against each reader: add a reader (sessions, say) with one entry.
+  against each reader (model files and session files): add a reader with
+  one entry naming the members the cases edit.
 * ``FILE_CASES``: hostile or damaged files built from a reader's valid
   file (``case(valid_bytes) -> bytes``) and the reason the error must give.
 * ``PATH_CASES``: paths that are not regular files (a FIFO must not block).
@@ -41,6 +42,13 @@ import pytest
 
 from napari_seglab.core.model_io import SeededModel, load_model, save_model
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+from napari_seglab.core.session import (
+    SeedsState,
+    Session,
+    image_ref,
+    load_session,
+    save_session,
+)
 
 #: Peak Python/NumPy allocation a refusal may take (hostile files declare GiBs).
 MAX_REFUSAL_BYTES = 64 << 20
@@ -152,6 +160,13 @@ class Reader:
     format_name: str
     write_valid: Callable  # write_valid(path): a small valid file
     same: Callable  # same(a, b): two loads hold the same thing
+    big: str = "train_X"  # a float array member the cases edit
+    small: str = "train_y"  # an integer array member
+    extra: str = "state.junk"  # a member name the format allows, undeclared
+
+
+class Valid(bytes):
+    """A reader's valid file, with the names of the members the cases edit."""
 
 
 _IMAGE, _TRUTH = tissue_phantom((32, 32), random_state=0)
@@ -173,9 +188,29 @@ def _same_model(a, b) -> bool:
             and np.array_equal(a.predict_proba(_IMAGE), b.predict_proba(_IMAGE)))
 
 
+def _session():
+    """A small session: embedded image and truth, seeds, features, a kNN model."""
+    from napari_seglab.core.blockwise import model_to_bytes
+
+    return Session(images=[image_ref("image", _IMAGE.astype(np.float32))],
+                   seeds=SeedsState(_SEEDS.astype(np.uint8), classes={1: "a"}),
+                   truth=image_ref("truth", _TRUTH.astype(np.uint8), role="truth"),
+                   features="minimal", method="knn", params={"n_neighbors": 3},
+                   model=model_to_bytes(fitted("knn")), model_trained_on="image")
+
+
+def _same_session(a, b) -> bool:
+    return (a.method == b.method and a.params == b.params and a.features == b.features
+            and a.model == b.model and np.array_equal(a.seeds.data, b.seeds.data)
+            and np.array_equal(a.images[0].data, b.images[0].data))
+
+
 READERS = {
     "model": Reader(load_model, "napari-seglab-model",
                     lambda path: save_model(path, fitted()), _same_model),
+    "session": Reader(load_session, "napari-seglab-session",
+                      lambda path: save_session(path, _session()), _same_session,
+                      big="image_0", small="seeds", extra="image_7"),
 }
 
 
@@ -184,7 +219,9 @@ def reader(request, tmp_path_factory):
     entry = READERS[request.param]
     path = tmp_path_factory.mktemp(request.param) / "valid"
     entry.write_valid(path)
-    return entry, path.read_bytes()
+    valid = Valid(path.read_bytes())
+    valid.big, valid.small, valid.extra = entry.big, entry.small, entry.extra
+    return entry, valid
 
 
 def refuse(entry: Reader, path, match=None):
@@ -273,44 +310,45 @@ def test_a_missing_file_is_file_not_found(reader, tmp_path):
 
 
 def _bomb_declared(data):
-    """The header declares a 1 GiB train_X and the member really inflates to it."""
+    """The header declares a 1 GiB float array and the member really inflates to it."""
     n = GIB // 4
     header = header_of(data)
-    header["arrays"]["train_X"] = {"dtype": "<f4", "shape": [n, 1]}
+    header["arrays"][data.big] = {"dtype": "<f4", "shape": [n, 1]}
     prefix = npy_header("<f4", (n, 1))
-    bomb = Member("train_X.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
-    return replaced(with_header(data, header), "train_X.npy", bomb)
+    bomb = Member(f"{data.big}.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
+    return replaced(with_header(data, header), f"{data.big}.npy", bomb)
 
 
 def _bomb_undeclared(data):
     """A 1 GiB member the header does not declare (a 3 MB file holding 3 GiB, smaller)."""
     prefix = npy_header("|u1", (GIB,))
-    bomb = Member("state.junk.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
+    bomb = Member(f"{data.extra}.npy", deflated_zeros(prefix, GIB), len(prefix) + GIB, 0)
     return build_zip(members_of(data) + [bomb])
 
 
 def _directory_lies(data):
     """The directory gives the real size; the stream inflates to 1 GiB."""
-    real = next(m for m in members_of(data) if m.name == "train_X.npy")
+    name = f"{data.big}.npy"
+    real = next(m for m in members_of(data) if m.name == name)
     stream = deflated_zeros(b"", GIB)
-    return replaced(data, "train_X.npy", Member("train_X.npy", stream, real.size, real.crc))
+    return replaced(data, name, Member(name, stream, real.size, real.crc))
 
 
 def _npy_declares(data, n_rows):
-    """train_X's own .npy header declares ``n_rows`` rows (the JSON the real shape)."""
+    """The float array's own .npy header declares ``n_rows`` rows (the JSON the real shape)."""
+    name = f"{data.big}.npy"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        raw = z.read("train_X.npy")
+        raw = z.read(name)
     fp = io.BytesIO(raw)
     np.lib.format.read_magic(fp)
     shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
     body = raw[fp.tell():]
-    return replaced(data, "train_X.npy",
-                    Member.of("train_X.npy", npy_header("<f4", (n_rows, shape[1])) + body))
+    return replaced(data, name, Member.of(name, npy_header("<f4", (n_rows, shape[1])) + body))
 
 
 def _json_declares_tb(data):
     header = header_of(data)
-    header["arrays"]["train_X"]["shape"] = [300_000_000_000, 1]
+    header["arrays"][data.big]["shape"] = [300_000_000_000, 1]
     return with_header(data, header)
 
 
@@ -326,31 +364,34 @@ def _flag_encrypted(data):
 
 
 def _stored_with_bad_crc(data):
+    name = f"{data.small}.npy"
     ms = members_of(data)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        raw = bytearray(z.read("train_y.npy"))
+        raw = bytearray(z.read(name))
     raw[-1] ^= 0xFF
-    good = next(m for m in ms if m.name == "train_y.npy")
-    return replaced(data, "train_y.npy", Member("train_y.npy", bytes(raw), len(raw), good.crc,
-                                                zipfile.ZIP_STORED))
+    good = next(m for m in ms if m.name == name)
+    return replaced(data, name, Member(name, bytes(raw), len(raw), good.crc,
+                                       zipfile.ZIP_STORED))
 
 
 def _object_member(data):
+    name = f"{data.small}.npy"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        raw = z.read("train_y.npy")
+        raw = z.read(name)
     fp = io.BytesIO(raw)
     np.lib.format.read_magic(fp)
     shape, _, _ = np.lib.format.read_array_header_1_0(fp)
     body = raw[fp.tell():]
     head = npy_header("|O", shape)
-    return replaced(data, "train_y.npy", Member.of("train_y.npy", head + body))
+    return replaced(data, name, Member.of(name, head + body))
 
 
 def _npy_version_3(data):
+    name = f"{data.small}.npy"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        raw = bytearray(z.read("train_y.npy"))
+        raw = bytearray(z.read(name))
     raw[6] = 3
-    return replaced(data, "train_y.npy", Member.of("train_y.npy", bytes(raw)))
+    return replaced(data, name, Member.of(name, bytes(raw)))
 
 
 def _pickled_npy():
@@ -375,25 +416,25 @@ FILE_CASES = {
     "the directory cut off": (lambda d: d[:-30], "not a readable .npz archive"),
     "a 1 GiB member the header declares": (_bomb_declared, "exceed the \\d+ bytes"),
     "a 1 GiB member the header does not declare": (_bomb_undeclared,
-                                                    "\\['state.junk'\\] are not declared"),
+                                                    "\\['[\\w.]+'\\] are not declared"),
     "a member inflating past its declared size": (_directory_lies,
-                                                  "entry 'train_X' is damaged"),
+                                                  "entry '\\w+' is damaged"),
     "an .npy header declaring 1.2 TB": (lambda d: _npy_declares(d, 300_000_000_000),
-                                        "entry 'train_X' holds \\d+ bytes|but the header"),
+                                        "entry '\\w+' holds \\d+ bytes|but the header"),
     "an .npy header declaring fewer rows": (lambda d: _npy_declares(d, 1),
-                                            "entry 'train_X' (holds|is)"),
+                                            "entry '\\w+' (holds|is)"),
     "a header declaring 1.2 TB": (_json_declares_tb, "exceed the \\d+ bytes"),
-    "an unknown compression": (lambda d: _method(d, "train_X.npy", 99),
+    "an unknown compression": (lambda d: _method(d, f"{d.big}.npy", 99),
                                "unsupported compression \\(method 99\\)"),
-    "bzip2 compression": (lambda d: _method(d, "train_X.npy", zipfile.ZIP_BZIP2),
+    "bzip2 compression": (lambda d: _method(d, f"{d.big}.npy", zipfile.ZIP_BZIP2),
                           "unsupported compression"),
     "encrypted entries": (_flag_encrypted, "encrypted"),
-    "a bad CRC": (_stored_with_bad_crc, "entry 'train_y' is damaged.*CRC"),
+    "a bad CRC": (_stored_with_bad_crc, "entry '\\w+' is damaged.*CRC"),
     "a member of Python objects": (_object_member, "Python objects"),
     "an .npy version 3": (_npy_version_3, ".npy version \\(3, 0\\)"),
-    "a member outside the archive's names": (lambda d: _rename(d, "train_y.npy",
-                                                               "../train_y.npy"),
-                                             "unexpected entry '../train_y.npy'"),
+    "a member outside the archive's names": (lambda d: _rename(d, f"{d.small}.npy",
+                                                               f"../{d.small}.npy"),
+                                             "unexpected entry '\\.\\./\\w+\\.npy'"),
     "a member twice": (lambda d: build_zip(members_of(d) + members_of(d)[-1:]),
                        "appears twice"),
     "thousands of members": (lambda d: build_zip(
@@ -420,9 +461,9 @@ FILE_CASES = {
     "a version that is not an int": (lambda d: patched(d, lambda h: h.update(version="1")),
                                      "'version' must be an int"),
     "an undeclared dtype": (lambda d: patched(
-        d, lambda h: h["arrays"]["train_y"].update(dtype="|O")), "dtype '\\|O'"),
+        d, lambda h: h["arrays"][d.small].update(dtype="|O")), "dtype '\\|O'"),
     "a declaration that is not a shape": (lambda d: patched(
-        d, lambda h: h["arrays"]["train_y"].update(shape=[-1])), "must be \\{'dtype'"),
+        d, lambda h: h["arrays"][d.small].update(shape=[-1])), "must be \\{'dtype'"),
 }
 
 
@@ -482,6 +523,7 @@ class Writer:
 
 WRITERS = {
     "save_model": Writer(lambda path: save_model(path, fitted("knn")), load_model),
+    "save_session": Writer(lambda path: save_session(path, _session()), load_session),
 }
 
 

@@ -68,8 +68,9 @@ FORMAT_NAME = "napari-seglab-session"
 FORMAT_VERSION = 1
 #: Largest image (or ground truth) embedded when it has no file of its own.
 MAX_EMBED_BYTES = 64 << 20
-#: Most bytes all the arrays of a session file may take once read.
-MAX_SESSION_BYTES = 2 << 30
+#: Most bytes all the arrays of a session file may take once read (seeds of a
+#: 1024³ uint8 volume); a file declaring more is refused before reading.
+MAX_SESSION_BYTES = 1 << 30
 #: Most images (the image and its extra channels) in a session.
 MAX_IMAGES = 64
 _MAX_NAME = 256
