@@ -266,6 +266,8 @@ def test_gui_refuses_bad_files_and_keeps_what_is_open(make_napari_viewer, tmp_pa
 
     viewer = make_napari_viewer()
     panel = _panel(viewer)
+    assert panel.session.save(path=tmp_path / "empty.npz") is None
+    assert "No image chosen" in shown.pop() and not (tmp_path / "empty.npz").exists()
     assert panel.session.open(path=good) is not None
     before = [(layer.name, np.array(layer.data)) for layer in viewer.layers]
     seg = panel.segmentation

@@ -236,6 +236,9 @@ def _plan_layer(viewer, ref, session_path, kinds):
 
 
 def _plan(viewer, session, session_path):
+    if session.method not in METHODS.values():
+        raise SessionError(f"its method {session.method!r} is not one this panel offers "
+                           f"({', '.join(METHODS)}). Nothing was changed.")
     images = [_plan_layer(viewer, ref, session_path, (Image,)) for ref in session.images]
     truth = None
     if session.truth is not None:
