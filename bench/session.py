@@ -73,6 +73,29 @@ def _peer_arrays(session):
     return arrays
 
 
+def _measure(session, folder):
+    """``(ours bytes, peer bytes, pickle bytes, save ours, save peer, open ours, open peer)``."""
+    from napari_seglab.core import blockwise
+
+    ours = os.path.join(folder, "ours.npz")
+    peer = os.path.join(folder, "peer.npz")
+    arrays = _peer_arrays(session)
+
+    def open_ours():
+        blockwise._MODEL_CACHE.clear()  # else the model check is skipped after one open
+        load_session(ours)
+
+    def open_peer():
+        with np.load(peer, allow_pickle=False) as archive:
+            {k: archive[k] for k in archive.files}
+
+    save_ours = _best(lambda: save_session(ours, session))
+    save_peer = _best(lambda: np.savez_compressed(peer, **arrays))
+    return (os.path.getsize(ours), os.path.getsize(peer),
+            len(pickle.dumps((arrays, session.method))), save_ours, save_peer,
+            _best(open_ours), _best(open_peer))
+
+
 def main():
     print(f"{'case':34} {'ours KiB':>9} {'peer KiB':>9} {'pickle KiB':>10} "
           f"{'save ours/peer (ms)':>20} {'open ours/peer (ms)':>20}")
@@ -83,30 +106,13 @@ def main():
                                        ((48, 160, 160), "random_forest", False),
                                        ((48, 160, 160), "knn", True)]:
             session = _case(shape, method, by_path, folder)
-            ours = os.path.join(folder, "ours.npz")
-            peer = os.path.join(folder, "peer.npz")
-            arrays = _peer_arrays(session)
-            save_ours = _best(lambda: save_session(ours, session))
-            save_peer = _best(lambda: np.savez_compressed(peer, **arrays))
-            # The model cache would hide the model check after the first open.
-            from napari_seglab.core import blockwise
-
-            def open_ours():
-                blockwise._MODEL_CACHE.clear()
-                load_session(ours)
-
-            def open_peer():
-                with np.load(peer, allow_pickle=False) as archive:
-                    {k: archive[k] for k in archive.files}
-
-            open_ours_s, open_peer_s = _best(open_ours), _best(open_peer)
-            pickled = len(pickle.dumps((arrays, session.method)))
+            size, peer_size, pickled, save, save_peer, opened, opened_peer = _measure(
+                session, folder)
             name = (f"{'x'.join(map(str, shape))} {method}"
                     + (" (image by path)" if by_path else ""))
-            print(f"{name:34} {os.path.getsize(ours) / 1024:9.1f} "
-                  f"{os.path.getsize(peer) / 1024:9.1f} {pickled / 1024:10.1f} "
-                  f"{save_ours * 1e3:9.1f}/{save_peer * 1e3:<9.1f} "
-                  f"{open_ours_s * 1e3:9.1f}/{open_peer_s * 1e3:<9.1f}")
+            print(f"{name:34} {size / 1024:9.1f} {peer_size / 1024:9.1f} "
+                  f"{pickled / 1024:10.1f} {save * 1e3:9.1f}/{save_peer * 1e3:<9.1f} "
+                  f"{opened * 1e3:9.1f}/{opened_peer * 1e3:<9.1f}")
 
 
 if __name__ == "__main__":
