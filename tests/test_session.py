@@ -257,6 +257,8 @@ def test_gui_round_trip_restores_layers_panel_and_model(make_napari_viewer, qtbo
     # Opening it again where the image is open reuses it; the seeds come as a new layer.
     assert panel2.session.open(path=path) is not None
     assert [layer.name for layer in other.layers] == names + ["seeds [1]"]
+    assert panel2.segmentation.seeds.value is other.layers["seeds [1]"]
+    assert panel2.evaluation.seeds.value is other.layers["seeds [1]"]
     assert not shown
 
 

@@ -311,6 +311,8 @@ def _restore_panel(panel, session, images, seeds, truth, model, path):
     ev.reset_choices()
     if truth is not None:
         ev.truth.value = truth
+    if any(layer is seeds for _, layer in ev._seeds_choices()):
+        ev.seeds.value = seeds  # the restored seeds, not an older layer of that name
     ev.exclude_seeds.value = ui.get("exclude_seeds", ev.exclude_seeds.value)
     for title in ui.get("expanded", []):
         if title in panel.sections:
