@@ -93,6 +93,32 @@ def test_save_refuses_seeds_that_do_not_fit_the_image(tmp_path, phantom):
     assert not (tmp_path / "s.npz").exists()
 
 
+def test_channels_and_a_volume_round_trip_and_misfits_are_refused(tmp_path):
+    volume = np.random.default_rng(0).random((3, 8, 9)).astype(np.float32)
+    seeds = np.zeros((3, 8, 9), np.uint16)
+    seeds[1, 2, 2], seeds[1, 6, 7] = 1, 300
+    session = Session(images=[image_ref("t1", volume, scale=(3.0, 1.0, 1.0)),
+                              image_ref("flair", volume * 2, role="channel")],
+                      seeds=SeedsState(seeds), method="random_forest",
+                      params={"n_estimators": 10, "random_state": 0}, features=None)
+    save_session(tmp_path / "v.npz", session)
+    again = load_session(tmp_path / "v.npz")
+    assert [ref.role for ref in again.images] == ["image", "channel"]
+    assert again.images[0].scale == (3.0, 1.0, 1.0) and again.seeds.data.dtype == np.uint16
+    assert again.params == {"n_estimators": 10, "random_state": 0} and again.model is None
+    misfits = {
+        "channel": dict(images=[session.images[0], image_ref("x", volume[:2], role="channel")]),
+        "truth": dict(truth=image_ref("gt", seeds[:, :4], role="truth")),
+        "params": dict(params={"n_estimators": 10**6}),
+        "method": dict(method="magic"),
+    }
+    for what, change in misfits.items():
+        bad = Session(**{**session.__dict__, **change})
+        with pytest.raises(ValueError, match="this session cannot be saved"):
+            save_session(tmp_path / f"{what}.npz", bad)
+        assert not (tmp_path / f"{what}.npz").exists(), what
+
+
 # --------------------------------------------------------------------------
 # A catalogue of bad session files
 
