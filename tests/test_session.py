@@ -262,17 +262,22 @@ def test_gui_round_trip_restores_layers_panel_and_model(make_napari_viewer, qtbo
     expected = seg.model.predict(viewer.layers["phantom 2D"].data)
     path = tmp_path / "project.seglab-session.npz"
     assert panel.session.save(path=path) == path and not shown
-
-    other = make_napari_viewer()
-    panel2 = _panel(other)
+    seeds_data, seeds_scale = np.array(seeds.data), seeds.scale.tolist()
+    # Everything closed and the panel changed: the session must bring it all back.
+    viewer.layers.clear()
+    seg.method.value = "Random forest"
+    seg.n_neighbors.value = 7
+    seg._set_features(None)
+    seg.model = None
+    other, panel2 = viewer, panel
     assert panel2.session.open(path=path) is not None, shown
     names = [layer.name for layer in other.layers]
     assert names == ["phantom 2D", "ground truth", "seeds"]
     seg2 = panel2.segmentation
     assert seg2.image.value is other.layers["phantom 2D"]
     assert seg2.seeds.value is other.layers["seeds"]
-    np.testing.assert_array_equal(other.layers["seeds"].data, seeds.data)
-    assert other.layers["seeds"].scale.tolist() == seeds.scale.tolist()
+    np.testing.assert_array_equal(other.layers["seeds"].data, seeds_data)
+    assert other.layers["seeds"].scale.tolist() == seeds_scale
     assert seg2.method.value == "kNN" and seg2.n_neighbors.value == 3
     assert seg2.feature_value == "minimal"
     assert panel2.evaluation.truth.value is other.layers["ground truth"]
@@ -319,6 +324,21 @@ def test_gui_refuses_bad_files_and_keeps_what_is_open(make_napari_viewer, tmp_pa
         for layer, (_, data) in zip(viewer.layers, before):
             np.testing.assert_array_equal(layer.data, data)
         assert (seg.image.value, seg.seeds.value, seg.method.value, seg.model) == state
+    # An image recorded by its path is read from it (and stays a reference when saved).
+    np.save(tmp_path / "img2.npy", phantom[0])
+    session, _ = _session(phantom, image_path=tmp_path / "img2.npy")
+    session.images[0].name = "by path"
+    save_session(tmp_path / "by_path.npz", session)
+    shown.clear()
+    assert panel.session.open(path=tmp_path / "by_path.npz") is not None, shown
+    image = viewer.layers["by path"]
+    assert os.path.samefile(image.source.path, tmp_path / "img2.npy")
+    np.testing.assert_array_equal(image.data, phantom[0])
+    assert image.scale.tolist() == [2.0, 0.5] and seg.image.value is image
+    assert panel.session.save(path=tmp_path / "again.npz")
+    assert load_session(tmp_path / "again.npz").images[0].data is None
+    before = [layer.name for layer in viewer.layers]
+
     # napari failing halfway through a restore: what was added is taken away again.
     from napari_seglab._widgets import session as session_widget
 
@@ -329,23 +349,4 @@ def test_gui_refuses_bad_files_and_keeps_what_is_open(make_napari_viewer, tmp_pa
     shown.clear()
     assert panel.session.open(path=good) is None
     assert "layers it had added were removed" in shown[0]
-    assert [layer.name for layer in viewer.layers] == [n for n, _ in before]
-
-
-@pytest.mark.gui
-def test_gui_session_opens_an_image_by_its_path(make_napari_viewer, tmp_path, phantom,
-                                                monkeypatch):
-    shown = _warnings(monkeypatch)
-    np.save(tmp_path / "img.npy", phantom[0])
-    session, _ = _session(phantom, image_path=tmp_path / "img.npy")
-    save_session(tmp_path / "s.npz", session)
-    viewer = make_napari_viewer()
-    panel = _panel(viewer)
-    assert panel.session.open(path=tmp_path / "s.npz") is not None, shown
-    image = viewer.layers["phantom"]
-    assert os.path.samefile(image.source.path, tmp_path / "img.npy")
-    np.testing.assert_array_equal(image.data, phantom[0])
-    assert image.scale.tolist() == [2.0, 0.5]
-    # Saved again, it still refers to the file rather than embedding it.
-    assert panel.session.save(path=tmp_path / "again.npz")
-    assert load_session(tmp_path / "again.npz").images[0].data is None
+    assert [layer.name for layer in viewer.layers] == before
