@@ -81,3 +81,18 @@ def test_local_corrections_change_only_what_the_stroke_touches(make_napari_viewe
     touching = np.unique(comp[ndi.binary_dilation(stroke) & changed])
     assert set(np.unique(comp[changed])) <= set(touching)
     assert "Local correction" in guide.status.value
+
+
+def test_context_forest_with_grow_is_offered_in_the_method_menu(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    truth = viewer.layers["ground truth"].data
+    _paint(viewer.layers["seeds"], scribble_seeds(truth, strokes_per_class=2))
+    assert seg.grow_on_proba.native.isHidden()  # only for the context forest
+    seg.method.value = "Context forest"
+    assert not seg.grow_on_proba.native.isHidden()
+    seg.grow_on_proba.value = True
+    layer = _segment(qtbot, seg)
+    assert seg.model.method == "context_forest" and seg.model.segmenter_.grow
+    assert (np.asarray(layer.data) == truth + 1).mean() > 0.8

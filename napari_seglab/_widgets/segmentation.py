@@ -140,6 +140,11 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.cancel = PushButton(text="Cancel", enabled=False,
                                  tooltip="Stop waiting for the running Segment; "
                                          "its result is discarded.")
+        self.grow_on_proba = CheckBox(
+            text="Grow from the seeds on the probabilities", value=False,
+            tooltip="Context forest: each class spreads from its own strokes through the "
+                    "pixels it is probable at. For one compact object (a tumour, a lesion); "
+                    "not for vessel trees or interleaved tissues.")
         self.show_uncertainty = CheckBox(
             text="Show uncertainty (where to paint next)", value=False,
             tooltip="An 'uncertainty' layer: 1 - the winning class's probability.")
@@ -176,7 +181,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.extend([
             self.image, self.channels, self.seeds, self.new_seeds, self.method, self.n_neighbors,
             self.n_clusters, self.threshold, self.try_thresholds, self.feature_choice,
-            self.edit_features,
+            self.edit_features, self.grow_on_proba,
             self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
@@ -303,6 +308,8 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
             return {"n_neighbors": int(self.n_neighbors.value)}
         if method == "manual":
             return {"threshold": float(self.threshold.value)}
+        if method == "context_forest":
+            return {"grow": bool(self.grow_on_proba.value)}
         if self.n_clusters.value > 0:
             if method == "kmeans":
                 return {"n_clusters": int(self.n_clusters.value)}
@@ -423,6 +430,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.n_neighbors.visible = method == "knn"
         self.n_clusters.visible = method in ("kmeans", "gmm")
         self.threshold.visible = method == "manual"
+        self.grow_on_proba.visible = method == "context_forest"
         self.try_thresholds.visible = method in THRESHOLD_METHODS
         if method == "manual":
             self._fit_threshold_range()

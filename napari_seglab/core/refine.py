@@ -484,6 +484,8 @@ def bench_variants():
         "forest100 oct": lambda: ContextForest(features=OCTAVES),
         "forest50 d10 oct": lambda: ContextForest(features=OCTAVES, n_estimators=50,
                                                   max_depth=10),
+        "forest30 d12 oct": lambda: ContextForest(features=OCTAVES, n_estimators=30,
+                                                  max_depth=12),
         "forest100 oct +local0": lambda: ContextForest(features=OCTAVES),
         "forest100 oct +grow": lambda: ContextForest(features=OCTAVES, grow=True),
     }
