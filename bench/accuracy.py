@@ -355,7 +355,8 @@ def peers():
 
 def ours(all_variants=False):
     methods = [Ours("knn", "ours kNN (segment default)"),
-               Ours("random_forest", "ours forest (default)")]
+               Ours("random_forest", "ours forest (default)"),
+               Ours("context_forest", "ours context_forest (segment)")]
     try:
         from napari_seglab.core import refine
     except ImportError:

@@ -192,3 +192,16 @@ def test_context_forest_refuses_blocks_and_files_it_cannot_reproduce(tmp_path):
     with pytest.raises(ValueError, match="context_sigmas=()"):
         save_model(tmp_path / "context.npz", context)
     assert not (tmp_path / "context.npz").exists()
+
+
+def test_context_forest_keeps_every_stroke_and_weighs_the_classes():
+    from napari_seglab.core.pipeline import SeededModel
+
+    image = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    seeds = np.zeros((32, 32), np.uint8)
+    seeds[2, 2:12] = 1
+    seeds[20:30, 5:15] = 2  # a long correction: 100 pixels against 10
+    cut = SeededModel("random_forest", "minimal", n_estimators=2).fit(image, seeds)
+    kept = SeededModel("context_forest", "minimal", n_estimators=2).fit(image, seeds)
+    assert np.bincount(cut.y_train_).tolist() == [0, 10, 10]
+    assert np.bincount(kept.y_train_).tolist() == [0, 10, 100]

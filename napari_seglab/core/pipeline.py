@@ -350,7 +350,7 @@ class SeededModel:
         if seeds is not None:
             train, classes = balanced_seed_indices(
                 seeds, mask=finite, max_per_class=self.max_per_class,
-                balance=self.balance, random_state=self._random_state())
+                balance=self._balance(segmenter), random_state=self._random_state())
             if not segmenter.unsupervised:
                 self._check_classes(classes, seeds)
             X_train = inputs.reshape(-1, n_in)[train]
@@ -368,6 +368,10 @@ class SeededModel:
                 y = None if y is None else y[keep]
             segmenter.fit(flat, y)
         return self._keep_fitted(segmenter, X_train, y_train, spatial)
+
+    def _balance(self, segmenter) -> bool:
+        """Cut classes to the smallest one's count, unless the segmenter weighs them itself."""
+        return self.balance and getattr(segmenter, "cut_to_smallest_class", True)
 
     def _random_state(self):
         return (self.params or {}).get("random_state", 0)
@@ -685,7 +689,8 @@ class SeededModel:
             # The training samples, a slab at a time too (computing features
             # around every stroke at once could take the whole volume).
             index, classes = balanced_seed_indices(
-                seeds, mask=finite, max_per_class=self.max_per_class, balance=self.balance,
+                seeds, mask=finite, max_per_class=self.max_per_class,
+                balance=self._balance(self.make_segmenter()),
                 random_state=self._random_state())
             self._check_classes(classes, seeds)
             coords = np.unravel_index(index, spatial)
