@@ -63,7 +63,7 @@ def segment(
     method : str, default "knn"
         Supervised: ``"knn"``, ``"nearest_mean"``, ``"random_forest"``,
         ``"context_forest"`` (100 full-depth trees on the ``"octaves"`` bank,
-        the most accurate after correction strokes, ~20× slower than kNN;
+        the most accurate after correction strokes, ~30× slower than kNN;
         image-wide steps ``context_sigmas`` (auto-context), ``smooth_sigma``,
         ``prior_correction``, ``grow`` (grow from seeds on the probabilities:
         one compact object, a tumour); see
