@@ -355,7 +355,8 @@ def peers():
 
 def ours(all_variants=False):
     methods = [Ours("knn", "ours kNN (segment default)"),
-               Ours("random_forest", "ours forest (default)")]
+               Ours("random_forest", "ours forest (default)"),
+               Ours("context_forest", "ours context_forest (segment)")]
     try:
         from napari_seglab.core import refine
     except ImportError:
@@ -490,6 +491,7 @@ def print_tables(cases, all_results, methods):
 
 def speed():
     """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512²."""
+    import napari_seglab
     from napari_seglab.core.features import compute_features
     from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
     from napari_seglab.core.pipeline import SeededModel
@@ -511,6 +513,14 @@ def speed():
          lambda: SeededModel("knn").fit(volume, seeds).predict(volume)),
         ("forest100 oct",
          lambda: _oct(volume, seeds, ContextForest(features=OCTAVES))),
+        ("segment context_forest",
+         lambda: napari_seglab.segment(volume, seeds, "context_forest")),
+        ("context_forest 30 d12",
+         lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
+                                       max_depth=12)),
+        ("context_forest 30 d12 smooth",
+         lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
+                                       max_depth=12, features="smooth")),
     ]:
         _, seconds = clock(run)
         print(f"  {label:<28} {seconds:7.2f} s")

@@ -61,7 +61,13 @@ def segment(
         (``"knn"``, ``"nearest_mean"``); optional for ``"kmeans"`` and
         ``"otsu"``.
     method : str, default "knn"
-        Supervised: ``"knn"``, ``"nearest_mean"``, ``"random_forest"``.
+        Supervised: ``"knn"``, ``"nearest_mean"``, ``"random_forest"``,
+        ``"context_forest"`` (100 full-depth trees on the ``"octaves"`` bank,
+        the most accurate after correction strokes, ~30× slower than kNN;
+        image-wide steps ``context_sigmas`` (auto-context), ``smooth_sigma``,
+        ``prior_correction``, ``grow`` (grow from seeds on the probabilities:
+        one compact object, a tumour); see
+        :class:`napari_seglab.core.segmenters.ContextForestSegmenter`).
         ``"grow_from_seeds"``: 3D Slicer's Grow from seeds on the intensity
         (parameters ``seed_locality``, ``intensity_range``, ``mask``; see
         :class:`napari_seglab.GrowFromSeeds`).
@@ -80,7 +86,7 @@ def segment(
         The per-pixel features (a spec or a preset name); ``None`` = the
         method's own preset: ``"smooth"`` (intensity and Gaussians) for kNN,
         nearest mean, k-means and GMM, the ``"default"`` filter bank for the
-        random forest. Not used by the thresholds, which use the
+        random forest, ``"octaves"`` for the context forest. Not used by the thresholds, which use the
         intensity (the mean over channels).
     return_proba : bool, default False
         Also return the class probabilities.
@@ -88,7 +94,7 @@ def segment(
         Parameters of the method, with scikit-learn's names:
         ``n_neighbors``/``weights`` (knn), ``n_clusters``/``random_state``
         (kmeans), ``n_components`` (gmm), ``n_estimators``/``max_depth``
-        (random_forest), ``threshold`` (manual), ``block_size``/``offset``
+        (random_forest, context_forest), ``threshold`` (manual), ``block_size``/``offset``
         (local). ``random_state`` defaults to 0: the same input gives the
         same result.
 

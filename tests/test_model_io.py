@@ -23,7 +23,8 @@ def two_images():
 
 def _fit(method, image, seeds):
     params = {"threshold": 0.3} if method == "manual" else None
-    use = seeds if method in ("knn", "nearest_mean", "random_forest", "kmeans", "gmm") else None
+    use = seeds if method in ("knn", "nearest_mean", "random_forest", "context_forest", "kmeans",
+                              "gmm") else None
     return SeededModel(method, "minimal", params).fit(image, use, spacing=(1.0, 1.0))
 
 
@@ -311,7 +312,7 @@ def _write_format_1(path, header, arrays):
 
 def _old_input(method):
     return {"local": "image"}.get(method, "features" if method in (
-        "knn", "nearest_mean", "kmeans", "gmm", "random_forest") else "intensity")
+        "knn", "nearest_mean", "kmeans", "gmm", "random_forest", "context_forest") else "intensity")
 
 
 def _save_as_format_1(path, model):
@@ -324,7 +325,9 @@ def _save_as_format_1(path, model):
         arrays.update({f"state.{k}": np.asarray(v) for k, v in seg.get_state().items()})
     kind = _old_input(model.method)
     _write_format_1(path, {
-        "method": model.method, "params": seg.get_params(), "input": kind,
+        # An empty context_sigmas is left out, as save_model does (files hold scalars).
+        "method": model.method, "input": kind,
+        "params": {k: v for k, v in seg.get_params().items() if k != "context_sigmas"},
         "features": model.spec_.to_dict() if kind == "features" else None,
         "n_channels": int(model.n_channels_), "n_features": int(model.n_features_),
         "ndim": int(model.ndim_), "spacing": [1.0, 1.0],
@@ -372,15 +375,18 @@ def _tiny_v1(method):
         state.update(_SCALE, **{"state.means_": np.array([[-1], [1]], np.float32),
                                 "state.precisions_cholesky_": np.ones((2, 1, 1), np.float32),
                                 "state.weights_": np.array([0.5, 0.5], np.float32)})
-    elif method == "random_forest":
+    elif method in ("random_forest", "context_forest"):
         from sklearn.ensemble import RandomForestClassifier
 
         params = {"n_estimators": 5, "max_depth": 3, "min_samples_leaf": 1,
                   "max_features": "sqrt", "class_weight": "balanced", "n_jobs": 1,
                   "random_state": 0}
+        forest_params = dict(params)
+        if method == "context_forest":  # its image-wide steps are off in a saved file
+            params.update(smooth_sigma=0.0, prior_correction=False, grow=False)
         X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
         y = np.repeat([1, 2], 20).astype(np.int64)
-        forest = RandomForestClassifier(**params).fit(X, y - 1)
+        forest = RandomForestClassifier(**forest_params).fit(X, y - 1)
         state = {"train_X": X, "train_y": y,
                  "check_proba": forest.predict_proba(X).astype(np.float32)}
         expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8) + 1
@@ -409,7 +415,7 @@ def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
         "features": _INTENSITY if kind == "features" else None, "n_channels": 1,
         "n_features": 1, "ndim": 2, "spacing": [1.0, 1.0], "classes": [1, 2],
         "max_per_class": 5000, "balance": True,
-        "refit_on_load": method == "random_forest"}, arrays)
+        "refit_on_load": method in ("random_forest", "context_forest")}, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a refitted forest matches its check_proba
         model = load_model(path)

@@ -150,3 +150,58 @@ def test_grow_makes_the_tumour_usable_from_two_strokes():
     grown = ContextForest(n_estimators=30, grow=True).fit(F, seeds).predict(F, spacing=spacing)
     # measured: 0.46 grown vs 0.29 plain (bright vessels and fat look like tumour)
     assert dice(grown) > 1.4 * dice(plain)
+
+
+# -- the context forest through segment() and SeededModel ------------------------------
+
+@pytest.mark.parametrize("steps", [{}, {"smooth_sigma": 1.0}, {"context_sigmas": (1.0, 4.0)},
+                                   {"prior_correction": True}, {"grow": True}])
+def test_segment_context_forest_runs_every_step(steps):
+    import napari_seglab
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+
+    image, truth = tissue_phantom((64, 64), random_state=0)
+    image[3, 3] = np.nan  # missing data: label 0, probabilities 0, never trained on
+    seeds = scribble_seeds(truth)
+    labels, proba = napari_seglab.segment(image, seeds, "context_forest", return_proba=True,
+                                          features="smooth", n_estimators=10, **steps)
+    assert labels[3, 3] == 0 and proba[3, 3].sum() == 0
+    assert np.allclose(np.delete(proba.reshape(-1, 3), 3 * 64 + 3, axis=0).sum(-1), 1,
+                       atol=1e-5)
+    assert (labels == truth + 1).mean() > 0.9
+    assert np.array_equal(seeds[seeds > 0], labels[seeds > 0])
+
+
+def test_context_forest_refuses_blocks_and_files_it_cannot_reproduce(tmp_path):
+    from napari_seglab.core.blockwise import predict_blockwise
+    from napari_seglab.core.model_io import load_model, save_model
+    from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+    from napari_seglab.core.pipeline import SeededModel
+
+    image, truth = tissue_phantom((48, 48), random_state=0)
+    seeds = scribble_seeds(truth)
+    smooth = SeededModel("context_forest", "smooth", n_estimators=5,
+                         smooth_sigma=1.0).fit(image, seeds)
+    with pytest.raises(ValueError, match="block by block"):
+        predict_blockwise(smooth, image)
+    save_model(tmp_path / "smooth.npz", smooth)  # smoothing is a parameter: it travels
+    np.testing.assert_array_equal(load_model(tmp_path / "smooth.npz").predict_proba(image),
+                                  smooth.predict_proba(image))
+    context = SeededModel("context_forest", "smooth", n_estimators=5,
+                          context_sigmas=(2.0,)).fit(image, seeds)
+    with pytest.raises(ValueError, match="context_sigmas=()"):
+        save_model(tmp_path / "context.npz", context)
+    assert not (tmp_path / "context.npz").exists()
+
+
+def test_context_forest_keeps_every_stroke_and_weighs_the_classes():
+    from napari_seglab.core.pipeline import SeededModel
+
+    image = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    seeds = np.zeros((32, 32), np.uint8)
+    seeds[2, 2:12] = 1
+    seeds[20:30, 5:15] = 2  # a long correction: 100 pixels against 10
+    cut = SeededModel("random_forest", "minimal", n_estimators=2).fit(image, seeds)
+    kept = SeededModel("context_forest", "minimal", n_estimators=2).fit(image, seeds)
+    assert np.bincount(cut.y_train_).tolist() == [0, 10, 10]
+    assert np.bincount(kept.y_train_).tolist() == [0, 10, 100]

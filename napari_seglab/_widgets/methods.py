@@ -9,6 +9,7 @@ METHODS = {
     "k-means": "kmeans",
     "Gaussian mixture": "gmm",
     "Random forest": "random_forest",
+    "Context forest": "context_forest",
     "Manual threshold": "manual",
     "Otsu threshold": "otsu",
     "Li threshold": "li",

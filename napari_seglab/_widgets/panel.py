@@ -1,6 +1,7 @@
 """The "Segmentation Lab" dock: every section of the plugin in one panel that scrolls.
 
-The sections come in the order of the work: seeds and method, features,
+The sections come in the order of the work: seeds and method, where to
+paint next, features,
 evaluation, then grow from seeds, clean-up, measurements, the feature space
 and large volumes. Each is a collapsible block; the panel scrolls instead of
 forcing the window taller, so it fits a 1280×800 screen beside napari's own
@@ -26,6 +27,7 @@ from qtpy.QtWidgets import (
 
 from .evaluation import EvaluationWidget
 from .feature_grid import FeatureGrid
+from .guidance import GuidanceWidget
 from .segmentation import SegmentationWidget
 from .session import SessionBar
 
@@ -91,7 +93,7 @@ def _native(widget) -> QWidget:
 
 
 class SeglabPanel(QWidget):
-    """Seeds & method · Features · Evaluation · Grow · Clean up · Measure · Feature space."""
+    """Seeds & method · Next stroke · Features · Evaluation · Grow · Clean up · Measure · Feature space."""
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
@@ -103,9 +105,10 @@ class SeglabPanel(QWidget):
         seg = self.segmentation
         self.features = FeatureGrid(napari_viewer, lambda: (seg.image.value, seg.seeds.value),
                                     method_default=seg.method_default_features())
+        self.guidance = GuidanceWidget(napari_viewer, seg)
         self.evaluation = EvaluationWidget(napari_viewer)
-        self.widgets = {"Seeds & method": seg, "Features": self.features,
-                        "Evaluation": self.evaluation}
+        self.widgets = {"Seeds & method": seg, "Next stroke": self.guidance,
+                        "Features": self.features, "Evaluation": self.evaluation}
         self.sections: dict[str, _Section] = {}
         self.missing: dict[str, str] = {}
 
@@ -114,6 +117,7 @@ class SeglabPanel(QWidget):
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.setSpacing(4)
         self._add("Seeds & method", seg, True)
+        self._add("Next stroke", self.guidance, True)
         self._add("Features", self.features, False)
         self._add("Evaluation", self.evaluation, True)
         for title, module, name, expanded in SECTIONS:

@@ -61,8 +61,8 @@ def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, par
                        with_uncertainty=False):
     """Train on ``seeds`` and label ``data``, yielding ``(stage, done, total)`` steps.
 
-    Returns ``(labels, seconds, uncertainty or None, model)`` or a
-    :class:`_Failure`. A generator, so that Cancel stops it between steps.
+    Returns ``(labels, seconds, uncertainty or None, model, proba or None)``
+    or a :class:`_Failure`. A generator, so that Cancel stops it between steps.
     """
     start = time.perf_counter()
     try:
@@ -73,8 +73,9 @@ def _segment_in_thread(data, seeds, method, spacing, channel_axis, features, par
                                                    return_proba=with_uncertainty)
     except (ValueError, TypeError) as exc:
         return _Failure(humanize(str(exc)))
-    labels, doubt = (result[0], uncertainty(result[1])) if with_uncertainty else (result, None)
-    return labels, time.perf_counter() - start, doubt, model
+    labels, proba = result if with_uncertainty else (result, None)
+    doubt = None if proba is None else uncertainty(proba)
+    return labels, time.perf_counter() - start, doubt, model, proba
 
 
 def _compact_list(select):
@@ -139,6 +140,11 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.cancel = PushButton(text="Cancel", enabled=False,
                                  tooltip="Stop waiting for the running Segment; "
                                          "its result is discarded.")
+        self.grow_on_proba = CheckBox(
+            text="Grow from the seeds on the probabilities", value=False,
+            tooltip="Context forest: each class spreads from its own strokes through the "
+                    "pixels it is probable at. For one compact object (a tumour, a lesion); "
+                    "not for vessel trees or interleaved tissues.")
         self.show_uncertainty = CheckBox(
             text="Show uncertainty (where to paint next)", value=False,
             tooltip="An 'uncertainty' layer: 1 - the winning class's probability.")
@@ -154,6 +160,10 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         # The model of the last Segment run (or a loaded one): save it, or
         # apply it to another image ("train on one subject, test on another").
         self.model = None
+        # The last Segment run's class probabilities (None without them): a
+        # section that guides the next stroke sets keep_proba to have them.
+        self.keep_proba = False
+        self.last_proba = None
         self._model_source = None  # name of the image layer the model was trained on
         self.model_info = Label(value="No trained model yet: press Segment, or load one.")
         self.save_model = PushButton(text="Save model…", enabled=False)
@@ -171,7 +181,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.extend([
             self.image, self.channels, self.seeds, self.new_seeds, self.method, self.n_neighbors,
             self.n_clusters, self.threshold, self.try_thresholds, self.feature_choice,
-            self.edit_features,
+            self.edit_features, self.grow_on_proba,
             self.show_uncertainty, self.run, self.cancel,
             self.live,
             self.status,
@@ -298,6 +308,8 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
             return {"n_neighbors": int(self.n_neighbors.value)}
         if method == "manual":
             return {"threshold": float(self.threshold.value)}
+        if method == "context_forest":
+            return {"grow": bool(self.grow_on_proba.value)}
         if self.n_clusters.value > 0:
             if method == "kmeans":
                 return {"n_clusters": int(self.n_clusters.value)}
@@ -366,9 +378,9 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         source = " + ".join(f"'{layer.name}'" for layer in (image, *self.channels.value))
         return self.job.start(
             _segment_in_thread, data, seeds, method, spacing, channel_axis, features,
-            self._params(), self.show_uncertainty.value,
-            on_result=lambda result: self._show_result(result, image, seeds_layer,
-                                                       method_name, source),
+            self._params(), self.show_uncertainty.value or self.keep_proba,
+            on_result=lambda result, show=self.show_uncertainty.value: self._show_result(
+                result, image, seeds_layer, method_name, source, show_uncertainty=show),
             what=f"Segmenting '{image.name}' with {method_name}",
             reads=(image, seeds_layer, *self.channels.value))
 
@@ -376,11 +388,12 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         """Stop the running Segment or Apply: its result will never be shown."""
         self.job.cancel()
 
-    def _show_result(self, result, image, seeds_layer, method_name, source):
-        labels, seconds, doubt, model = result
+    def _show_result(self, result, image, seeds_layer, method_name, source, *,
+                     show_uncertainty=True):
+        labels, seconds, doubt, model, self.last_proba = result
         self._keep_model(model, source, trained_on=image.name)
         ndim = labels.ndim
-        if doubt is not None:
+        if doubt is not None and show_uncertainty:
             self._show_uncertainty(doubt, image)
         layer = write_labels(
             self.viewer, labels, role="segmentation", source=image.name,
@@ -417,6 +430,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.n_neighbors.visible = method == "knn"
         self.n_clusters.visible = method in ("kmeans", "gmm")
         self.threshold.visible = method == "manual"
+        self.grow_on_proba.visible = method == "context_forest"
         self.try_thresholds.visible = method in THRESHOLD_METHODS
         if method == "manual":
             self._fit_threshold_range()

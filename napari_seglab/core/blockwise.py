@@ -116,6 +116,13 @@ def _check_model(model):
             "statistics over the whole image and cannot run block by block: use a "
             "global threshold (otsu, li, ...) or a pixel classifier (knn, random_forest)"
         )
+    if getattr(model.segmenter_, "spatial", False):
+        raise ValueError(
+            f"method {model.method!r} with smoothing, prior correction, auto-context or grow "
+            "reads the whole image's probabilities and cannot run block by block: retrain "
+            "it with those off (smooth_sigma=0, prior_correction=False, context_sigmas=(), "
+            "grow=False), or use random_forest"
+        )
     if kind == "features" and model.spec_.normalize:
         raise ValueError(
             "this model z-scores its features over the whole image (spec.normalize), "

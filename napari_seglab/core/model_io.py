@@ -166,6 +166,14 @@ def save_model(path, model: SeededModel) -> None:
     model._check_fitted()
     seg = model.segmenter_
     params = {k: _plain(v) for k, v in seg.get_params().items()}
+    if "context_sigmas" in params:
+        if len(params.pop("context_sigmas") or ()):
+            # Its second stage read the first stage's probabilities around each
+            # training pixel: neither they nor that stage are plain arrays.
+            raise ValueError(
+                "this model cannot be saved: its auto-context stage (context_sigmas) was "
+                "trained on the training image's neighbourhoods, which a model file does "
+                "not hold; retrain with context_sigmas=() to save it")
     arrays = {"train_X": np.asarray(model.X_train_), "train_y": np.asarray(model.y_train_)}
     if seg.refit_on_load:
         arrays["check_proba"] = np.asarray(seg.predict_proba(model.X_train_[:_CHECK_ROWS]),

@@ -203,6 +203,8 @@ class SeededModel:
         if chunk is not None:
             return _Plan(None, chunk, need, budget)
         unsupervised = SEGMENTERS[self.method].unsupervised
+        # Image-wide steps (smoothing, auto-context, grow) need the whole image.
+        slabs_ok = slabs_ok and not self._spatial(fit)
         sliceable = (slabs_ok and isinstance(what, FeatureSpec) and len(spatial) == 3
                      and not what.normalize
                      and not (fit and (seeds is None or unsupervised)))
@@ -328,7 +330,12 @@ class SeededModel:
         seeds = check_seeds(seeds, inputs.shape[:-1])
         return self._fit_inputs(self.make_segmenter(), inputs, seeds, finite)
 
-    def _fit_inputs(self, segmenter, inputs, seeds, finite):
+    def _spatial(self, fit) -> bool:
+        """Does the segmenter read the whole image (the context forest's image-wide steps)?"""
+        segmenter = self.make_segmenter() if fit else getattr(self, "segmenter_", None)
+        return bool(getattr(segmenter, "spatial", False))
+
+    def _fit_inputs(self, segmenter, inputs, seeds, finite, spacing=None):
         spatial, n_in = inputs.shape[:-1], inputs.shape[-1]
         if seeds is not None and not (seeds > 0).any():
             seeds = None
@@ -339,15 +346,18 @@ class SeededModel:
             )
         X_train = np.zeros((0, n_in), np.float32)
         y_train = np.zeros(0, np.int64)
+        train = None
         if seeds is not None:
             train, classes = balanced_seed_indices(
                 seeds, mask=finite, max_per_class=self.max_per_class,
-                balance=self.balance, random_state=self._random_state())
+                balance=self._balance(segmenter), random_state=self._random_state())
             if not segmenter.unsupervised:
                 self._check_classes(classes, seeds)
             X_train = inputs.reshape(-1, n_in)[train]
             y_train = seeds.ravel()[train].astype(np.int64)
-        if not segmenter.unsupervised:
+        if getattr(segmenter, "spatial", False):
+            segmenter.fit_grid(inputs, train, y_train, finite=finite, spacing=spacing)
+        elif not segmenter.unsupervised:
             segmenter.fit(X_train, y_train)
         else:
             flat = inputs.reshape(-1, n_in)
@@ -358,6 +368,10 @@ class SeededModel:
                 y = None if y is None else y[keep]
             segmenter.fit(flat, y)
         return self._keep_fitted(segmenter, X_train, y_train, spatial)
+
+    def _balance(self, segmenter) -> bool:
+        """Cut classes to the smallest one's count, unless the segmenter weighs them itself."""
+        return self.balance and getattr(segmenter, "cut_to_smallest_class", True)
 
     def _random_state(self):
         return (self.params or {}).get("random_state", 0)
@@ -561,7 +575,7 @@ class SeededModel:
         data, finite, spacing, what = self._prepare(image, spacing, channel_axis,
                                                     seeds=seeds, slabs_ok=False)
         self._fit_inputs(self.make_segmenter(), _compute_inputs(data, what, spacing),
-                         seeds, finite)
+                         seeds, finite, spacing)
         self.spacing_ = spacing
         return self
 
@@ -622,10 +636,16 @@ class SeededModel:
         yield "features", 1, total
         done = 1
         if fit:
-            self._fit_inputs(segmenter, inputs, seeds, finite)
+            self._fit_inputs(segmenter, inputs, seeds, finite, spacing)
             self.spacing_ = spacing
             done += 1
             yield "training", done, total
+        if getattr(self.segmenter_, "spatial", False):
+            yield "predicting", total - 1, total
+            outputs = self._predict_grid(inputs, finite, return_proba, seeds if fit else None,
+                                         spacing)
+            yield "predicting", total, total
+            return self._with_seeds(outputs, seeds, return_proba)
         outputs = []
         for proba in (False, True) if return_proba else (False,):
             steps = self.iter_predict_inputs(inputs, finite, proba=proba,
@@ -640,6 +660,22 @@ class SeededModel:
                 yield "predicting", done, total
         return self._with_seeds(outputs, seeds, return_proba)
 
+    def _predict_grid(self, inputs, finite, return_proba, seeds=None, spacing=None):
+        """Labels (and probabilities) of a segmenter with image-wide steps, in one go."""
+        n_in = int(self.segmenter_.n_features_in_)
+        if inputs.shape[-1] != n_in:
+            raise ValueError(
+                f"the image gives {inputs.shape[-1]} features; the model was "
+                f"trained with {n_in} (same channels and features needed)"
+            )
+        proba = self.segmenter_.predict_proba_grid(inputs, finite, spacing=spacing)
+        labels = self.segmenter_.predict_grid(proba, seeds, spacing=spacing)
+        labels = labels.astype(np.min_scalar_type(max(int(self.classes_.max()), 1)))
+        if finite is not None:
+            labels[~finite] = 0
+        proba = np.ascontiguousarray(proba[..., self._order], dtype=np.float32)
+        return [labels, proba] if return_proba else [labels]
+
     def _iter_label_slabs(self, data, finite, seeds, spacing, spec, return_proba, plan, *,
                           fit):
         """:meth:`_iter_label` slab by slab: the features of one slab at a time."""
@@ -653,7 +689,8 @@ class SeededModel:
             # The training samples, a slab at a time too (computing features
             # around every stroke at once could take the whole volume).
             index, classes = balanced_seed_indices(
-                seeds, mask=finite, max_per_class=self.max_per_class, balance=self.balance,
+                seeds, mask=finite, max_per_class=self.max_per_class,
+                balance=self._balance(self.make_segmenter()),
                 random_state=self._random_state())
             self._check_classes(classes, seeds)
             coords = np.unravel_index(index, spatial)

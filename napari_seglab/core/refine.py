@@ -470,11 +470,8 @@ class ContextForest:
 
 
 #: The feature bank of scikit-image's ``multiscale_basic_features`` defaults
-#: (Gaussian, edges, Hessian eigenvalues at σ = 0.5 … 16, octaves), computed by
-#: our engine: the wide σ give the forest the background around thin vessels.
-OCTAVES = FeatureSpec(tuple(
-    (name, s) for name in ("gaussian", "sobel", "hessian_eigenvalues")
-    for s in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)))
+#: (the ``"octaves"`` preset).
+OCTAVES = PRESETS["octaves"]
 
 
 def bench_variants():
@@ -487,6 +484,8 @@ def bench_variants():
         "forest100 oct": lambda: ContextForest(features=OCTAVES),
         "forest50 d10 oct": lambda: ContextForest(features=OCTAVES, n_estimators=50,
                                                   max_depth=10),
+        "forest30 d12 oct": lambda: ContextForest(features=OCTAVES, n_estimators=30,
+                                                  max_depth=12),
         "forest100 oct +local0": lambda: ContextForest(features=OCTAVES),
         "forest100 oct +grow": lambda: ContextForest(features=OCTAVES, grow=True),
     }

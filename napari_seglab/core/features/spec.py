@@ -224,6 +224,12 @@ PRESETS = {
             ILASTIK_SIGMAS[1:],
         )
     ),
+    # scikit-image's multiscale_basic_features bank (Gaussian, Sobel edges,
+    # Hessian eigenvalues at σ = 0.5 … 16 in octaves): the wide σ give a
+    # forest the background around thin vessels. 100 full-depth trees on it
+    # are our best after corrections on bench/accuracy.py (docs/accuracy.md).
+    "octaves": FeatureSpec(_multiscale(("gaussian", "sobel", "hessian_eigenvalues"),
+                                       (0.5, 1.0, 2.0, 4.0, 8.0, 16.0))),
 }
 
 

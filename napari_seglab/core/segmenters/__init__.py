@@ -27,11 +27,12 @@ from its training samples.
 
 Modules: :mod:`.base` (shared base, checks, linear scoring), :mod:`.knn` and
 :mod:`.knn_grid`, :mod:`.clustering` (nearest mean, k-means), :mod:`.mixture`
-(GMM), :mod:`.forest`, :mod:`.thresholds`, :mod:`.registry` (names).
+(GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps), :mod:`.thresholds`, :mod:`.registry` (names).
 """
 
 from .base import NotFittedError, PixelInputs, uncertainty
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
+from .context import ContextForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
@@ -52,6 +53,7 @@ from .thresholds import (
 __all__ = [
     "SEGMENTERS",
     "THRESHOLD_METHODS",
+    "ContextForestSegmenter",
     "GaussianMixtureSegmenter",
     "KMeansSegmenter",
     "KNNSegmenter",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
+from .context import ContextForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
@@ -25,6 +26,7 @@ SEGMENTERS = {
     "kmeans": KMeansSegmenter,
     "gmm": GaussianMixtureSegmenter,
     "random_forest": RandomForestSegmenter,
+    "context_forest": ContextForestSegmenter,
     "manual": ManualThresholdSegmenter,
     "otsu": OtsuSegmenter,
     "li": LiSegmenter,
