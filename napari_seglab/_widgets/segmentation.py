@@ -34,6 +34,7 @@ from .feature_choice import FeatureChoiceMixin
 from .feature_grid import METHOD_DEFAULT
 from .jobs import Failure as _Failure
 from .jobs import Job, make_progress_bar
+from .lazy_segment import is_lazy, start_lazy_segmentation
 from .layers import (
     META_KEY,
     InputError,
@@ -346,6 +347,8 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
     def start_segmentation(self, *args):
         """Run the chosen method in a worker; the newest run's result wins."""
         image = self.image.value
+        if is_lazy(image):  # too large to read whole: the slice on screen only
+            return start_lazy_segmentation(self)
         method = METHODS[self.method.value]
         method_name = self.method.value
         try:
