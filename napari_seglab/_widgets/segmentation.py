@@ -34,7 +34,6 @@ from .feature_choice import FeatureChoiceMixin
 from .feature_grid import METHOD_DEFAULT
 from .jobs import Failure as _Failure
 from .jobs import Job, make_progress_bar
-from .lazy_segment import is_lazy, start_lazy_segmentation
 from .layers import (
     META_KEY,
     InputError,
@@ -49,6 +48,7 @@ from .layers import (
     stacked_arrays,
     write_labels,
 )
+from .lazy_segment import is_lazy, start_lazy_segmentation
 from .live_preview import LivePreviewMixin
 from .methods import METHODS, humanize
 from .model_files import ModelFilesMixin
