@@ -13,6 +13,12 @@ The volume is written chunk by chunk and deleted at the end (``--keep`` to
 keep it). ``--size`` sets its size in GB (default 4).
 
     .venv/bin/python bench/scale.py --size 0.25 --cluster-size 0.06
+    .venv/bin/python bench/scale.py --size 0.5 --skip-whole --skip-cluster --profile-block
+
+``--profile-block`` times the parts of one block (zarr read, features, predict,
+write) beside the in-memory path on the same padded block. The figures of the
+4 GB run, the cluster runs and how throughput scales with workers are in
+``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -107,6 +113,12 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--skip-local", action="store_true",
                     help="skip the crop comparison and the local-threads run")
+    ap.add_argument("--skip-whole", action="store_true",
+                    help="crop comparison only (no whole-volume local run)")
+    ap.add_argument("--skip-cluster", action="store_true", help="no LocalCluster runs")
+    ap.add_argument("--profile-block", action="store_true",
+                    help="time the parts of one block (read, features, predict, write) "
+                    "beside the in-memory path on the same padded block")
     ap.add_argument("--processes-only", action="store_true",
                     help="cluster runs with worker processes only")
     args = ap.parse_args(argv)
@@ -146,9 +158,12 @@ def main(argv=None):
                   "in-process workers with the object, and worker processes get the bank "
                   "without Hessian eigenvalues (13 features), which model files can hold")
 
+        if args.profile_block:
+            profile_block(model, arr, mem, workdir)
         if not args.skip_local:
             run_crop_and_local(args, model, arr, mem, mb, workdir)
-        run_clusters(args, model, data if travels else None, arr, mem, dtype, n_slices,
+        if not args.skip_cluster:
+            run_clusters(args, model, data if travels else None, arr, mem, dtype, n_slices,
                      workdir, travels, crop, seeds)
     finally:
         if not args.keep:
@@ -158,6 +173,12 @@ def main(argv=None):
 def run_crop_and_local(args, model, arr, mem, mb, workdir):
     # The whole volume on the local threads, under the cap (first: the peak RSS
     # is this process's, and the in-memory peer below holds a crop's whole bank).
+    if not args.skip_whole:
+        run_whole_local(args, model, arr, mem, mb, workdir)
+    crop_peer(model, arr, mem)
+
+
+def run_whole_local(args, model, arr, mem, mb, workdir):
     before = peak_rss_mib()
     seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
     peak = peak_rss_mib()
@@ -167,7 +188,50 @@ def run_crop_and_local(args, model, arr, mem, mb, workdir):
           f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
           f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
 
-    # Peer: the in-memory path on a crop, and blockwise on the same crop.
+
+def profile_block(model, arr, mem, workdir):
+    """Where one block's time goes, beside the in-memory path on the same padded block."""
+    import zarr
+
+    from napari_seglab.core.blockwise import block_margin, choose_chunks
+    from napari_seglab.core.features import compute_features
+
+    chunks = choose_chunks(model, arr.shape, block_bytes=int(0.5 * mem / 2))
+    margin = block_margin(model, arr.shape)
+    z0 = min(arr.shape[0] - chunks[0] - margin[0], 2 * chunks[0])
+    lo = [max(z0 - margin[0], 0), 256 - margin[1], 256 - margin[2]]
+    crop = tuple(slice(a, a + c + 2 * m) for a, c, m in zip(lo, chunks, margin, strict=True))
+    inner = tuple(slice(m, m + c) for c, m in zip(chunks, margin, strict=True))
+    t = time.perf_counter()
+    block = np.asarray(arr[crop])
+    t_read = time.perf_counter() - t
+    data = np.ascontiguousarray(block, dtype=np.float32)[..., np.newaxis]
+    t = time.perf_counter()
+    inputs = compute_features(data, model.spec_, channel_axis=-1, region=inner)
+    t_feat = time.perf_counter() - t
+    t = time.perf_counter()
+    labels = model.predict_inputs(inputs, None)
+    t_pred = time.perf_counter() - t
+    out = zarr.create_array(str(workdir / "profile.zarr"), shape=labels.shape, chunks=chunks,
+                            dtype=labels.dtype, fill_value=0)
+    t = time.perf_counter()
+    out[...] = labels
+    t_write = time.perf_counter() - t
+    t = time.perf_counter()
+    whole = model.predict(block)  # the peer: the in-memory path on the padded block
+    t_mem = time.perf_counter() - t
+    total = t_read + t_feat + t_pred + t_write
+    inner_mb = labels.size * arr.dtype.itemsize / 1e6
+    print(f"one block {chunks} (+{margin} halo: padded {block.shape}, "
+          f"{block.size / labels.size:.2f}x the voxels): read {t_read:.2f} s, features "
+          f"{t_feat:.2f} s, predict {t_pred:.2f} s, write {t_write:.2f} s = {total:.2f} s "
+          f"({inner_mb / total:.2f} MB/s per thread); in memory on the padded block "
+          f"{t_mem:.2f} s ({block.nbytes / 1e6 / t_mem:.2f} MB/s); labels equal there: "
+          f"{bool((whole[inner] == labels).all())}")
+
+
+def crop_peer(model, arr, mem):
+    """The in-memory path on a crop beside blockwise on the same crop (equality, MB/s)."""
     test = np.asarray(arr[:64, :384, :384])
     t = time.perf_counter()
     expected = model.predict(test)

@@ -19,6 +19,7 @@ from .layers import (
     spatial_shape,
     write_labels,
 )
+from .lazy_segment import LIVE_PAUSED_ON_LAZY, is_lazy
 from .methods import METHODS, humanize
 
 
@@ -85,6 +86,9 @@ class LivePreviewMixin:
         if not self.live.value:
             return None
         image, seeds_layer = self.image.value, self.seeds.value
+        if is_lazy(image):  # never read a lazy volume whole on every stroke
+            self.status.value = LIVE_PAUSED_ON_LAZY
+            return None
         method = METHODS[self.method.value]
         try:
             data, channel_axis, spacing = self._inputs()

@@ -48,6 +48,7 @@ from .layers import (
     stacked_arrays,
     write_labels,
 )
+from .lazy_segment import is_lazy, start_lazy_segmentation
 from .live_preview import LivePreviewMixin
 from .methods import METHODS, humanize
 from .model_files import ModelFilesMixin
@@ -358,6 +359,8 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
     def start_segmentation(self, *args):
         """Run the chosen method in a worker; the newest run's result wins."""
         image = self.image.value
+        if is_lazy(image):  # too large to read whole: the slice on screen only
+            return start_lazy_segmentation(self)
         method = METHODS[self.method.value]
         method_name = self.method.value
         try:
