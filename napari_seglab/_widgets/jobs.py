@@ -13,11 +13,14 @@ features, ranking, grow from seeds) goes through a :class:`Job`:
 * failures: a :class:`Failure` returned, or a ``ValueError``/``TypeError``
   raised in the worker, becomes a warning notification that says what to do;
   anything else an error notification. Nothing the user painted is touched;
-* a panel that is closed while a job runs drops its result silently.
+* a panel that is closed while a job runs (or the viewer with it) stops the
+  job and drops its result without touching a widget; the log says which
+  run it was ("Segmenting 'cells' with Random forest: stopped, ...").
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QProgressBar
 
 __all__ = ["Failure", "Job", "make_progress_bar"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,6 +114,8 @@ class Job:
         self.generation += 1
         if self.worker is not None:
             self.worker.quit()
+            log.info("%s: stopped, its panel was closed (the result is discarded)",
+                     self._what)
         self.worker = None
         if self.viewer is not None:
             try:
@@ -151,16 +158,26 @@ class Job:
         self.generation += 1
         worker.quit()
         self.worker = None
+        if not _alive(self.owner):  # closing: no widget left to tell
+            log.info("%s: stopped, its panel was closed (the result is discarded)",
+                     self._what)
+            return True
         self._show_busy(False)
         if not quietly:
-            self.set_status(reason or f"{self.name} cancelled: the result of that run is "
-                                      "discarded.")
+            text = reason or f"{self.name} cancelled: the result of that run is discarded."
+            log.info("%s: %s", self._what, text)
+            self.set_status(text)
             self.done.emit(None)
         return True
 
     # -- callbacks (GUI thread) ---------------------------------------------------
     def _current(self, generation) -> bool:
-        return generation == self.generation and _alive(self.owner)
+        if generation == self.generation and not _alive(self.owner):
+            self.generation += 1  # said once, then outdated like any dropped run
+            self.worker = None
+            log.info("%s: result discarded, its panel was closed", self._what)
+            return False
+        return generation == self.generation
 
     def _step(self, step, generation):
         if not self._current(generation):
@@ -215,7 +232,7 @@ class Job:
         self.done.emit(None)
 
     def _finished(self, generation):
-        if generation == self.generation and _alive(self.owner):
+        if self._current(generation):
             self.worker = None
             self._show_busy(False)
 
