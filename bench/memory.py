@@ -19,6 +19,7 @@ no memory until the pipeline copies it) with seeds painted on a few slices.
 
     .venv/bin/python bench/memory.py           # 320³ and 1000³ (several minutes)
     .venv/bin/python bench/memory.py --quick   # 320³ only
+    .venv/bin/python bench/memory.py --only random_forest
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ ROWS = [
     # name, shape, method, budget (MiB, None = 60 % of the RAM), path
     ("whole 320³ knn", 320, "knn", None, "whole"),
     ("slab 320³ knn", 320, "knn", 800, "slab"),
-    ("slab 320³ random_forest", 320, "random_forest", 800, "slab"),
+    ("slab 320³ random_forest", 320, "random_forest", 1024, "slab"),  # 800: refused
+    ("whole 320³ random_forest", 320, "random_forest", None, "whole"),
+    ("apply 320³ random_forest", 320, "random_forest", 1024, "apply"),
     ("live 320³ knn", 320, "knn", 800, "live"),
     ("apply 320³ knn", 320, "knn", 800, "apply"),
     ("apply 1000³ knn (virtual)", 1000, "knn", 8192, "apply"),
@@ -121,6 +124,7 @@ def child(name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the 320³ rows only")
+    parser.add_argument("--only", help="the rows whose name holds this text")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -128,7 +132,7 @@ def main(argv=None):
     print(f"{'path':<36} {'budget MiB':>10} {'plan MiB':>9} {'peak MiB':>9} {'ratio':>6} "
           f"{'s':>7}  how")
     for name, n, *_ in ROWS:
-        if args.quick and n > 320:
+        if (args.quick and n > 320) or (args.only and args.only not in name):
             continue
         run = subprocess.run([sys.executable, __file__, "--child", name],
                              capture_output=True, text=True)

@@ -9,6 +9,18 @@ from .base import _check_choice, _check_int, _check_supervised_y, _Segmenter
 
 __all__ = ["RandomForestSegmenter"]
 
+#: Bytes of one tree node in scikit-learn (its ``Node`` struct), besides the
+#: node's float64 class values.
+_NODE_BYTES = 64
+#: Resident bytes a prediction or fit thread keeps beyond its buffers (its
+#: stack and malloc arena: measured ~12 MiB a thread on the first predict).
+_THREAD_BYTES = 16 * 2**20
+#: scikit-learn's ensemble and tree modules, loaded by the first fit (17 MiB).
+_MODULE_BYTES = 24 * 2**20
+#: Bytes per training sample of one fit thread: bootstrap weights and indices,
+#: the sorted feature values and their sample order.
+_FIT_SAMPLE_BYTES = 40
+
 
 class RandomForestSegmenter(ClassifierMixin, _Segmenter):
     """Random forest (:class:`sklearn.ensemble.RandomForestClassifier`).
@@ -67,6 +79,36 @@ class RandomForestSegmenter(ClassifierMixin, _Segmenter):
         ).fit(X, y_index)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _threads(self) -> int:
+        from joblib import effective_n_jobs
+
+        return max(int(effective_n_jobs(self.n_jobs)), 1)
+
+    def memory_bytes(self, n_samples, n_features, n_classes):
+        """The trees, every fit thread's sample buffers, the threads and modules.
+
+        A tree has at most ``2 ** (max_depth + 1) - 1`` nodes and at most
+        ``2 * n_samples / min_samples_leaf`` (each leaf holds a sample or
+        more); a node is a 64-byte struct and ``n_classes`` float64 values.
+        """
+        n_samples, n_classes = max(int(n_samples), 1), max(int(n_classes), 2)
+        leaf = self.min_samples_leaf
+        leaf = max(int(leaf), 1) if isinstance(leaf, (int, np.integer)) else 1
+        nodes = 2 * -(-n_samples // leaf) - 1
+        if self.max_depth is not None:
+            nodes = min(nodes, 2 ** (int(self.max_depth) + 1) - 1)
+        trees = int(self.n_estimators) * nodes * (_NODE_BYTES + 8 * n_classes)
+        threads = self._threads()
+        fit = n_samples * (8 + threads * _FIT_SAMPLE_BYTES)  # y as float64, per thread
+        return trees + fit + threads * _THREAD_BYTES + _MODULE_BYTES
+
+    def predict_row_bytes(self, n_features, n_classes):
+        """scikit-learn's ``predict_proba``: the float64 sum, and per thread one
+        tree's float64 probabilities, leaf indices and normaliser; then our
+        float32 copy and the argmax."""
+        n_classes = max(int(n_classes), 2)
+        return 12 * n_classes + 8 + self._threads() * (8 * n_classes + 16)
 
     def get_state(self):
         raise TypeError("a random forest is not plain arrays; refit it from its "
