@@ -10,6 +10,9 @@ figure: at most 1.0 is the contract). ``plan`` is what the pipeline planned.
 * whole: ``fit_predict`` with a budget the whole volume fits in;
 * slab: ``fit_predict`` with the 800 MiB budget of issue 13 (320³ kNN
   peaked at 1,373 MiB there before slabs were sized by every buffer);
+* slab random_forest: 1 GiB (at 800 MiB, once the forest's trees, threads
+  and buffers are counted, no slab is deep enough for the features' margin:
+  refused before allocating; 900 MiB plans 54 slabs);
 * live: one stroke of :func:`~napari_seglab.core.live.segment_slice` (a
   slice predicted, features from a cache bounded by the budget);
 * apply: a model trained on one 320³ volume labels another, within the budget.
@@ -17,9 +20,12 @@ figure: at most 1.0 is the contract). ``plan`` is what the pipeline planned.
 The 1000³ rows use a virtual volume (a 1000² phantom slice broadcast along z:
 no memory until the pipeline copies it) with seeds painted on a few slices.
 
-    .venv/bin/python bench/memory.py           # 320³ and 1000³ (several minutes)
-    .venv/bin/python bench/memory.py --quick   # 320³ only
-    .venv/bin/python bench/memory.py --only random_forest
+Run it with the checkout's package first on the path (a script's folder,
+not the working directory, starts ``sys.path``)::
+
+    PYTHONPATH=. .venv/bin/python bench/memory.py   # 320³ and 1000³ (several minutes)
+    PYTHONPATH=. .venv/bin/python bench/memory.py --quick   # 320³ only
+    PYTHONPATH=. .venv/bin/python bench/memory.py --only random_forest
 """
 
 from __future__ import annotations
