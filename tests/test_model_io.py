@@ -217,11 +217,14 @@ def test_features_beyond_the_memory_budget_are_refused_before_computing(two_imag
     a, seeds, _, _ = two_images
     from napari_seglab.core.features import estimate_memory
 
-    need = estimate_memory(a.shape, "full").peak
+    # The plan: the features' own estimate, the image's copy, and the forest
+    # (its trees, threads, modules and training samples).
+    need = SeededModel("random_forest", "full", max_feature_bytes=2**40).check_memory(a, seeds)
+    assert need > estimate_memory(a.shape, "full").peak + 32 * 2**20
     with pytest.raises(ValueError, match="budget: choose fewer features"):
         SeededModel("random_forest", "full", max_feature_bytes=need - 1).fit(a, seeds)
     model = SeededModel("random_forest", "full", max_feature_bytes=need).fit(a, seeds)
-    assert model.n_features_ == 49  # ilastik's full 2D set fits its own estimate
+    assert model.n_features_ == 49  # ilastik's full 2D set fits its own plan
 
 
 @pytest.mark.parametrize("method", ["random_forest", "knn"])
@@ -234,8 +237,12 @@ def test_volume_beyond_the_budget_is_computed_slab_by_slab(method):
     spacing = (2.0, 1.0, 1.0)
     whole = SeededModel(method, "default").fit_predict(image, seeds, spacing=spacing,
                                                        return_proba=True)
-    budget = estimate_memory(image.shape, "default").peak * 3 // 4
-    model = SeededModel(method, "default", max_feature_bytes=budget)
+    model = SeededModel(method, "default")
+    # Less than the features need, plus what the segmenter itself takes (the
+    # forest's trees, threads and modules).
+    features_budget = estimate_memory(image.shape, "default").peak * 3 // 4
+    budget = features_budget + model._model_bytes(25, 3, seeds, fit=True)[0]
+    model.max_feature_bytes = budget
     progress, (labels, proba) = _drain(model.iter_fit_predict(
         image, seeds, spacing=spacing, return_proba=True))
     slabs = [s for s, _, _ in progress].count("predicting") // 2
@@ -247,7 +254,7 @@ def test_volume_beyond_the_budget_is_computed_slab_by_slab(method):
     # The trained model applies slab by slab too, and refuses unsupervised fits.
     assert np.mean(model.predict(image, spacing=spacing) != whole[0]) < 1e-4
     with pytest.raises(ValueError, match="budget"):
-        SeededModel("kmeans", "default", max_feature_bytes=budget).fit(image, seeds)
+        SeededModel("kmeans", "default", max_feature_bytes=features_budget).fit(image, seeds)
 
 
 # --------------------------------------------------------------------------

@@ -299,7 +299,8 @@ def test_save_load_and_apply_the_model_to_another_subject(make_napari_viewer, qt
     seg.model = None  # as in a new session: the model comes from the file
     monkeypatch.setattr(model_files_module.QFileDialog, "getOpenFileName",
                         lambda *a, **k: (str(path), ""))
-    seg.load_model.native.click()
+    with qtbot.waitSignal(seg.job.done, timeout=60_000):  # loads in a worker
+        seg.load_model.native.click()
     assert seg.model is not trained and "brain.seglab.npz" in seg.model_info.value
 
     seg.apply_to.value = viewer.layers["subject B"]
@@ -326,7 +327,8 @@ def test_damaged_model_file_is_refused_and_the_model_kept(make_napari_viewer, qt
     damaged.write_bytes(b"PK\x03\x04 not really a model")
     monkeypatch.setattr(model_files_module.QFileDialog, "getOpenFileName",
                         lambda *a, **k: (str(damaged), ""))
-    seg.load_model.native.click()
+    with qtbot.waitSignal(seg.job.done, timeout=60_000):  # loads in a worker
+        seg.load_model.native.click()
     assert len(warnings_shown) == 1 and "Could not load" in warnings_shown[0]
     assert seg.model is trained and seg.apply.enabled
 

@@ -13,11 +13,14 @@ features, ranking, grow from seeds) goes through a :class:`Job`:
 * failures: a :class:`Failure` returned, or a ``ValueError``/``TypeError``
   raised in the worker, becomes a warning notification that says what to do;
   anything else an error notification. Nothing the user painted is touched;
-* a panel that is closed while a job runs drops its result silently.
+* a panel that is closed while a job runs (or the viewer with it) stops the
+  job and drops its result without touching a widget; the log says which
+  run it was ("Segmenting 'cells' with Random forest: stopped, ...").
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QProgressBar
 
 __all__ = ["Failure", "Job", "make_progress_bar"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Job:
     def __init__(self, name, owner, set_status: Callable[[str], None], *, bar=None,
                  cancel_button=None, viewer=None, quiet_failures=False):
         self.name = name
+        self.run_name = name  # the running (or last) run's name in messages
         self.owner = owner
         self.set_status = set_status
         self.bar = bar
@@ -109,6 +115,8 @@ class Job:
         self.generation += 1
         if self.worker is not None:
             self.worker.quit()
+            log.info("%s: stopped, its panel was closed (the result is discarded)",
+                     self._what)
         self.worker = None
         if self.viewer is not None:
             try:
@@ -117,14 +125,17 @@ class Job:
                 pass
 
     # -- run -----------------------------------------------------------------------
-    def start(self, function, *args, on_result, what, reads=(), **kwargs):
+    def start(self, function, *args, on_result, what, reads=(), name=None, **kwargs):
         """Run ``function(*args, **kwargs)`` in a thread; ``on_result(result)`` if still current.
 
         ``function`` may be a generator function yielding ``(stage, done, total)``.
         ``reads``: the layers it reads (the job stops if one is removed).
+        ``name``: what this run is called in its messages (default: the job's
+        name), for a job that runs several kinds of work one at a time.
         Returns the worker.
         """
         self.cancel(quietly=True)
+        self.run_name = name or self.name
         self.generation += 1
         generation = self.generation
         worker = create_worker(function, *args, _start_thread=False, **kwargs)
@@ -151,16 +162,26 @@ class Job:
         self.generation += 1
         worker.quit()
         self.worker = None
+        if not _alive(self.owner):  # closing: no widget left to tell
+            log.info("%s: stopped, its panel was closed (the result is discarded)",
+                     self._what)
+            return True
         self._show_busy(False)
         if not quietly:
-            self.set_status(reason or f"{self.name} cancelled: the result of that run is "
-                                      "discarded.")
+            text = reason or f"{self.run_name} cancelled: the result of that run is discarded."
+            log.info("%s: %s", self._what, text)
+            self.set_status(text)
             self.done.emit(None)
         return True
 
     # -- callbacks (GUI thread) ---------------------------------------------------
     def _current(self, generation) -> bool:
-        return generation == self.generation and _alive(self.owner)
+        if generation == self.generation and not _alive(self.owner):
+            self.generation += 1  # said once, then outdated like any dropped run
+            self.worker = None
+            log.info("%s: result discarded, its panel was closed", self._what)
+            return False
+        return generation == self.generation
 
     def _step(self, step, generation):
         if not self._current(generation):
@@ -188,8 +209,8 @@ class Job:
         self.worker = None
         self._show_busy(False)
         if isinstance(result, Failure):
-            self.set_status(f"{self.name}: not done — {result.message}"
-                            if self.quiet_failures else f"{self.name}: not done, see the message.")
+            self.set_status(f"{self.run_name}: not done — {result.message}"
+                            if self.quiet_failures else f"{self.run_name}: not done, see the message.")
             if not self.quiet_failures:
                 show_warning(result.message)
             self.done.emit(None)
@@ -205,17 +226,17 @@ class Job:
         if isinstance(exc, (ValueError, TypeError, MemoryError)):
             message = str(exc) if not isinstance(exc, MemoryError) else (
                 "not enough memory for this run: choose fewer features or crop the image")
-            self.set_status(f"{self.name}: not done — {message}" if self.quiet_failures
-                            else f"{self.name}: not done, see the message.")
+            self.set_status(f"{self.run_name}: not done — {message}" if self.quiet_failures
+                            else f"{self.run_name}: not done, see the message.")
             if not self.quiet_failures:
                 show_warning(message)
         else:
-            self.set_status(f"{self.name} failed.")
-            show_error(f"{self.name} failed unexpectedly: {exc!r}")
+            self.set_status(f"{self.run_name} failed.")
+            show_error(f"{self.run_name} failed unexpectedly: {exc!r}")
         self.done.emit(None)
 
     def _finished(self, generation):
-        if generation == self.generation and _alive(self.owner):
+        if self._current(generation):
             self.worker = None
             self._show_busy(False)
 
@@ -234,4 +255,4 @@ class Job:
 
     def _layer_removed(self, event):
         if self.worker is not None and any(event.value is layer for layer in self._watched):
-            self.cancel(reason=f"{self.name} stopped: layer '{event.value.name}' was removed.")
+            self.cancel(reason=f"{self.run_name} stopped: layer '{event.value.name}' was removed.")

@@ -28,6 +28,16 @@ def _apply_in_thread(model, data, spacing, channel_axis):
     return labels, time.perf_counter() - start
 
 
+def _load_in_thread(path):
+    """Read (and for a forest refit) a model file, yielding ``(stage, done, total)``."""
+    yield "reading and checking the file", 0, 1
+    try:
+        model = load_model(path)
+    except (OSError, ValueError, TypeError) as exc:
+        return Failure(f"Could not load a model from {path}: {exc}")
+    yield "loaded", 1, 1
+    return model
+
 
 def describe(model, source) -> str:
     """One line saying what a trained model is and where it comes from."""
@@ -37,7 +47,6 @@ def describe(model, source) -> str:
                 else f", {model.spec_.n_features(model.n_channels_, model.ndim_)} features")
     classes = ", ".join(str(c) for c in model.classes_.tolist())
     return f"Model: {method}{features}, classes {classes}, trained on {source}"
-
 
 
 
@@ -78,20 +87,26 @@ class ModelFilesMixin:
         return path
 
     def load_model_file(self, *args, path=None):
-        """Read a model saved by seglab; a damaged or foreign file is refused."""
+        """Read a model saved by seglab in a worker; a damaged or foreign file is refused.
+
+        A forest is refitted on load (bounded, yet seconds to tens of
+        seconds): the dock's progress bar, elapsed time and Cancel follow it,
+        and the current model stays until the new one is ready. Loading is a
+        run of the dock's job, like Segment and Apply: one of them at a time.
+        Returns the worker (None when no file was chosen).
+        """
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self.native, "Load segmentation model", "", "seglab model (*.npz)")
             if not path:
                 return None
-        try:
-            model = load_model(path)
-        except (OSError, ValueError) as exc:
-            show_warning(f"Could not load a model from {path}: {exc}")
-            return None  # the current model stays
+        return self.job.start(
+            _load_in_thread, path, on_result=lambda model: self._show_loaded(model, path),
+            what=f"Loading the model {Path(path).name}", name="Load model")
+
+    def _show_loaded(self, model, path):
         self._keep_model(model, f"file {Path(path).name}")
         self.status.value = "Model loaded: choose an image and press Apply model."
-        return model
 
     def apply_model(self, *args):
         """Segment the 'Apply to' image with the trained model, in a worker."""

@@ -48,6 +48,9 @@ FEATURE_RAM_FRACTION = RAM_FRACTION  # the one budget (core.memory), named here 
 _PREDICT_ROW_BYTES = 192
 _PREDICT_COLUMN_BYTES = 8
 _MIN_CHUNK = 1024
+#: Seeds of at most this many pixels are counted for the memory plan (a few
+#: milliseconds); larger volumes use the per-class bound.
+_COUNT_SEEDS_UP_TO = 1 << 24
 
 
 def _compute_inputs(data, what, spacing, region=None):
@@ -166,19 +169,43 @@ class SeededModel:
         segmenter = self.make_segmenter() if segmenter is None else segmenter
         return segmenter.inputs(self._spec())
 
+    def _model_bytes(self, n_inputs, n_classes, seeds, *, fit):
+        """Bytes of the training samples and the segmenter (its own count), and
+        what predicting one pixel adds (:meth:`_Segmenter.memory_bytes`)."""
+        segmenter = self.make_segmenter() if fit else self.segmenter_
+        if fit:
+            if seeds is None:
+                n_samples = 0
+            elif self.max_per_class is None or seeds.size <= _COUNT_SEEDS_UP_TO:
+                n_samples = int(np.count_nonzero(seeds))
+            else:  # a bound that needs no scan of a huge volume's seeds
+                n_samples = min(int(self.max_per_class) * n_classes, seeds.size)
+            if self.max_per_class is not None:
+                n_samples = min(n_samples, int(self.max_per_class) * n_classes)
+        else:
+            n_samples = int(np.size(getattr(self, "y_train_", ())))
+        samples = n_samples * (4 * n_inputs + 8) if segmenter.keeps_samples else 0
+        return (samples + segmenter.memory_bytes(n_samples, n_inputs, n_classes),
+                segmenter.predict_row_bytes(n_inputs, n_classes))
+
     def _plan(self, what, spatial, n_channels, *, copy_bytes, fit, seeds, return_proba,
               n_classes, spacing=None, chunk_pixels=CHUNK_PIXELS, slabs_ok=True) -> _Plan:
         """Whole image or slabs, and rows per prediction chunk, within the budget.
 
-        Counts the float32 copy of the image (``copy_bytes``), the labels
-        (and probabilities), the finite mask, one chunk's prediction and the
-        inputs (of the whole image, or of one slab and its margin). Raises
-        the ValueError that says what to do when neither fits.
+        Counts the float32 copy of the image (``copy_bytes``), the training
+        samples and the segmenter (a forest's trees, threads and buffers),
+        the labels (and probabilities), the finite mask, one chunk's
+        prediction and the inputs (of the whole image, or of one slab and
+        its margin). Raises the ValueError that says what to do when
+        neither fits.
         """
         budget = self._budget()
         n_pixels = math.prod(spatial)
         n_inputs = what.n_features(n_channels, len(spatial))
-        row_bytes = _PREDICT_ROW_BYTES + _PREDICT_COLUMN_BYTES * n_inputs
+        model_bytes, model_row_bytes = self._model_bytes(n_inputs, n_classes, seeds, fit=fit)
+        # The model is held from training to the end, beside the copy.
+        copy_bytes = copy_bytes + model_bytes
+        row_bytes = _PREDICT_ROW_BYTES + _PREDICT_COLUMN_BYTES * n_inputs + model_row_bytes
         # The float32 copy is held from the start; the labels (and
         # probabilities) and a mask of seeded or finite pixels come once the
         # inputs' scratch is freed, beside the inputs and one chunk's

@@ -70,6 +70,19 @@ class _Segmenter(BaseEstimator):
     #: the same wherever the letter recurs).
     _state_spec = {}
 
+    def memory_bytes(self, n_samples: int, n_features: int, n_classes: int) -> int:
+        """Bytes fitting and holding the segmenter take, beyond the training samples.
+
+        The pipeline counts it in a run's memory plan. Plain-array segmenters
+        hold a few vectors per class: 0. Used before fitting (sizes from the
+        seeds) and after (the fitted model's own sizes).
+        """
+        return 0
+
+    def predict_row_bytes(self, n_features: int, n_classes: int) -> int:
+        """Bytes predicting one pixel takes beyond the pipeline's own row buffers."""
+        return 0
+
     def inputs(self, spec):
         """What the pipeline computes for ``X``, one row per pixel.
 
