@@ -46,6 +46,7 @@ from .layers import (
     class_names,
     follow_undo,
     image_arrays,
+    painted_counts,
     unwrap,
 )
 from .views import OrthogonalViews
@@ -625,12 +626,7 @@ class GrowFromSeedsWidget(QWidget):
         layer = self.seeds_layer
         present = np.zeros(0, int)
         if layer is not None:
-            data = np.asarray(layer.data)
-            if data.dtype.kind in "ub" and data.dtype.itemsize <= 2:
-                present = np.flatnonzero(np.bincount(data.ravel()))
-            else:
-                present = np.unique(data)
-            present = present[present > 0]
+            present = painted_counts(layer.data)[0]
         key = (id(layer), tuple(present.tolist()))
         if key == self._segments_key:
             return  # most strokes add no new label: keep the list as it is

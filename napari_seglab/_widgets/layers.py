@@ -132,6 +132,18 @@ def class_names(labels_layer) -> dict[int, str]:
     return {int(i): str(n) for i, n in zip(index, features["name"])}
 
 
+def painted_counts(labels) -> tuple[np.ndarray, np.ndarray]:
+    """Labels painted (> 0) in ``labels`` and their pixel counts, in increasing order.
+
+    Seeds are sparse: counting only the painted pixels takes a few ms on a
+    48×512×512 volume, where ``np.unique`` of the whole array (a sort) took
+    ~150 ms and froze the brush on every stroke.
+    """
+    data = np.asarray(labels)
+    painted = data[data > 0] if data.dtype.kind in "iu" else data[data != 0]
+    return np.unique(painted, return_counts=True)
+
+
 def class_color_hex(labels_layer, label: int) -> str:
     rgba = np.asarray(labels_layer.get_color(label), float).ravel()
     if rgba.size < 3:

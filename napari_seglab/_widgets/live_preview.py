@@ -26,12 +26,12 @@ def _live_in_thread(data, seeds, index, method, features, params, spacing, cache
                     version):
     start = time.perf_counter()
     try:
-        labels = segment_slice(data, seeds, index, method=method, features=features,
-                               params=params, spacing=spacing, cache=cache,
-                               version=version)
+        labels, model = segment_slice(data, seeds, index, method=method, features=features,
+                                      params=params, spacing=spacing, cache=cache,
+                                      version=version, return_model=True)
     except (ValueError, TypeError) as exc:
         return Failure(humanize(str(exc)))
-    return labels, time.perf_counter() - start
+    return labels, time.perf_counter() - start, model
 
 
 
@@ -128,7 +128,10 @@ class LivePreviewMixin:
         if self.job.running:
             self.live_shown.emit(None)
             return  # a Segment or Apply is under way: its result comes next
-        labels, seconds = result
+        labels, seconds, model = result
+        # Trained on every seed: Save model and Apply work without a Segment.
+        self._keep_model(model, f"'{image.name}' (live update, all seeds)",
+                         trained_on=image.name)
         for layer in self.viewer.layers:  # it described the previous result
             if layer_role(layer) == "uncertainty" and layer.visible:
                 layer.visible = False

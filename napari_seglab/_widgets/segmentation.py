@@ -43,6 +43,7 @@ from .layers import (
     image_arrays,
     layer_role,
     looks_like_labels,
+    painted_counts,
     seeds_array,
     spatial_shape,
     stacked_arrays,
@@ -212,6 +213,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.apply_to.changed.connect(self._show_apply_channels)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
+        self.method.changed.connect(self._features_for_method)
         self.method.changed.connect(self._schedule_live)
         self.image.changed.connect(self._show_method_params)
         self.try_thresholds.changed.connect(self.try_all_thresholds)
@@ -222,6 +224,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.image.changed.connect(self._update_legend)
         self.image.changed.connect(self._show_channel_choices)
         self._show_method_params()
+        self._features_for_method()
         self._show_apply_channels()
         self._show_channel_choices()
         self._follow_seeds_layer()
@@ -454,13 +457,13 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if layer is None:
             self.legend.value = ("<b>Classes</b><br>No seeds layer yet: press <i>New seeds "
                                  "layer</i>, then paint label 1, 2, … with the brush.")
+            self._offer_thresholds(0)
             return
-        values, counts = np.unique(np.asarray(layer.data), return_counts=True)
+        values, counts = painted_counts(layer.data)
+        self._offer_thresholds(len(values))
         names = class_names(layer)
         rows = []
         for value, count in zip(values.tolist(), counts.tolist()):
-            if value == 0:
-                continue
             colour = class_color_hex(layer, value)
             name = names.get(value, f"class {value}")
             rows.append(f"<span style='color:{colour}'>■</span> {value}: {name} "
