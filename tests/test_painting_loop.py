@@ -131,20 +131,27 @@ def test_each_method_keeps_its_own_features(make_napari_viewer, qtbot):
     assert seg.feature_value == custom and grid.value == custom
 
 
+def fits_after_dock(viewer, canvas, width):
+    """Whether the 400-pixel image fits a canvas ``width`` wide."""
+    return 400 * viewer.camera.zoom <= min(width, canvas.height()) + 1
+
+
 def test_view_fits_the_image_once_the_panel_docks(make_napari_viewer, qtbot):
     # Item 4: the dock narrows the canvas after napari fitted the view.
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1280, 800)
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.waitUntil(lambda: canvas.width() > 800, timeout=5000)  # the window's size
     viewer.add_image(np.zeros((400, 400), np.float32), name="image")
     viewer.reset_view()
-    canvas = viewer.window._qt_viewer.canvas.native
+    assert not fits_after_dock(viewer, canvas, 500)  # fits the wide canvas only
 
     def fits():
         width, height = canvas.width(), canvas.height()
         return 400 * viewer.camera.zoom <= min(width, height) + 1
 
-    qtbot.waitUntil(lambda: canvas.width() > 0)
     dock(viewer, "Segmentation Lab")
+    qtbot.waitUntil(lambda: canvas.width() < 800, timeout=5000)  # the dock took its share
     qtbot.waitUntil(fits, timeout=5000)
     # A camera the user moved is left alone.
     viewer.camera.zoom = 5.0
