@@ -54,6 +54,47 @@ def test_painted_counts_read_only_the_painted_pixels():
     assert painted_counts(np.eye(3, dtype=bool))[1].tolist() == [3]
 
 
+def test_counts_follow_strokes_undo_and_data_changes():
+    # Item 1: the legend's counts are recounted only where a stroke went, and
+    # stay equal to a full count through paint, fill, undo, redo and data =.
+    from napari.layers import Labels
+
+    from napari_seglab._widgets.layers import PaintedCounts, follow_undo
+
+    layer = Labels(np.zeros((6, 40, 40), np.uint8))
+    follow_undo(layer)
+    tally = PaintedCounts()
+    tally.BLOCK_PIXELS = 40 * 40  # one block per slice, as for a 512x512 volume
+    layer.events.paint.connect(lambda e: tally.touched(e, layer.data.shape))
+    layer.events.data.connect(tally.reset)
+    recounted = []
+    real = layers_module.painted_counts
+    layers_module.painted_counts = lambda a: recounted.append(np.size(a)) or real(a)
+    try:
+        def same():
+            values, counts = tally.counts(layer.data)
+            expected = real(layer.data)
+            return (values.tolist() == expected[0].tolist()
+                    and counts.tolist() == expected[1].tolist())
+
+        assert same()
+        recounted.clear()
+        layer.brush_size = 5
+        layer.paint((2, 20, 20), 3)
+        assert same() and sum(recounted) == 40 * 40  # one slice recounted
+        layer.data_setitem((np.array([4, 5]), np.array([1, 2]), np.array([3, 4])), 2)
+        layer.fill((0, 0, 0), 1)
+        assert same()
+        layer.undo()
+        assert same()
+        layer.redo()
+        assert same()
+        layer.data = np.full((6, 40, 40), 7, np.uint8)
+        assert same()
+    finally:
+        layers_module.painted_counts = real
+
+
 def test_live_stroke_writes_only_the_slice_on_screen(make_napari_viewer, qtbot, monkeypatch):
     # Item 1: per stroke, the GUI thread writes the new slice into the existing
     # result (no whole-volume copy or new layer) and the legend counts only

@@ -37,13 +37,13 @@ from .jobs import Job, make_progress_bar
 from .layers import (
     META_KEY,
     InputError,
+    PaintedCounts,
     class_color_hex,
     class_names,
     follow_undo,
     image_arrays,
     layer_role,
     looks_like_labels,
-    painted_counts,
     seeds_array,
     spatial_shape,
     stacked_arrays,
@@ -97,6 +97,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self._legend_source = None
+        self._seed_counts = PaintedCounts()  # the legend's, per stroke
         # Features per slice, reused across strokes (live preview).
         self._cache = FeatureCache(max_bytes=2 * 2**30)
         self._prepared = None  # (layer, data version, float32 array)
@@ -436,18 +437,26 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if layer is self._legend_source:
             return
         if self._legend_source is not None:
+            self._legend_source.events.paint.disconnect(self._seed_counts_touched)
             self._legend_source.events.paint.disconnect(self._schedule_legend)
             self._legend_source.events.paint.disconnect(self._schedule_live)
+            self._legend_source.events.data.disconnect(self._seed_counts.reset)
             self._legend_source.events.data.disconnect(self._schedule_legend)
             self._legend_source.events.data.disconnect(self._schedule_live)
         self._legend_source = layer
         if layer is not None:
             follow_undo(layer)  # undo/redo emit paint: everything below follows
+            layer.events.paint.connect(self._seed_counts_touched)
             layer.events.paint.connect(self._schedule_legend)
             layer.events.paint.connect(self._schedule_live)
+            layer.events.data.connect(self._seed_counts.reset)
             layer.events.data.connect(self._schedule_legend)
             layer.events.data.connect(self._schedule_live)
         self._update_legend()
+
+    def _seed_counts_touched(self, event=None):
+        layer = self._legend_source
+        self._seed_counts.touched(event, None if layer is None else layer.data.shape)
 
     def _schedule_legend(self, *args):
         self._legend_timer.start()
@@ -459,7 +468,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
                                  "layer</i>, then paint label 1, 2, … with the brush.")
             self._offer_thresholds(0)
             return
-        values, counts = painted_counts(layer.data)
+        values, counts = self._seed_counts.counts(layer.data)
         self._offer_thresholds(len(values))
         names = class_names(layer)
         rows = []
