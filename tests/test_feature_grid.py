@@ -113,7 +113,8 @@ def test_row_and_column_headers_toggle_a_line(make_napari_viewer):
     buttons["DoG"].click()
     assert {s for n, s in grid.value.filters if n == "dog"} == set(ILASTIK_SIGMAS)
     buttons["DoG"].click()  # all ticked: the row is unticked
-    assert not any(n == "dog" for n, _ in grid.value.filters)
+    assert not any(n == "dog" for n, _ in grid.spec.filters)
+    assert grid.value == "minimal"  # back where it started: the preset again
     buttons["10"].click()
     assert {n for n, s in grid.value.filters if s == 10} == set(grid.grid.rows)
 

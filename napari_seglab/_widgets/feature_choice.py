@@ -8,6 +8,15 @@ from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
 from .methods import METHODS
 
 
+def _feature_text(value, method) -> str:
+    """A feature choice in words: its default, a preset or a custom set."""
+    if value is None:
+        return f"its default ({SEGMENTERS[method].default_features})"
+    if isinstance(value, FeatureSpec):
+        return f"its custom set ({value.n_features_per_channel} features per channel)"
+    return f"the '{value}' preset"
+
+
 class FeatureChoiceMixin:
     """Features of :class:`SegmentationWidget`: ``feature_value`` shown and edited."""
 
@@ -48,6 +57,34 @@ class FeatureChoiceMixin:
         if grid is not None and grid.value != value:
             grid.value = value
         self._schedule_live()
+
+    def _features_for_method(self, *args):
+        """Give each method its own feature choice when the method changes.
+
+        Every method has its own default preset (kNN a small one, the forest
+        the full ilastik set), so a custom set built for one method silently
+        following to another surprised users; each keeps its own, and the
+        status line says when the switch changed the features.
+        """
+        by_method = self.__dict__.setdefault("_features_by_method", {})
+        old = getattr(self, "_features_method", None)
+        new = METHODS[self.method.value]
+        self._features_method = new
+        if old is not None and SEGMENTERS[old].input == "features":
+            by_method[old] = self.feature_value
+        if new == old or SEGMENTERS[new].input != "features":
+            return
+        value = by_method.get(new)
+        if value == self.feature_value and type(value) is type(self.feature_value):
+            return
+        left = self.feature_value
+        self._set_features(value)
+        if left is not None and old is not None:
+            name = {key: name for name, key in METHODS.items()}
+            self.status.value = (
+                f"Features: {self.method.value} uses "
+                f"{_feature_text(value, new)}; {name[old]} keeps "
+                f"{_feature_text(left, old)} (switch back to use it).")
 
     def method_default_features(self) -> str:
         """The preset the chosen method uses when no features are chosen."""

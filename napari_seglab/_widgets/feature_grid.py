@@ -306,6 +306,7 @@ class FeatureGrid(Container):
         self._method_default = method_default
         self._spec: FeatureSpec = PRESETS[method_default]
         self._last_value = None
+        self._origin = METHOD_DEFAULT  # the preset the user's edits started from
         self._updating = False  # programmatic changes are not user edits
         self._image_info = None  # (name, spatial shape, n_channels, spacing)
         self._worker = None
@@ -446,6 +447,8 @@ class FeatureGrid(Container):
                 *((name, name) for name in PRESETS), (CUSTOM, CUSTOM)]
 
     def _set(self, choice, spec):
+        if choice != CUSTOM:
+            self._origin = choice
         self._updating = True
         try:
             self.preset.value = choice
@@ -474,6 +477,8 @@ class FeatureGrid(Container):
             self._display(PRESETS[self._method_default])
         elif choice in PRESETS:
             self._display(PRESETS[choice])
+        if choice != CUSTOM:
+            self._origin = choice
         self._changed()  # "custom" keeps the ticks shown
 
     def _user_edit(self, *args):
@@ -489,14 +494,33 @@ class FeatureGrid(Container):
         # tick), new ones follow in grid order.
         old = [f for f in self._spec.filters if f in ticked]
         filters = old + [f for f in ticked if f not in old]
-        self._spec = FeatureSpec(filters, mode=self.mode.value,
-                                 normalize=self.normalize.value)
+        spec = FeatureSpec(filters, mode=self.mode.value, normalize=self.normalize.value)
+        # An edit that lands back on a preset (3D -> 2D -> 3D, untick and
+        # tick again) is that preset again, not "custom 21 features".
+        choice = self._preset_matching(spec)
+        self._spec = spec if choice == CUSTOM else self._preset_spec(choice)
         self._updating = True
         try:
-            self.preset.value = CUSTOM
+            self.preset.value = choice
         finally:
             self._updating = False
         self._changed()
+
+    def _preset_spec(self, choice) -> FeatureSpec:
+        return PRESETS[self._method_default if choice == METHOD_DEFAULT else choice]
+
+    def _preset_matching(self, spec: FeatureSpec):
+        """The preset choice whose spec has ``spec``'s filters, mode and z-score, or CUSTOM.
+
+        The preset the edits started from wins, then the method's default,
+        then any other preset; the order of the filters does not count.
+        """
+        def same(preset):
+            return (set(preset.filters) == set(spec.filters) and preset.mode == spec.mode
+                    and preset.normalize == spec.normalize)
+
+        candidates = [self._origin, METHOD_DEFAULT, *PRESETS]
+        return next((c for c in candidates if same(self._preset_spec(c))), CUSTOM)
 
     def _changed(self):
         self._update_cost()

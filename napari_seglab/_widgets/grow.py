@@ -41,6 +41,7 @@ from superqt import QLabeledDoubleRangeSlider
 from ..core.growcut import GrowFromSeeds
 from .layers import (
     InputError,
+    PaintedCounts,
     _Failure,
     class_color_hex,
     class_names,
@@ -143,6 +144,7 @@ class GrowFromSeedsWidget(QWidget):
         self._range_image = None
         self._present = np.zeros(0, int)
         self._segments_key = None
+        self._seed_counts = PaintedCounts()  # recounted only where strokes went
         self.last_result: np.ndarray | None = None
 
         self._edit_timer = QTimer(self)
@@ -393,6 +395,11 @@ class GrowFromSeedsWidget(QWidget):
             self.request_preview()
 
     def _seeds_edited(self, event=None):
+        layer = self._seeds_layer
+        if getattr(event, "type", None) == "paint" and layer is not None:
+            self._seed_counts.touched(event, layer.data.shape)
+        else:
+            self._seed_counts.reset()
         # Labels emits ``paint`` before it writes the new values (data_setitem, paint):
         # read the seeds once the edit is done, and once for a burst of events.
         self._edit_timer.start()
@@ -625,12 +632,7 @@ class GrowFromSeedsWidget(QWidget):
         layer = self.seeds_layer
         present = np.zeros(0, int)
         if layer is not None:
-            data = np.asarray(layer.data)
-            if data.dtype.kind in "ub" and data.dtype.itemsize <= 2:
-                present = np.flatnonzero(np.bincount(data.ravel()))
-            else:
-                present = np.unique(data)
-            present = present[present > 0]
+            present = self._seed_counts.counts(layer.data)[0]
         key = (id(layer), tuple(present.tolist()))
         if key == self._segments_key:
             return  # most strokes add no new label: keep the list as it is

@@ -24,15 +24,21 @@ from .methods import METHODS, humanize
 
 
 def _live_in_thread(data, seeds, index, method, features, params, spacing, cache,
-                    version):
+                    version, channel_axis=None, prepare=False):
+    """One preview; with ``prepare``, ``data`` is first made float32 ``spatial + (C,)`` here.
+
+    Returns ``(labels, seconds, model, prepared data)`` or a :class:`Failure`.
+    """
     start = time.perf_counter()
     try:
-        labels = segment_slice(data, seeds, index, method=method, features=features,
-                               params=params, spacing=spacing, cache=cache,
-                               version=version)
+        if prepare:  # a whole volume's conversion: not in the GUI thread
+            data = prepare_image(data, channel_axis)
+        labels, model = segment_slice(data, seeds, index, method=method, features=features,
+                                      params=params, spacing=spacing, cache=cache,
+                                      version=version, return_model=True)
     except (ValueError, TypeError) as exc:
         return Failure(humanize(str(exc)))
-    return labels, time.perf_counter() - start
+    return labels, time.perf_counter() - start, model, data
 
 
 
@@ -57,8 +63,9 @@ class LivePreviewMixin:
         """Float32 ``spatial + (C,)`` data, kept while the layers' data stay the same.
 
         The feature cache is keyed by this array's identity, so it must not
-        be rebuilt on every stroke. Returns the array and a version key that
-        changes when any of ``layers`` (image and added channels) changes.
+        be rebuilt on every stroke. Returns the array (None when it must be
+        prepared again: the worker does it) and a version key that changes
+        when any of ``layers`` (image and added channels) changes.
         """
         for layer in layers:
             if id(layer) not in self._data_versions:
@@ -68,9 +75,14 @@ class LivePreviewMixin:
         version = tuple((id(layer), self._data_versions[id(layer)]) for layer in layers)
         held = self._prepared
         if held is None or held[0] != version:
-            held = (version, prepare_image(data, channel_axis))
-            self._prepared = held
+            return None, version
         return held[1], version
+
+    def _keep_prepared(self, version, prepared):
+        """Hold the worker's float32 image for the next strokes (same identity, same cache)."""
+        held = self._prepared
+        if held is None or held[0] != version:
+            self._prepared = (version, prepared)
 
     def _bump_version(self, key):
         self._data_versions[key] += 1
@@ -115,10 +127,11 @@ class LivePreviewMixin:
         features, note = self._spec_for(method, shape, spacing)
         method_name = self.method.value
         return self.live_job.start(
-            _live_in_thread, prepared, seeds, index, method, features, self._params(),
-            spacing, self._cache, version,
+            _live_in_thread, data if prepared is None else prepared, seeds, index, method,
+            features, self._params(), spacing, self._cache, version, channel_axis,
+            prepared is None,
             on_result=lambda result: self._show_live(result, image, seeds_layer, index,
-                                                     method_name, note),
+                                                     method_name, note, version),
             what=f"Live {method_name}" + ("" if index is None else f" (slice {index})"),
             reads=(image, seeds_layer, *self.channels.value))
 
@@ -128,11 +141,15 @@ class LivePreviewMixin:
         if self._live_pending:
             self._schedule_live()
 
-    def _show_live(self, result, image, seeds_layer, index, method_name, note):
+    def _show_live(self, result, image, seeds_layer, index, method_name, note, version):
+        labels, seconds, model, prepared = result
+        self._keep_prepared(version, prepared)
         if self.job.running:
             self.live_shown.emit(None)
             return  # a Segment or Apply is under way: its result comes next
-        labels, seconds = result
+        # Trained on every seed: Save model and Apply work without a Segment.
+        self._keep_model(model, f"'{image.name}' (live update, all seeds)",
+                         trained_on=image.name)
         for layer in self.viewer.layers:  # it described the previous result
             if layer_role(layer) == "uncertainty" and layer.visible:
                 layer.visible = False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QFrame,
     QLabel,
@@ -148,6 +148,25 @@ class SeglabPanel(QWidget):
         # Never ask the window for more height than a small screen has: the
         # sections scroll instead.
         self.setMinimumHeight(200)
+        # Docking the panel narrows the canvas after napari fitted the image
+        # to it, so the view starts cropped: fit it again once docked, unless
+        # the user has moved the camera since.
+        self._camera_at_start = self._camera_state()
+        self._fitted_once = False
+
+    def _camera_state(self):
+        camera = self.viewer.camera
+        return (tuple(camera.center), float(camera.zoom), tuple(camera.angles))
+
+    def showEvent(self, event):  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._fitted_once:
+            self._fitted_once = True
+            QTimer.singleShot(0, self._fit_view_if_untouched)
+
+    def _fit_view_if_untouched(self):
+        if self._camera_state() == self._camera_at_start and len(self.viewer.layers):
+            self.viewer.reset_view()
 
     def _add(self, title, widget, expanded):
         section = _Section(title, _native(widget), expanded)

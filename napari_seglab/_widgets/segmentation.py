@@ -37,6 +37,7 @@ from .jobs import Job, make_progress_bar
 from .layers import (
     META_KEY,
     InputError,
+    PaintedCounts,
     class_color_hex,
     class_names,
     follow_undo,
@@ -98,6 +99,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self._legend_source = None
+        self._seed_counts = PaintedCounts()  # the legend's, per stroke
         # Features per slice, reused across strokes (live preview).
         self._cache = FeatureCache(max_bytes=2 * 2**30)
         self._prepared = None  # (layer, data version, float32 array)
@@ -223,6 +225,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.apply_to.changed.connect(self._show_apply_channels)
         self.cancel.changed.connect(self.cancel_segmentation)
         self.method.changed.connect(self._show_method_params)
+        self.method.changed.connect(self._features_for_method)
         self.method.changed.connect(self._schedule_live)
         self.image.changed.connect(self._show_method_params)
         self.try_thresholds.changed.connect(self.try_all_thresholds)
@@ -233,6 +236,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.image.changed.connect(self._update_legend)
         self.image.changed.connect(self._show_channel_choices)
         self._show_method_params()
+        self._features_for_method()
         self._show_apply_channels()
         self._show_channel_choices()
         self._follow_seeds_layer()
@@ -450,18 +454,26 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if layer is self._legend_source:
             return
         if self._legend_source is not None:
+            self._legend_source.events.paint.disconnect(self._seed_counts_touched)
             self._legend_source.events.paint.disconnect(self._schedule_legend)
             self._legend_source.events.paint.disconnect(self._schedule_live)
+            self._legend_source.events.data.disconnect(self._seed_counts.reset)
             self._legend_source.events.data.disconnect(self._schedule_legend)
             self._legend_source.events.data.disconnect(self._schedule_live)
         self._legend_source = layer
         if layer is not None:
             follow_undo(layer)  # undo/redo emit paint: everything below follows
+            layer.events.paint.connect(self._seed_counts_touched)
             layer.events.paint.connect(self._schedule_legend)
             layer.events.paint.connect(self._schedule_live)
+            layer.events.data.connect(self._seed_counts.reset)
             layer.events.data.connect(self._schedule_legend)
             layer.events.data.connect(self._schedule_live)
         self._update_legend()
+
+    def _seed_counts_touched(self, event=None):
+        layer = self._legend_source
+        self._seed_counts.touched(event, None if layer is None else layer.data.shape)
 
     def _schedule_legend(self, *args):
         self._legend_timer.start()
@@ -471,13 +483,13 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if layer is None:
             self.legend.value = ("<b>Classes</b><br>No seeds layer yet: press <i>New seeds "
                                  "layer</i>, then paint label 1, 2, … with the brush.")
+            self._offer_thresholds(0)
             return
-        values, counts = np.unique(np.asarray(layer.data), return_counts=True)
+        values, counts = self._seed_counts.counts(layer.data)
+        self._offer_thresholds(len(values))
         names = class_names(layer)
         rows = []
         for value, count in zip(values.tolist(), counts.tolist()):
-            if value == 0:
-                continue
             colour = class_color_hex(layer, value)
             name = names.get(value, f"class {value}")
             rows.append(f"<span style='color:{colour}'>■</span> {value}: {name} "

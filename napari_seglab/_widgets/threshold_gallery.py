@@ -6,9 +6,13 @@ import numpy as np
 from napari.utils.notifications import show_warning
 
 from ..api import prepare_image
-from ..core.segmenters import try_all_thresholds
+from ..core.segmenters import THRESHOLD_METHODS, try_all_thresholds
 from .jobs import Failure
 from .layers import InputError, spatial_shape, write_labels
+from .methods import METHODS
+
+#: Methods that split the image in two (an intensity threshold).
+TWO_CLASS_METHODS = ("manual", *THRESHOLD_METHODS)
 
 
 def _thresholds_in_thread(data, channel_axis, seeds):
@@ -27,6 +31,25 @@ def _thresholds_in_thread(data, channel_axis, seeds):
 
 class ThresholdGalleryMixin:
     """Manual-threshold range and *Try all thresholds* of :class:`SegmentationWidget`."""
+
+    def _offer_thresholds(self, n_classes: int):
+        """Grey out the threshold methods in the Method combo while seeds hold > 2 classes.
+
+        A threshold splits the image in two; offering it for three painted
+        classes only led to a refusal after pressing Segment.
+        """
+        why = (f"A threshold splits the image in two classes; the seeds hold {n_classes}. "
+               "Use kNN, Random forest or another classifier (or erase a class)."
+               if n_classes > 2 else "")
+        combo = self.method.native
+        items = combo.model()
+        for row in range(combo.count()):
+            if METHODS.get(combo.itemText(row)) in TWO_CLASS_METHODS:
+                item = items.item(row)
+                item.setEnabled(not why)
+                item.setToolTip(why)
+        if why and METHODS[self.method.value] in TWO_CLASS_METHODS:
+            self.status.value = f"{self.method.value}: {why}"
 
     def _fit_threshold_range(self):
         """Range and step of the threshold box from the image's intensities."""

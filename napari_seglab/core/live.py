@@ -19,7 +19,7 @@ __all__ = ["segment_slice"]
 
 
 def segment_slice(image, seeds, index=None, *, method="knn", features=None, params=None,
-                  spacing=None, cache=None, version=0):
+                  spacing=None, cache=None, version=0, return_model=False):
     """Train on all seeds, predict one slice of a volume (or a whole 2D image).
 
     Parameters
@@ -39,11 +39,16 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
         Reused across calls (pass the same one for every stroke).
     version : hashable, default 0
         Token the caller changes when the image data change.
+    return_model : bool, default False
+        Also return the fitted model (trained on every seed, as a whole-image
+        fit would be), so a live-only session can save or apply it.
 
     Returns
     -------
     labels : ndarray of int, shape ``spatial[1:]`` for a volume, else ``spatial``
         Seeded pixels keep their label.
+    model : SeededModel
+        Only with ``return_model=True``.
 
     Raises
     ------
@@ -71,8 +76,9 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     if not isinstance(model._what(), type(spec)):
         # Thresholds are cheap and global: compute them on the whole image.
         labels = model.fit_predict(image, seeds, spacing=spacing, channel_axis=-1)
-        return _keep_seeds(labels[int(index)] if volume else labels,
-                           seeds[int(index)] if volume else seeds)
+        labels = _keep_seeds(labels[int(index)] if volume else labels,
+                             seeds[int(index)] if volume else seeds)
+        return (labels, model) if return_model else labels
 
     # The cache is keyed by the array's identity: give it the caller's own
     # array on every stroke (compute_features fills non-finite pixels
@@ -84,7 +90,8 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     if not volume:
         inputs = cache.get(image, spec, **opts)
         model.fit_inputs(inputs, seeds, finite)
-        return _keep_seeds(model.predict_inputs(inputs, finite), seeds)
+        labels = _keep_seeds(model.predict_inputs(inputs, finite), seeds)
+        return (labels, model) if return_model else labels
 
     index = int(index)
     if model.make_segmenter().unsupervised:
@@ -114,7 +121,8 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
         model._keep_fitted(segmenter, X_train, y_train, spatial)
     current = cache.get_slice(image, spec, index, **opts)
     labels = model.predict_inputs(current, None if finite is None else finite[index])
-    return _keep_seeds(labels, seeds[index])
+    labels = _keep_seeds(labels, seeds[index])
+    return (labels, model) if return_model else labels
 
 
 def _keep_seeds(labels, seeds):
