@@ -55,6 +55,9 @@ class GuidanceWidget(Container):
                     "regions connected to the new strokes; the rest stays as it was.")
         self.status = Label(value="Press Segment; then Next shows where a stroke helps most.")
         self.status.native.setWordWrap(True)
+        # Its messages take up to three lines in a narrow dock; Qt does not
+        # re-measure a wrapped label when a scroll bar narrows the panel.
+        self.status.native.setMinimumHeight(3 * self.status.native.fontMetrics().lineSpacing())
         self.extend([self.next, self.local, self.status])
         # The last run: (result layer, its labels, the seeds it was trained on, proba).
         self._last = None
