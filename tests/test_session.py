@@ -228,16 +228,6 @@ def _warnings(monkeypatch):
 
 
 def _panel(viewer):
-    # napari's first label colormap of a process warns from skimage (negative Z values
-    # clipped in lab2rgb; upstream, harmless, an error under our filterwarnings): made
-    # here once, so these tests do not depend on which test added a Labels layer first.
-    import warnings
-
-    from napari.utils.colormaps.colormap_utils import label_colormap
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        label_colormap(49)
     _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
     return panel
 
