@@ -191,6 +191,16 @@ def read_nrrd(path) -> Volume:
     return _spatial_to_volume(data, affine, path, "nrrd")
 
 
+def _described_volume(data, spacing, origin, description, path, kind) -> Volume:
+    """The Volume of a file whose geometry came from our own JSON description."""
+    metadata = {"source": str(path)}
+    if "direction" in description:
+        metadata["direction"] = description["direction"]
+    return Volume(data=data, spacing=clean_float_tuple(spacing),
+                  origin=clean_float_tuple(origin), name=_stem(path), metadata=metadata,
+                  kind=kind)
+
+
 def read_tiff(path) -> Volume:
     """Read a TIFF stack; spacing and origin from our JSON description or ImageJ tags.
 
@@ -219,12 +229,7 @@ def read_tiff(path) -> Volume:
         spacing = spacing[-ndim:] if ndim < 3 else spacing
     spacing = list(spacing)[:ndim]
     origin = list(origin)[:ndim] if origin is not None else [0.0] * ndim
-    metadata = {"source": str(path)}
-    if "direction" in shaped:
-        metadata["direction"] = shaped["direction"]
-    return Volume(data=data, spacing=clean_float_tuple(spacing),
-                  origin=clean_float_tuple(origin), name=_stem(path), metadata=metadata,
-                  kind="tiff")
+    return _described_volume(data, spacing, origin, shaped, path, "tiff")
 
 
 def _sidecar(path) -> Path:
@@ -256,12 +261,7 @@ def read_npy(path) -> Volume:
             geometry = {}
     spacing = geometry.get("spacing") or [1.0] * ndim
     origin = geometry.get("origin") or [0.0] * ndim
-    metadata = {"source": str(path)}
-    if "direction" in geometry:
-        metadata["direction"] = geometry["direction"]
-    return Volume(data=data, spacing=clean_float_tuple(spacing),
-                  origin=clean_float_tuple(origin), name=_stem(path), metadata=metadata,
-                  kind="npy")
+    return _described_volume(data, spacing, origin, geometry, path, "npy")
 
 
 # -- writing ----------------------------------------------------------------------
