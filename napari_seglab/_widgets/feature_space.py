@@ -101,6 +101,7 @@ class FeatureSpaceWidget(QWidget):
         self._seed_layer_hooked = None
         self._seed_cache = None
         self._following = True
+        self._stale = False  # work skipped while hidden, done on show
         self._seeds_timer = QTimer(self, singleShot=True, interval=0)
         self._selection = None  # bool mask of the scope's pixels
         self._regions = None
@@ -352,8 +353,30 @@ class FeatureSpaceWidget(QWidget):
 
     # -- features (worker) --------------------------------------------------
 
+    def _hidden_in_shown_window(self) -> bool:
+        """Whether the window is on screen but this widget is not (a collapsed
+        section, a hidden dock). Its features and redraws then wait for
+        :meth:`showEvent`: done on every stroke, they froze the brush for a
+        plot nobody saw.
+        """
+        window = self.window()
+        if window is not self and window.isVisible() and not self.isVisible():
+            self._stale = True
+            return True
+        return False
+
+    def showEvent(self, event):  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self._seed_cache = None
+            self.refresh()
+            self._redraw_seeds()
+
     def refresh(self, *_):
         """Recompute the features of the slice or volume, then redraw."""
+        if self._hidden_in_shown_window():
+            return
         layer = self.image_layer
         if layer is None:
             self._data = None
@@ -510,7 +533,7 @@ class FeatureSpaceWidget(QWidget):
         self._seeds_timer.start()
 
     def _redraw_seeds(self):
-        if self._data is None or self._current is None:
+        if self._data is None or self._current is None or self._hidden_in_shown_window():
             return
         self._draw_seeds()
         if self.mode_combo.currentText() != MODES[0]:

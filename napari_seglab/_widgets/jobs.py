@@ -15,7 +15,11 @@ features, ranking, grow from seeds) goes through a :class:`Job`:
   anything else an error notification. Nothing the user painted is touched;
 * a panel that is closed while a job runs (or the viewer with it) stops the
   job and drops its result without touching a widget; the log says which
-  run it was ("Segmenting 'cells' with Random forest: stopped, ...").
+  run it was ("Segmenting 'cells' with Random forest: stopped, ...");
+* a job with ``busy_after_ms`` shows its busy state (bar, "…" status,
+  elapsed time, Cancel) only once it has run that long. Live previews take
+  20–100 ms: showing and hiding the bar relaid the panel out and repainted
+  the window (~40 ms each with the canvas in it), twice per stroke.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Job:
         Enabled while the job runs.
     viewer : napari.Viewer, optional
         Needed to stop a job whose input layer is removed.
+    busy_after_ms : int, default 0
+        Show the busy state only for a run that lasts longer than this.
     """
 
     #: Emitted with the result when a current job's result has been handled,
@@ -84,7 +90,7 @@ class Job:
     done = Signal(object)
 
     def __init__(self, name, owner, set_status: Callable[[str], None], *, bar=None,
-                 cancel_button=None, viewer=None, quiet_failures=False):
+                 cancel_button=None, viewer=None, quiet_failures=False, busy_after_ms=0):
         self.name = name
         self.run_name = name  # the running (or last) run's name in messages
         self.owner = owner
@@ -98,10 +104,16 @@ class Job:
         self._what = ""
         self._started = 0.0
         self._step_text = ""
+        self._last_step = None
         self._watched = ()
         self._tick = QTimer(owner)  # elapsed time in the status line
         self._tick.setInterval(250)
         self._tick.timeout.connect(self._show_elapsed)
+        self.busy_after_ms = busy_after_ms
+        self._busy_shown = False
+        self._busy_timer = QTimer(owner)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.timeout.connect(self._busy_now)
         if viewer is not None:
             viewer.layers.events.removed.connect(self._layer_removed)
             owner.destroyed.connect(self._disconnect)
@@ -142,6 +154,7 @@ class Job:
         self.worker = worker
         self._what = what
         self._step_text = ""
+        self._last_step = None
         self._started = time.perf_counter()
         self._watched = tuple(reads)
         worker.returned.connect(lambda result: self._returned(result, generation, on_result))
@@ -149,10 +162,21 @@ class Job:
         if hasattr(worker, "yielded"):
             worker.yielded.connect(lambda step: self._step(step, generation))
         worker.finished.connect(lambda: self._finished(generation))
-        self._show_busy(True)
-        self.set_status(f"{what}…")
+        if self.busy_after_ms > 0:
+            self._busy_timer.start(int(self.busy_after_ms))
+        else:
+            self._busy_now()
         worker.start()
         return worker
+
+    def _busy_now(self):
+        if self.worker is None or not _alive(self.owner):
+            return
+        self._show_busy(True)
+        if self._last_step is not None:
+            self._show_step(*self._last_step)
+        else:
+            self.set_status(f"{self._what}…")
 
     def cancel(self, *args, quietly=False, reason=None) -> bool:
         """Stop the running job (its result will not be shown); True if one ran."""
@@ -191,6 +215,11 @@ class Job:
         except (TypeError, ValueError):
             return
         self._step_text = f": {stage} ({done}/{total})"
+        self._last_step = (done, total)
+        if self._busy_shown:  # else shown with the busy state, if the run lasts
+            self._show_step(done, total)
+
+    def _show_step(self, done, total):
         if self.bar is not None and total:
             self.bar.setRange(0, int(total))
             self.bar.setValue(int(done))
@@ -243,6 +272,11 @@ class Job:
     def _show_busy(self, busy):
         if not _alive(self.owner):
             return
+        if not busy:
+            self._busy_timer.stop()
+            if not self._busy_shown:
+                return  # never shown: nothing to hide, no repaint
+        self._busy_shown = busy
         if self.cancel_button is not None:
             self.cancel_button.enabled = busy
         if busy:

@@ -100,8 +100,12 @@ def spatial_shape(data: np.ndarray, channel_axis) -> tuple[int, ...]:
     return data.shape if channel_axis is None else data.shape[:-1]
 
 
-def seeds_array(seeds_layer, image_layer, shape) -> np.ndarray:
+def seeds_array(seeds_layer, image_layer, shape, *, copy=True) -> np.ndarray:
     """A snapshot of the seeds (a copy: painting may go on while we compute).
+
+    With ``copy=False`` the layer's own array is returned, for a caller that
+    copies it in its worker (a 48×512×512 volume's copy froze the brush on
+    every live-preview stroke).
 
     Raises
     ------
@@ -120,7 +124,7 @@ def seeds_array(seeds_layer, image_layer, shape) -> np.ndarray:
             f"image '{image_layer.name}' has {tuple(shape)}. Press 'New seeds layer' "
             "to make one that fits this image."
         )
-    return seeds.copy()
+    return seeds.copy() if copy else seeds
 
 
 def class_names(labels_layer) -> dict[int, str]:

@@ -27,9 +27,14 @@ def _live_in_thread(data, seeds, index, method, features, params, spacing, cache
                     version, channel_axis=None, prepare=False):
     """One preview; with ``prepare``, ``data`` is first made float32 ``spatial + (C,)`` here.
 
+    ``seeds`` is the seeds layer's own array: it is copied here, off the GUI
+    thread. A dab painted during the copy may be half in it; the paint event
+    queues the next preview, which sees it whole.
+
     Returns ``(labels, seconds, model, prepared data)`` or a :class:`Failure`.
     """
     start = time.perf_counter()
+    seeds = np.array(seeds, copy=True)
     try:
         if prepare:  # a whole volume's conversion: not in the GUI thread
             data = prepare_image(data, channel_axis)
@@ -105,7 +110,7 @@ class LivePreviewMixin:
         try:
             data, channel_axis, spacing = self._inputs()
             shape = spatial_shape(data, channel_axis)
-            seeds = seeds_array(seeds_layer, image, shape)
+            seeds = seeds_array(seeds_layer, image, shape, copy=False)
         except InputError as exc:
             self.status.value = f"Live update waits: {exc}"
             return None

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from . import gc_pauses
 from .evaluation import EvaluationWidget
 from .feature_grid import FeatureGrid
 from .guidance import GuidanceWidget
@@ -153,6 +154,12 @@ class SeglabPanel(QWidget):
         # the user has moved the camera since.
         self._camera_at_start = self._camera_state()
         self._fitted_once = False
+        # Full garbage collections, out of the strokes (see gc_pauses).
+        self._freeze_timer = QTimer(self, singleShot=True, interval=0)
+        self._freeze_timer.timeout.connect(self._freeze_heap)
+        self._refreeze_timer = QTimer(self, singleShot=True, interval=500)
+        self._refreeze_timer.timeout.connect(self._refreeze)
+        self.viewer.layers.events.removed.connect(self._layer_removed)
 
     def _camera_state(self):
         camera = self.viewer.camera
@@ -163,6 +170,27 @@ class SeglabPanel(QWidget):
         if not self._fitted_once:
             self._fitted_once = True
             QTimer.singleShot(0, self._fit_view_if_untouched)
+        if not event.spontaneous() and not gc_pauses.held(id(self)):
+            # after this turn: the window and its canvas exist by then
+            self._freeze_timer.start()
+
+    def hideEvent(self, event):  # noqa: N802 (Qt's name)
+        super().hideEvent(event)
+        if not event.spontaneous():  # not a minimised window: docked away or closed
+            self._freeze_timer.stop()
+            gc_pauses.release(id(self))
+
+    def _freeze_heap(self):
+        if self.isVisible() and not gc_pauses.held(id(self)):
+            gc_pauses.hold(id(self))
+
+    def _layer_removed(self, *_):
+        if gc_pauses.held(id(self)):
+            self._refreeze_timer.start()
+
+    def _refreeze(self):
+        if gc_pauses.held(id(self)):
+            gc_pauses.refreeze()
 
     def _fit_view_if_untouched(self):
         if self._camera_state() == self._camera_at_start and len(self.viewer.layers):

@@ -198,15 +198,19 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.job = Job("Segment", self.native, self._set_status, bar=self.progress_bar,
                        cancel_button=self.cancel, viewer=self.viewer)
         self.live_job = Job("Live update", self.native, self._set_status,
-                            bar=self.progress_bar, viewer=self.viewer, quiet_failures=True)
+                            bar=self.progress_bar, viewer=self.viewer, quiet_failures=True,
+                            busy_after_ms=300)
         self.job.done.connect(self._job_done)
         self.live_job.done.connect(self._live_done)
         self._live_pending = False
         # napari emits `paint` before it writes the pixels (data_setitem), so
-        # the legend reads the seeds on the next turn of the event loop.
+        # the legend reads the seeds on a later turn of the event loop: at most
+        # every 150 ms while a stroke goes on. Its text changes with every dab,
+        # and each repaint of the panel recomposes the whole window (~20-40 ms
+        # with a software-rendered canvas).
         self._legend_timer = QTimer(self.native)
         self._legend_timer.setSingleShot(True)
-        self._legend_timer.setInterval(0)
+        self._legend_timer.setInterval(150)
         self._legend_timer.timeout.connect(self._update_legend)
         # Likewise a stroke's pixels are in place on the next turn.
         self._live_timer = QTimer(self.native)  # dies with the widget
@@ -476,7 +480,8 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self._seed_counts.touched(event, None if layer is None else layer.data.shape)
 
     def _schedule_legend(self, *args):
-        self._legend_timer.start()
+        if not self._legend_timer.isActive():
+            self._legend_timer.start()
 
     def _update_legend(self, *args):
         layer = self.seeds.value
