@@ -63,7 +63,7 @@ def segment(
     method : str, default "knn"
         Supervised: ``"knn"``, ``"blend"`` (kNN averaged with a logistic
         regression on the ``"blend"`` bank: retina vessel F1 0.41 → 0.63
-        after corrections vs kNN's 0.33 → 0.37, ~5× kNN's time; see
+        after corrections vs kNN's 0.33 → 0.37, 3–7× kNN's time; see
         :class:`napari_seglab.core.segmenters.BlendSegmenter`),
         ``"nearest_mean"``, ``"random_forest"``,
         ``"context_forest"`` (100 full-depth trees on the ``"octaves"`` bank,

@@ -135,3 +135,18 @@ def test_volume_blockwise_equals_whole(phantom):
     whole = model.predict(volume)
     blocks = predict_blockwise(model, volume, chunks=(12, 48, 48)).compute()
     assert np.array_equal(blocks, whole)
+
+
+@pytest.mark.parametrize("learner, weight", [("logistic", 0.5), ("mlp", 0.4), ("logistic", 0.8)])
+def test_predict_is_the_argmax_of_the_blend(phantom, learner, weight):
+    # predict runs the learner on split kNN votes only (knn_weight >= 0.5):
+    # the labels must still be the argmax of predict_proba everywhere.
+    image, _, seeds = phantom
+    F = compute_features(image, "blend")
+    X = F.reshape(-1, F.shape[-1])
+    model = BlendSegmenter(learner, knn_weight=weight).fit(
+        F[seeds > 0], seeds[seeds > 0], knn_columns=(0, 1, 2))
+    proba = model.predict_proba(X)
+    assert np.array_equal(model.predict(X), model.classes_[proba.argmax(1)])
+    votes = model.knn_.predict_proba(X[:, :3])
+    assert 0 < (votes.max(1) < 1).sum() < X.shape[0] // 2  # some split votes, not most
