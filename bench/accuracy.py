@@ -356,7 +356,10 @@ def peers():
 def ours(all_variants=False):
     methods = [Ours("knn", "ours kNN (segment default)"),
                Ours("random_forest", "ours forest (default)"),
-               Ours("context_forest", "ours context_forest (segment)")]
+               Ours("context_forest", "ours context_forest (segment)"),
+               Ours("blend", "ours blend (kNN+logistic)"),
+               Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
+                                                              "knn_weight": 0.4})]
     try:
         from napari_seglab.core import refine
     except ImportError:
@@ -518,6 +521,15 @@ def speed():
         ("context_forest 30 d12",
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12)),
+        ("segment knn",
+         lambda: napari_seglab.segment(volume, seeds, "knn")),
+        ("segment blend",
+         lambda: napari_seglab.segment(volume, seeds, "blend")),
+        ("blend (kNN+logistic)",
+         lambda: SeededModel("blend").fit(volume, seeds).predict(volume)),
+        ("blend kNN+MLP w.4",
+         lambda: SeededModel("blend", learner="mlp", knn_weight=0.4).fit(volume, seeds)
+         .predict(volume)),
         ("context_forest 30 d12 smooth",
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
@@ -527,6 +539,16 @@ def speed():
     image, truth2 = tissue_phantom((512, 512), random_state=0)
     seeds2 = scribble_seeds(truth2, strokes_per_class=3, length=20)
     print("live stroke on 512² with cached features (fit + predict):")
+    F = compute_features(image, "blend")
+    for label, params in [("ours kNN (segment default)", None),
+                          ("blend (kNN+logistic)", {}),
+                          ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
+        model = SeededModel("knn") if params is None else SeededModel("blend", params=params)
+        G = compute_features(image, "smooth") if params is None else F
+        run = lambda G=G, model=model: model.fit_inputs(G, seeds2).predict_inputs(G)  # noqa: E731
+        run()
+        _, seconds = clock(run)
+        print(f"  {label:<28} {1000 * seconds:7.0f} ms")
     for label, spec, make in [
         ("ours forest (default)", "default", None),
         ("forest100 oct", OCTAVES, lambda: ContextForest(features=OCTAVES)),

@@ -70,6 +70,7 @@ THRESHOLD = {
 EXPECTED_FAILURES = {
     "knn": {**SUPERVISED, "check_dict_unchanged": "the k-d trees are built on the first "
                                                   "predict and kept for the next"},
+    "blend": SUPERVISED,
     "nearest_mean": SUPERVISED,
     "random_forest": {**SUPERVISED, "check_class_weight_classifiers":
                       "class_weight is 'balanced', 'balanced_subsample' or None only"},

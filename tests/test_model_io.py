@@ -23,8 +23,8 @@ def two_images():
 
 def _fit(method, image, seeds):
     params = {"threshold": 0.3} if method == "manual" else None
-    use = seeds if method in ("knn", "nearest_mean", "random_forest", "context_forest", "kmeans",
-                              "gmm") else None
+    use = seeds if method in ("knn", "blend", "nearest_mean", "random_forest",
+                              "context_forest", "kmeans", "gmm") else None
     return SeededModel(method, "minimal", params).fit(image, use, spacing=(1.0, 1.0))
 
 
@@ -319,7 +319,8 @@ def _write_format_1(path, header, arrays):
 
 def _old_input(method):
     return {"local": "image"}.get(method, "features" if method in (
-        "knn", "nearest_mean", "kmeans", "gmm", "random_forest", "context_forest") else "intensity")
+        "knn", "blend", "nearest_mean", "kmeans", "gmm", "random_forest",
+        "context_forest") else "intensity")
 
 
 def _save_as_format_1(path, model):
@@ -398,6 +399,17 @@ def _tiny_v1(method):
                  "check_proba": forest.predict_proba(X).astype(np.float32)}
         expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8) + 1
         return params, {"train_X": X, "train_y": y, **state}, expected
+    elif method == "blend":
+        from napari_seglab.core.segmenters.blend import BlendSegmenter
+
+        params = {"learner": "logistic", "knn_weight": 0.5, "n_neighbors": 3, "C": 1.0,
+                  "hidden_units": 16, "alpha": 0.01, "max_iter": 500, "random_state": 0}
+        X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
+        y = np.repeat([1, 2], 20).astype(np.int64)
+        blend = BlendSegmenter(**params).fit(X, y, knn_columns=(0,))
+        expected = blend.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
+        return params, {"train_X": X, "train_y": y,
+                        "check_proba": blend.predict_proba(X).astype(np.float32)}, expected
     elif method == "local":
         from skimage.filters import threshold_local
 
@@ -422,7 +434,7 @@ def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
         "features": _INTENSITY if kind == "features" else None, "n_channels": 1,
         "n_features": 1, "ndim": 2, "spacing": [1.0, 1.0], "classes": [1, 2],
         "max_per_class": 5000, "balance": True,
-        "refit_on_load": method in ("random_forest", "context_forest")}, arrays)
+        "refit_on_load": method in ("random_forest", "context_forest", "blend")}, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a refitted forest matches its check_proba
         model = load_model(path)

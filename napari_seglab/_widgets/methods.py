@@ -5,6 +5,7 @@ from __future__ import annotations
 #: Methods offered, by display name.
 METHODS = {
     "kNN": "knn",
+    "Blend (kNN + logistic)": "blend",
     "Nearest mean": "nearest_mean",
     "k-means": "kmeans",
     "Gaussian mixture": "gmm",

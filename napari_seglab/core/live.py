@@ -116,7 +116,9 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
                 X_train = np.empty((index_flat.size, feats.shape[-1]), np.float32)
             X_train[rows] = feats[coords[1][rows], coords[2][rows]]
         y_train = seeds.ravel()[index_flat].astype(np.int64)
-        segmenter = model.make_segmenter().fit(X_train, y_train)
+        segmenter = model.make_segmenter()
+        segmenter.fit(X_train, y_train,
+                      **model._layout_params(segmenter, X_train.shape[1], len(spatial)))
         model._last_channels = image.shape[-1]
         model._keep_fitted(segmenter, X_train, y_train, spatial)
     current = cache.get_slice(image, spec, index, **opts)

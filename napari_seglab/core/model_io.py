@@ -435,7 +435,8 @@ def _build(fields, arrays):
     method = fields["method"]
     seg = make_segmenter(method, **fields["params"])
     if fields["refit"]:
-        seg.fit(X, y)
+        seg.fit(X, y, **seg.layout_fit_params(fields["spec"], fields["n_channels"],
+                                              fields["ndim"]))
     else:
         seg.set_state(state)
     got = sorted(int(c) for c in np.asarray(seg.classes_).ravel())

@@ -385,7 +385,7 @@ class SeededModel:
         if getattr(segmenter, "spatial", False):
             segmenter.fit_grid(inputs, train, y_train, finite=finite, spacing=spacing)
         elif not segmenter.unsupervised:
-            segmenter.fit(X_train, y_train)
+            segmenter.fit(X_train, y_train, **self._layout_params(segmenter, n_in, len(spatial)))
         else:
             flat = inputs.reshape(-1, n_in)
             y = None if seeds is None else seeds.ravel()
@@ -395,6 +395,16 @@ class SeededModel:
                 y = None if y is None else y[keep]
             segmenter.fit(flat, y)
         return self._keep_fitted(segmenter, X_train, y_train, spatial)
+
+    def _layout_params(self, segmenter, n_inputs, ndim) -> dict:
+        """``fit``'s layout arguments (:meth:`~.segmenters.base._Segmenter.layout_fit_params`)."""
+        spec = self._spec()
+        what = segmenter.inputs(spec)
+        if not isinstance(what, FeatureSpec):
+            return {}
+        per_channel = what.n_features(1, ndim)
+        n_channels = n_inputs // per_channel if per_channel else 1
+        return segmenter.layout_fit_params(what, n_channels, ndim)
 
     def _balance(self, segmenter) -> bool:
         """Cut classes to the smallest one's count, unless the segmenter weighs them itself."""
@@ -734,7 +744,8 @@ class SeededModel:
             done += 1
             yield "features", done, total
             segmenter = self.make_segmenter()
-            segmenter.fit(X_train, y_train)
+            segmenter.fit(X_train, y_train,
+                          **segmenter.layout_fit_params(spec, data.shape[-1], len(spatial)))
             self._keep_fitted(segmenter, X_train, y_train, spatial)
             self.spacing_ = spacing
             done += 1

@@ -26,11 +26,13 @@ random forest is the exception (``refit_on_load = True``): it is refitted
 from its training samples.
 
 Modules: :mod:`.base` (shared base, checks, linear scoring), :mod:`.knn` and
-:mod:`.knn_grid`, :mod:`.clustering` (nearest mean, k-means), :mod:`.mixture`
+:mod:`.knn_grid`, :mod:`.blend` (kNN averaged with a logistic regression or
+a small MLP), :mod:`.clustering` (nearest mean, k-means), :mod:`.mixture`
 (GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps), :mod:`.thresholds`, :mod:`.registry` (names).
 """
 
 from .base import NotFittedError, PixelInputs, uncertainty
+from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
 from .forest import RandomForestSegmenter
@@ -53,6 +55,7 @@ from .thresholds import (
 __all__ = [
     "SEGMENTERS",
     "THRESHOLD_METHODS",
+    "BlendSegmenter",
     "ContextForestSegmenter",
     "GaussianMixtureSegmenter",
     "KMeansSegmenter",

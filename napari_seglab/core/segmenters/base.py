@@ -92,6 +92,16 @@ class _Segmenter(BaseEstimator):
         """
         return spec
 
+    def layout_fit_params(self, spec, n_channels: int, ndim: int) -> dict:
+        """Keyword arguments of ``fit`` that depend on the columns' layout.
+
+        The pipeline, the live path and model loading call it with the
+        feature spec, channel count and dimensionality of the stack that
+        ``X``'s rows come from, and pass the result to ``fit``. Most
+        segmenters read every column alike: ``{}``.
+        """
+        return {}
+
     def get_state(self) -> dict:
         """The fitted state as plain arrays (name -> ndarray)."""
         self._check_fitted()

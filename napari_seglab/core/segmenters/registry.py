@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
 from .forest import RandomForestSegmenter
@@ -22,6 +23,7 @@ __all__ = ["SEGMENTERS", "make_segmenter"]
 #: method name -> segmenter class, as ``napari_seglab.segment(method=...)`` takes it.
 SEGMENTERS = {
     "knn": KNNSegmenter,
+    "blend": BlendSegmenter,
     "nearest_mean": NearestMeanSegmenter,
     "kmeans": KMeansSegmenter,
     "gmm": GaussianMixtureSegmenter,
