@@ -6,6 +6,7 @@ seeds copied on the GUI thread, a collapsed Feature space section redrawing.
 """
 
 import gc
+import os
 import threading
 import weakref
 
@@ -18,6 +19,7 @@ from napari_seglab._widgets import gc_pauses
 from napari_seglab._widgets.jobs import Job
 from napari_seglab._widgets.panel import SeglabPanel
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+from napari_seglab.core.threads import available
 
 pytestmark = pytest.mark.gui
 
@@ -86,7 +88,7 @@ def test_a_fast_run_does_not_hide_a_slow_run_of_another_job(qtbot):
     assert not bar.isVisibleTo(bar.parent())
 
 
-def test_live_preview_copies_the_seeds_in_its_worker(make_napari_viewer, qtbot, monkeypatch):
+def test_live_preview_copies_the_seeds_in_its_worker_and_spares_a_core(make_napari_viewer, qtbot, monkeypatch):
     viewer = make_napari_viewer()
     image, truth = tissue_phantom((6, 48, 48), random_state=0)
     panel = _panel(viewer, image)
@@ -102,6 +104,10 @@ def test_live_preview_copies_the_seeds_in_its_worker(make_napari_viewer, qtbot, 
         return real(data, seeds_array, *args, **kwargs)
 
     monkeypatch.setattr(live_module, "_live_in_thread", spy)
+    cores = []
+    real_slice = live_module.segment_slice
+    monkeypatch.setattr(live_module, "segment_slice",
+                        lambda *a, **k: cores.append(available()) or real_slice(*a, **k))
     scribbles = scribble_seeds(truth, length=10)
     seeds.data_setitem(np.nonzero(scribbles == 1), 1)
     seg.live.value = True
@@ -111,6 +117,8 @@ def test_live_preview_copies_the_seeds_in_its_worker(make_napari_viewer, qtbot, 
     # The layer's own array goes to the worker (no copy on the GUI thread),
     # and the worker runs off the GUI thread.
     assert threads and all(not on_main and given for on_main, given in threads)
+    # ...and it leaves one core to the GUI thread.
+    assert cores and set(cores) == {max(1, (os.cpu_count() or 1) - 1)}
     result = viewer.layers["segmentation"].data[3]
     assert set(np.unique(result)) == {1, 2}
 
@@ -172,3 +180,22 @@ def test_freezing_can_be_turned_off(make_napari_viewer, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: panel.isVisible(), timeout=10_000)
     qtbot.waitUntil(lambda: not panel._freeze_timer.isActive(), timeout=10_000)
     assert not gc_pauses.held(id(panel)) and gc.get_freeze_count() == 0
+
+
+def test_collapsed_measure_section_measures_when_opened(make_napari_viewer, qtbot, monkeypatch):
+    import napari_seglab._widgets.measure as measure_module
+
+    viewer = make_napari_viewer(show=True)
+    image, truth = tissue_phantom((64, 64), random_state=0)
+    panel = _panel(viewer, image)
+    measure = panel.widgets["Measure"]
+    assert not panel.sections["Measure"].expanded
+    measured = []
+    real = measure_module.segment_statistics
+    monkeypatch.setattr(measure_module, "segment_statistics",
+                        lambda *a, **k: measured.append(1) or real(*a, **k))
+    viewer.add_labels(truth.astype(np.uint8), name="segmentation")
+    qtbot.waitUntil(lambda: measure._stale, timeout=10_000)
+    assert measured == []  # a hidden table is not recomputed
+    panel.expand("Measure")
+    qtbot.waitUntil(lambda: measured == [1] and measure.table.rowCount() == 2, timeout=30_000)  # labels 1, 2

@@ -85,3 +85,24 @@ def test_cache_is_reused_for_images_with_missing_pixels(volume):
     assert seeds[3, 10, 10] == 0  # the hole is not seeded: it must stay missing
     assert segment_slice(holes, seeds, 3, cache=cache)[10, 10] == 0
     assert labels.shape == (64, 64)
+
+
+@pytest.mark.parametrize("method", ["knn", "blend"])
+def test_prediction_in_blocks_equals_one_call(monkeypatch, method):
+    # Live previews predict in short blocks (numpy keeps the GIL through each
+    # call); the labels must be those of one call over the whole image.
+    import napari_seglab.core.live as live_module
+    from napari_seglab.core.pipeline import SeededModel
+
+    image, truth = tissue_phantom((96, 80), random_state=3)
+    seeds = scribble_seeds(truth, length=14)
+    model = SeededModel(method).fit(image, seeds)
+    inputs, _ = model.compute_inputs(image)
+    whole = model.predict_inputs(inputs)
+    monkeypatch.setattr(live_module, "LIVE_BLOCK_PIXELS", 1000)  # 8 blocks, the last short
+    blocks = live_module._predict_in_blocks(model, inputs, None)
+    assert blocks.dtype == whole.dtype and np.array_equal(blocks, whole)
+    finite = np.ones(image.shape, bool)
+    finite[5:9, 10:70] = False
+    blocks = live_module._predict_in_blocks(model, inputs, finite)
+    assert np.array_equal(blocks, np.where(finite, model.predict_inputs(inputs, finite), 0))

@@ -42,6 +42,7 @@ from ..core.features import PRESETS, compute_features
 from ..core.segmenters import make_segmenter
 from .feature_space_plot import TOOLS, FeatureSpacePlot, density_picture, rgba255
 from .layers import InputError, image_arrays, layer_role, spatial_shape
+from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
     import napari
@@ -354,13 +355,8 @@ class FeatureSpaceWidget(QWidget):
     # -- features (worker) --------------------------------------------------
 
     def _hidden_in_shown_window(self) -> bool:
-        """Whether the window is on screen but this widget is not (a collapsed
-        section, a hidden dock). Its features and redraws then wait for
-        :meth:`showEvent`: done on every stroke, they froze the brush for a
-        plot nobody saw.
-        """
-        window = self.window()
-        if window is not self and window.isVisible() and not self.isVisible():
+        """Features and redraws wait for :meth:`showEvent` while the plot is hidden."""
+        if hidden_in_shown_window(self):
             self._stale = True
             return True
         return False

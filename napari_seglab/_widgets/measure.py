@@ -44,6 +44,7 @@ from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
 from ..io.base import is_axis_aligned
 from .layers import follow_undo
+from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
     import napari
@@ -80,6 +81,7 @@ class MeasureWidget(QWidget):
         self.viewer = napari_viewer
         self.table_data = None  # the last SegmentTable shown
         self._generation = 0
+        self._stale = False  # a refresh skipped while hidden, done on show
         self._watched = None
         self._workers = set()
         self._alive = True  # False once closed or deleted: workers still finishing touch no Qt
@@ -257,8 +259,21 @@ class MeasureWidget(QWidget):
         """Refresh the table after a short pause (strokes come in bursts)."""
         self._timer.start()
 
+    def showEvent(self, event):  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
     def refresh(self):
-        """Recompute the statistics in a worker; the newest request wins."""
+        """Recompute the statistics in a worker; the newest request wins.
+
+        While the section is collapsed (its window on screen), it waits to be
+        opened: a live preview's every stroke re-measured the whole volume.
+        """
+        if hidden_in_shown_window(self):
+            self._stale = True
+            return
         self._generation += 1
         generation = self._generation
         labels_layer = self.labels_layer

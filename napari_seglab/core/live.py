@@ -90,7 +90,7 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
     if not volume:
         inputs = cache.get(image, spec, **opts)
         model.fit_inputs(inputs, seeds, finite)
-        labels = _keep_seeds(model.predict_inputs(inputs, finite), seeds)
+        labels = _keep_seeds(_predict_in_blocks(model, inputs, finite), seeds)
         return (labels, model) if return_model else labels
 
     index = int(index)
@@ -122,9 +122,29 @@ def segment_slice(image, seeds, index=None, *, method="knn", features=None, para
         model._last_channels = image.shape[-1]
         model._keep_fitted(segmenter, X_train, y_train, spatial)
     current = cache.get_slice(image, spec, index, **opts)
-    labels = model.predict_inputs(current, None if finite is None else finite[index])
+    labels = _predict_in_blocks(model, current, None if finite is None else finite[index])
     labels = _keep_seeds(labels, seeds[index])
     return (labels, model) if return_model else labels
+
+
+#: Pixels per prediction call of a live preview (one 512² slice).
+LIVE_BLOCK_PIXELS = 1 << 18
+
+
+def _predict_in_blocks(model, inputs, finite):
+    """``model.predict_inputs`` in blocks of :data:`LIVE_BLOCK_PIXELS` pixels.
+
+    The same labels (every segmenter here predicts pixel by pixel). A live
+    preview runs beside the GUI thread, and numpy keeps the GIL through one
+    sort or fancy index of a few million rows: on a 2048² image that froze
+    the brush ~200 ms per stroke. Short calls let the GUI thread in between.
+    """
+    steps = model.iter_predict_inputs(inputs, finite, chunk_pixels=LIVE_BLOCK_PIXELS)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _keep_seeds(labels, seeds):

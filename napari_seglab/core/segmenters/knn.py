@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from ..threads import available
 from .base import (
     _SCALE_STATE,
     _check_choice,
@@ -271,6 +272,7 @@ class KNNSegmenter(ClassifierMixin, _Segmenter):
 
 
 def _workers(n_queries):
-    """Threads for a k-d tree query: all cores unless it is too small to pay
-    for starting them (a few thousand queries take well under a millisecond)."""
-    return -1 if n_queries >= _PARALLEL_MIN_QUERIES else 1
+    """Threads for a k-d tree query: all available cores (:mod:`..threads`)
+    unless it is too small to pay for starting them (a few thousand queries
+    take well under a millisecond)."""
+    return available() if n_queries >= _PARALLEL_MIN_QUERIES else 1
