@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from gui_helpers import dock, paint
 
 import napari_seglab._widgets.jobs as jobs_module
 import napari_seglab._widgets.model_files as model_files_module
@@ -18,16 +19,6 @@ def warnings_shown(monkeypatch):
     for module in (widget_module, model_files_module, thresholds_module, jobs_module):
         monkeypatch.setattr(module, "show_warning", shown.append)
     return shown
-
-
-def dock(viewer, name="Seeded segmentation"):
-    _, widget = viewer.window.add_plugin_dock_widget("napari-seglab", name)
-    return widget
-
-
-def paint(layer, mask, value):
-    index = np.nonzero(mask)
-    layer.data_setitem(index, value)
 
 
 def test_undo_and_redo_of_a_stroke_are_followed(make_napari_viewer, qtbot):

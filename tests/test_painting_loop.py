@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from gui_helpers import dock, paint
 
 import napari_seglab._widgets.layers as layers_module
 import napari_seglab._widgets.live_preview as live_module
@@ -12,15 +13,6 @@ from napari_seglab.core.features import FeatureSpec
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
 
 pytestmark = pytest.mark.gui
-
-
-def dock(viewer, name="Seeded segmentation"):
-    _, widget = viewer.window.add_plugin_dock_widget("napari-seglab", name)
-    return widget
-
-
-def paint(layer, mask, value):
-    layer.data_setitem(np.nonzero(mask), value)
 
 
 class _SizesSorted:

@@ -3,8 +3,8 @@
 import logging
 import sys
 
-import numpy as np
 import pytest
+from gui_helpers import dock
 from napari.utils.notifications import NotificationSeverity, notification_manager
 
 import napari_seglab._widgets.jobs as jobs_module
@@ -12,15 +12,6 @@ import napari_seglab._widgets.model_files as model_files_module
 from napari_seglab.core.phantoms import scribble_seeds
 
 pytestmark = pytest.mark.gui
-
-
-def dock(viewer, name="Seeded segmentation"):
-    _, widget = viewer.window.add_plugin_dock_widget("napari-seglab", name)
-    return widget
-
-
-def paint(layer, mask, value):
-    layer.data_setitem(np.nonzero(mask), value)
 
 
 @pytest.fixture
