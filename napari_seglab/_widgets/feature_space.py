@@ -354,24 +354,17 @@ class FeatureSpaceWidget(QWidget):
 
     # -- features (worker) --------------------------------------------------
 
-    def _hidden_in_shown_window(self) -> bool:
-        """Features and redraws wait for :meth:`showEvent` while the plot is hidden."""
-        if hidden_in_shown_window(self):
-            self._stale = True
-            return True
-        return False
-
     def showEvent(self, event):  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._stale:
             self._stale = False
-            self._seed_cache = None
             self.refresh()
             self._redraw_seeds()
 
     def refresh(self, *_):
         """Recompute the features of the slice or volume, then redraw."""
-        if self._hidden_in_shown_window():
+        if hidden_in_shown_window(self):
+            self._stale = True  # redone in showEvent
             return
         layer = self.image_layer
         if layer is None:
@@ -529,7 +522,10 @@ class FeatureSpaceWidget(QWidget):
         self._seeds_timer.start()
 
     def _redraw_seeds(self):
-        if self._data is None or self._current is None or self._hidden_in_shown_window():
+        if self._data is None or self._current is None:
+            return
+        if hidden_in_shown_window(self):
+            self._stale = True  # redrawn in showEvent
             return
         self._draw_seeds()
         if self.mode_combo.currentText() != MODES[0]:
