@@ -263,6 +263,15 @@ def test_one_segment_with_a_mask_fills_what_it_reaches_and_says_so():
         labels = grow_from_seeds(image, seeds, mask=mask)
     assert (labels[5:15, 5:15] == 4).all()
     assert labels.sum() == 4 * 100
+    # A caller that shows the note itself (the panel, from a worker thread,
+    # where changing warning filters races) turns the warning off.
+    session = GrowFromSeeds(image, mask=mask)
+    session.warn_notes = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = session.update(seeds)
+    assert np.array_equal(quiet, labels)
+    assert session.last_run["message"].startswith("one segment (label 4)")
 
 
 def test_crop_follows_slicer():

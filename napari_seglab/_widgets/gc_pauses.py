@@ -23,7 +23,7 @@ from __future__ import annotations
 import gc
 import os
 
-__all__ = ["enabled", "hold", "refreeze", "release"]
+__all__ = ["enabled", "hold", "held", "refreeze", "release"]
 
 ENV = "SEGLAB_GC_FREEZE"
 
@@ -66,4 +66,5 @@ def release(key: int) -> None:
 
 
 def held(key: int) -> bool:
+    """Whether panel ``key`` holds the heap frozen."""
     return key in _holders

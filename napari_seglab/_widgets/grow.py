@@ -11,7 +11,6 @@ preview into the ``segmentation`` layer as one undoable edit.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,25 +84,24 @@ def _grow_in_thread(session, applied, request: _Request):
     """
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # reported via last_run
-            if session is None:
-                session = GrowFromSeeds(request.image, spacing=request.spacing,
-                                        seed_locality=request.seed_locality,
-                                        intensity_range=request.intensity_range,
-                                        mask=request.mask)
-                applied = {}
-            else:
-                if applied.get("seed_locality") != request.seed_locality:
-                    session.seed_locality = request.seed_locality
-                if applied.get("intensity_range") != request.intensity_range:
-                    session.intensity_range = request.intensity_range
-                if applied.get("mask_key") != request.mask_key:
-                    session.mask = request.mask
-            applied = {"seed_locality": request.seed_locality,
-                       "intensity_range": request.intensity_range,
-                       "mask_key": request.mask_key}
-            labels = session.update(request.seeds)
+        if session is None:
+            session = GrowFromSeeds(request.image, spacing=request.spacing,
+                                    seed_locality=request.seed_locality,
+                                    intensity_range=request.intensity_range,
+                                    mask=request.mask)
+            applied = {}
+            session.warn_notes = False  # its note is shown from last_run (the panel)
+        else:
+            if applied.get("seed_locality") != request.seed_locality:
+                session.seed_locality = request.seed_locality
+            if applied.get("intensity_range") != request.intensity_range:
+                session.intensity_range = request.intensity_range
+            if applied.get("mask_key") != request.mask_key:
+                session.mask = request.mask
+        applied = {"seed_locality": request.seed_locality,
+                   "intensity_range": request.intensity_range,
+                   "mask_key": request.mask_key}
+        labels = session.update(request.seeds)
     except (ValueError, TypeError) as exc:
         return _Failure(str(exc)), session, applied
     run = dict(getattr(session, "last_run", {}) or {})

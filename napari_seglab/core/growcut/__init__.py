@@ -245,6 +245,12 @@ class GrowFromSeeds:
         ``"incremental"``), ``"crop"`` (slices into the image), ``"expanded"``
         (voxels taken from the queue), ``"invalidated"`` and ``"new_seeds"``,
         ``"message"``.
+    warn_notes : bool, default True
+        Whether a note about the run (one segment grown inside a mask or
+        range) is also a ``UserWarning``. A caller that shows
+        ``last_run["message"]`` itself sets it False: warning filters are
+        process-wide, and changing them from a worker thread races with
+        other threads (``warnings.catch_warnings`` is not thread-safe).
 
     Notes
     -----
@@ -286,6 +292,7 @@ class GrowFromSeeds:
         self._state = None
         self._range_cache = None
         self.last_run = {}
+        self.warn_notes = True
 
     # Parameters: setting one drops the grown state.
     @property
@@ -504,7 +511,8 @@ class GrowFromSeeds:
                     "mask / intensity range")
             message = (f"one segment (label {labels[0]}): it fills the voxels it can reach "
                        "inside the mask / intensity range; the rest stays 0")
-            warnings.warn(message, UserWarning, stacklevel=4)
+            if self.warn_notes:
+                warnings.warn(message, UserWarning, stacklevel=4)
             return message
         return f"{labels.size} segments grown"
 
