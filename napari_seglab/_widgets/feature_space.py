@@ -26,7 +26,6 @@ from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -103,6 +102,7 @@ class FeatureSpaceWidget(QWidget):
         self._seed_cache = None
         self._following = True
         self._stale = False  # work skipped while hidden, done on show
+        self._stale_features = False  # ... and it was a refresh, not a redraw
         self._seeds_timer = QTimer(self, singleShot=True, interval=0)
         self._selection = None  # bool mask of the scope's pixels
         self._regions = None
@@ -208,7 +208,7 @@ class FeatureSpaceWidget(QWidget):
         self.paint_button.clicked.connect(self.paint_selection)
         self.mask_button.clicked.connect(self.make_mask)
         self.clear_button.clicked.connect(self.clear_selection)
-        self.export_button.clicked.connect(self._export_dialog)
+        self.export_button.clicked.connect(self.plot.export_dialog)
         self.plot.polygon_changed.connect(self._on_polygon_changed)
         self.plot.polygon_finished.connect(self.select_polygon)
 
@@ -358,13 +358,16 @@ class FeatureSpaceWidget(QWidget):
         super().showEvent(event)
         if self._stale:
             self._stale = False
-            self.refresh()
-            self._redraw_seeds()
+            if self._stale_features:  # a refresh redraws the seeds too (_pair_ready)
+                self._stale_features = False
+                self.refresh()
+            else:
+                self._redraw_seeds()
 
     def refresh(self, *_):
         """Recompute the features of the slice or volume, then redraw."""
         if hidden_in_shown_window(self):
-            self._stale = True  # redone in showEvent
+            self._stale = self._stale_features = True  # redone in showEvent
             return
         layer = self.image_layer
         if layer is None:
@@ -861,15 +864,6 @@ class FeatureSpaceWidget(QWidget):
     def export_plot(self, path):
         """Write the plot as a PNG file; ValueError for another extension."""
         return self.plot.export(path)
-
-    def _export_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "feature_space.png",
-                                              "PNG (*.png)")
-        if path:
-            try:
-                self.export_plot(path)
-            except (OSError, ValueError) as err:
-                show_error(f"Feature space: could not write {path}: {err}")
 
     def closeEvent(self, event):
         """Stop following the viewer (its events outlive this dock)."""

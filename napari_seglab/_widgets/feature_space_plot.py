@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from napari.utils.notifications import show_error
 from qtpy.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, Signal
-from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.feature_space import class_histograms
 from ..core.files import atomic_write
@@ -292,3 +293,13 @@ class FeatureSpacePlot(QWidget):
         with atomic_write(path, "wb") as fh:
             fh.write(data)
         return path
+
+    def export_dialog(self):
+        """Ask where, then :meth:`export`; a failed write is a notification."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "feature_space.png",
+                                              "PNG (*.png)")
+        if path:
+            try:
+                self.export(path)
+            except (OSError, ValueError) as err:
+                show_error(f"Feature space: could not write {path}: {err}")
