@@ -297,9 +297,10 @@ class Ours(Method):
 
     peer = False
 
-    def __init__(self, method, label, features=None, params=None):
+    def __init__(self, method, label, features=None, params=None, local=None):
         self.method, self.name = method, label
         self.spec, self.params = features, params
+        self.local = local  # corrections: refine.local_update (0 = connected changes only)
 
     def feature_key(self):
         return ("ours", self.method, str(self.spec))
@@ -354,10 +355,11 @@ def peers():
 
 
 def ours(all_variants=False):
-    methods = [Ours("knn", "ours kNN (segment default)"),
+    methods = [Ours("knn", "ours kNN"),
                Ours("random_forest", "ours forest (default)"),
                Ours("context_forest", "ours context_forest (segment)"),
-               Ours("blend", "ours blend (kNN+logistic)"),
+               Ours("blend", "ours blend (segment default)"),
+               Ours("blend", "ours blend +local (the panel's Local corrections)", local=0),
                Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
                                                               "knn_weight": 0.4})]
     try:
@@ -512,7 +514,7 @@ def speed():
     for label, run in [
         ("ours forest (default)",
          lambda: SeededModel("random_forest").fit(volume, seeds).predict(volume)),
-        ("ours kNN (segment default)",
+        ("ours kNN",
          lambda: SeededModel("knn").fit(volume, seeds).predict(volume)),
         ("forest100 oct",
          lambda: _oct(volume, seeds, ContextForest(features=OCTAVES))),
@@ -525,7 +527,7 @@ def speed():
          lambda: napari_seglab.segment(volume, seeds, "knn")),
         ("segment blend",
          lambda: napari_seglab.segment(volume, seeds, "blend")),
-        ("blend (kNN+logistic)",
+        ("blend (segment default)",
          lambda: SeededModel("blend").fit(volume, seeds).predict(volume)),
         ("blend kNN+MLP w.4",
          lambda: SeededModel("blend", learner="mlp", knn_weight=0.4).fit(volume, seeds)
@@ -540,8 +542,8 @@ def speed():
     seeds2 = scribble_seeds(truth2, strokes_per_class=3, length=20)
     print("live stroke on 512² with cached features (fit + predict):")
     F = compute_features(image, "blend")
-    for label, params in [("ours kNN (segment default)", None),
-                          ("blend (kNN+logistic)", {}),
+    for label, params in [("ours kNN", None),
+                          ("blend (segment default)", {}),
                           ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
         model = SeededModel("knn") if params is None else SeededModel("blend", params=params)
         G = compute_features(image, "smooth") if params is None else F

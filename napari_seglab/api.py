@@ -40,7 +40,7 @@ def _result_dtype(max_label: int):
 def segment(
     image,
     seeds=None,
-    method="knn",
+    method="blend",
     *,
     spacing=None,
     channel_axis=None,
@@ -60,12 +60,15 @@ def segment(
         labels. Required (with at least two classes) for supervised methods
         (``"knn"``, ``"nearest_mean"``); optional for ``"kmeans"`` and
         ``"otsu"``.
-    method : str, default "knn"
-        Supervised: ``"knn"``, ``"blend"`` (kNN averaged with a logistic
-        regression on the ``"blend"`` bank: retina vessel F1 0.41 → 0.63
-        after corrections vs kNN's 0.33 → 0.37, 3–7× kNN's time; see
-        :class:`napari_seglab.core.segmenters.BlendSegmenter`),
-        ``"nearest_mean"``, ``"random_forest"``,
+    method : str, default "blend"
+        Supervised: ``"blend"`` (the default: a kNN vote averaged with a
+        logistic regression on the ``"blend"`` bank; above kNN on every
+        group of ``bench/accuracy.py``, e.g. retina vessel F1 0.42 → 0.52
+        after corrections vs 0.34 → 0.37, at 3–4× its time, ~0.7 s for
+        4 M voxels; see
+        :class:`napari_seglab.core.segmenters.BlendSegmenter`), ``"knn"``
+        (the fastest; best when training on one image and applying to
+        another of other contrast), ``"nearest_mean"``, ``"random_forest"``,
         ``"context_forest"`` (100 full-depth trees on the ``"octaves"`` bank,
         the most accurate after correction strokes, ~30× slower than kNN;
         image-wide steps ``context_sigmas`` (auto-context), ``smooth_sigma``,
@@ -176,7 +179,7 @@ def _grow(image, seeds, spacing, channel_axis, features, return_proba, params):
                            **params)
 
 
-def prepare_segment(image, seeds=None, method="knn", *, channel_axis=None, features=None,
+def prepare_segment(image, seeds=None, method="blend", *, channel_axis=None, features=None,
                     params=None):
     """Validate :func:`segment`'s inputs: ``(model, data, seeds)`` ready to fit.
 

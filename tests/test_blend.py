@@ -150,3 +150,40 @@ def test_predict_is_the_argmax_of_the_blend(phantom, learner, weight):
     assert np.array_equal(model.predict(X), model.classes_[proba.argmax(1)])
     votes = model.knn_.predict_proba(X[:, :3])
     assert 0 < (votes.max(1) < 1).sum() < X.shape[0] // 2  # some split votes, not most
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_logistic_learner_is_scikit_learns_optimum_and_never_warns(n_classes, monkeypatch,
+                                                                     recwarn):
+    # The blend (the default) fits in the live preview's worker thread, where
+    # warning filters must not be touched (catch_warnings swaps them
+    # process-wide, under the GUI thread): the logistic learner must touch
+    # none and be LogisticRegression's optimum; both learners must be silent
+    # even when stopped by max_iter. (The MLP goes through scikit-learn's
+    # input checks, which use catch_warnings themselves.)
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, 400)
+    X = (rng.normal(size=(400, 6)) + y[:, None] * [1.0, 0.5, 0, 0, 0, 0]).astype(np.float32)
+    reference = BlendSegmenter().fit(X, y)
+
+    def untouchable(*args, **kwargs):
+        raise AssertionError("warning filters changed in a fit")
+
+    for name in ("catch_warnings", "simplefilter", "filterwarnings", "resetwarnings"):
+        monkeypatch.setattr(warnings, name, untouchable)
+    recwarn.clear()
+    assert BlendSegmenter(max_iter=2).fit(X, y).n_iter_ == 2
+    model = BlendSegmenter().fit(X, y)
+    monkeypatch.undo()
+    assert BlendSegmenter(learner="mlp", max_iter=2).fit(X, y).n_iter_ == 2
+    assert not recwarn.list
+    Z = (X - model.mean_) / model.scale_
+    sk = LogisticRegression(C=1.0, max_iter=500).fit(Z, y)
+    (w, b), = model.layers_
+    np.testing.assert_allclose(w, sk.coef_.T, atol=1e-3)
+    np.testing.assert_allclose(b, sk.intercept_, atol=1e-3)
+    np.testing.assert_array_equal(model.predict(X), reference.predict(X))

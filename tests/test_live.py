@@ -36,16 +36,16 @@ def test_default_knn_route_gives_the_exact_knn_labels(volume):
     seeds = scribble_seeds(truth, strokes_per_class=3, random_state=7)
     cache = FeatureCache()
     for _ in range(2):
-        default = segment_slice(image[..., None], seeds, cache=cache)
-        exact = segment_slice(image[..., None], seeds, cache=cache,
+        default = segment_slice(image[..., None], seeds, method="knn", cache=cache)
+        exact = segment_slice(image[..., None], seeds, method="knn", cache=cache,
                               params={"algorithm": "kdtree"})
         assert np.array_equal(default, exact)
         assert napari_seglab.metrics.dice(truth + 1, default, labels=[1, 2, 3])[3] > 0.9
         seeds = seeds.copy()
         seeds[5, 10:60] = 1  # another background stroke
     vol_image, _, vol_seeds = volume
-    assert np.array_equal(segment_slice(vol_image, vol_seeds, 12),
-                          segment_slice(vol_image, vol_seeds, 12,
+    assert np.array_equal(segment_slice(vol_image, vol_seeds, 12, method="knn"),
+                          segment_slice(vol_image, vol_seeds, 12, method="knn",
                                         params={"algorithm": "kdtree"}))
 
 

@@ -368,7 +368,7 @@ def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot
     assert [done for _, done, _ in steps] == list(range(1, 8)) and steps[-1][2] == 7
     assert segmentations(viewer)
     # Progress steps are queued before the result: none can come after it.
-    assert seg.status.value.startswith("kNN:") and not seg.cancel.enabled
+    assert seg.status.value.startswith(f"{seg.method.value}:") and not seg.cancel.enabled
 
 
 def test_manual_threshold_and_the_threshold_gallery(make_napari_viewer, qtbot):
@@ -450,7 +450,7 @@ def test_t1_and_flair_as_channels_train_on_one_subject_apply_to_another(
     # Exactly the headless two-channel model, and a sensible segmentation.
     from napari_seglab.core.model_io import SeededModel
 
-    headless = SeededModel("knn", params={"n_neighbors": 5}).fit(
+    headless = SeededModel("blend", params={"n_neighbors": 5}).fit(
         np.stack([t1, flair], -1), seeds.data, channel_axis=-1)
     np.testing.assert_array_equal(
         result, headless.predict(np.stack([t1_b, flair_b], -1), channel_axis=-1))
@@ -465,7 +465,7 @@ def test_feature_grid_choice_is_what_segment_trains_on(make_napari_viewer, qtbot
     seg, _ = open_sample(viewer)
     paint_scribbles(viewer)
     combo = seg.feature_choice
-    assert combo.native.currentText() == "method's default (smooth)"
+    assert combo.native.currentText() == "method's default (blend)"
     seg.method.value = "Random forest"
     assert combo.native.currentText() == "method's default (default)"
 

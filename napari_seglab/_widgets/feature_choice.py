@@ -21,7 +21,7 @@ class FeatureChoiceMixin:
     """Features of :class:`SegmentationWidget`: ``feature_value`` shown and edited."""
 
     def _feature_choices(self, widget=None):
-        method = METHODS[self.method.value] if hasattr(self, "method") else "knn"
+        method = METHODS[self.method.value] if hasattr(self, "method") else "blend"
         choices = [(f"{METHOD_DEFAULT} ({SEGMENTERS[method].default_features})",
                     METHOD_DEFAULT), *((name, name) for name in PRESETS)]
         value = getattr(self, "feature_value", None)

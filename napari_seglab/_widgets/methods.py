@@ -4,8 +4,8 @@ from __future__ import annotations
 
 #: Methods offered, by display name.
 METHODS = {
-    "kNN": "knn",
     "Blend (kNN + logistic)": "blend",
+    "kNN": "knn",
     "Nearest mean": "nearest_mean",
     "k-means": "kmeans",
     "Gaussian mixture": "gmm",

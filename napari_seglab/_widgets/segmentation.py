@@ -113,7 +113,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         _compact_list(self.channels)
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
         self.new_seeds = PushButton(text="New seeds layer")
-        self.method = ComboBox(label="Method", choices=list(METHODS), value="kNN")
+        self.method = ComboBox(label="Method", choices=list(METHODS), value="Blend (kNN + logistic)")
         self.n_neighbors = SpinBox(label="Neighbours (k)", value=5, min=1, max=99)
         self.n_clusters = SpinBox(
             label="Clusters", value=0, min=0, max=50,
@@ -313,7 +313,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
 
     def _params(self) -> dict:
         method = METHODS[self.method.value]
-        if method == "knn":
+        if method in ("knn", "blend"):
             return {"n_neighbors": int(self.n_neighbors.value)}
         if method == "manual":
             return {"threshold": float(self.threshold.value)}
@@ -438,7 +438,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
     # -- method-dependent controls and legend -----------------------------------
     def _show_method_params(self, *args):
         method = METHODS[self.method.value]
-        self.n_neighbors.visible = method == "knn"
+        self.n_neighbors.visible = method in ("knn", "blend")
         self.n_clusters.visible = method in ("kmeans", "gmm")
         self.threshold.visible = method == "manual"
         self.grow_on_proba.visible = method == "context_forest"

@@ -81,7 +81,7 @@ class SeededModel:
 
     Parameters
     ----------
-    method : str, default "knn"
+    method : str, default "blend"
         A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
     features : FeatureSpec, str or None, default None
         Feature spec or preset name; ``None`` = the method's own preset
@@ -132,7 +132,7 @@ class SeededModel:
     3
     """
 
-    def __init__(self, method="knn", features=None, params=None, *,
+    def __init__(self, method="blend", features=None, params=None, *,
                  max_per_class=MAX_SAMPLES_PER_CLASS, balance=True,
                  max_feature_bytes=None, **segmenter_params):
         if params is not None and not isinstance(params, dict):

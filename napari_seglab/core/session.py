@@ -146,7 +146,7 @@ class Session:
     seeds: SeedsState
     truth: ImageRef | None = None
     features: object = None
-    method: str = "knn"
+    method: str = "blend"
     params: dict = field(default_factory=dict)
     model: bytes | None = field(default=None, repr=False)
     model_trained_on: str | None = None

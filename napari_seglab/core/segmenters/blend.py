@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -183,27 +182,18 @@ class BlendSegmenter(ClassifierMixin, _Segmenter):
         # One BLAS thread: the solvers' products on a few hundred rows are
         # tiny, and OpenBLAS threads on busy cores wait on each other (a
         # logistic fit took 120 ms instead of 7 ms while another job ran).
-        with warnings.catch_warnings(), _blas_controller().limit(limits=1, user_api="blas"):
-            # A few hundred seeds rarely reach the solver's tolerance in
-            # max_iter; the weights are good long before (bench figures).
-            from sklearn.exceptions import ConvergenceWarning
-
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        # No warning filters here: this runs in worker threads, and
+        # warnings.catch_warnings swaps the process-wide filters under the
+        # GUI thread's feet. So the solvers below never warn.
+        with _blas_controller().limit(limits=1, user_api="blas"):
             if self.learner == "logistic":
-                from sklearn.linear_model import LogisticRegression
-
-                est = LogisticRegression(C=float(self.C), max_iter=int(self.max_iter)).fit(
-                    Z, y_index)
-                weights, biases = [est.coef_.T], [est.intercept_]
+                weights, biases, self.n_iter_ = _fit_logistic(
+                    Z, y_index, self.classes_.size, C=float(self.C), max_iter=int(self.max_iter))
             else:
-                from sklearn.neural_network import MLPClassifier
-
-                h = int(self.hidden_units)
-                est = MLPClassifier(hidden_layer_sizes=(h, h), alpha=float(self.alpha),
-                                    max_iter=int(self.max_iter),
-                                    random_state=self.random_state).fit(Z, y_index)
-                weights, biases = est.coefs_, est.intercepts_
-        self.n_iter_ = int(np.max(est.n_iter_))
+                weights, biases, self.n_iter_ = _fit_mlp(
+                    Z, y_index, self.classes_.size, hidden=int(self.hidden_units),
+                    alpha=float(self.alpha), max_iter=int(self.max_iter),
+                    random_state=self.random_state)
         self.layers_ = [(np.asarray(w, np.float32), np.asarray(b, np.float32))
                         for w, b in zip(weights, biases, strict=True)]
         self.n_features_in_ = X.shape[1]
@@ -288,6 +278,69 @@ class BlendSegmenter(ClassifierMixin, _Segmenter):
             proba += w * votes[split]
             index[split] = np.argmax(proba, axis=1)
         return self.classes_[index]
+
+
+def _fit_logistic(Z, y, n_classes, *, C, max_iter, tol=1e-4):
+    """L2-penalised logistic regression by L-BFGS: (weights, biases, iterations).
+
+    scikit-learn's ``LogisticRegression(C=C)`` objective (mean log-loss +
+    ‖W‖² / (2 C n), intercepts not penalised; one unit for two classes, a
+    softmax over every class above) and its solver options, without its
+    ConvergenceWarning: a few hundred seeds rarely reach the tolerance in
+    ``max_iter`` and the weights are good long before.
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit, logsumexp
+
+    Z = np.asarray(Z, np.float64)
+    n, d = Z.shape
+    units = 1 if n_classes == 2 else n_classes
+    onehot = np.eye(n_classes)[y] if units > 1 else y[:, None].astype(np.float64)
+    penalty = 1.0 / (C * n)
+
+    def loss_grad(theta):
+        W, b = theta[:d * units].reshape(d, units), theta[d * units:]
+        z = Z @ W + b
+        if units == 1:
+            loss = -np.sum(onehot * log_expit(z) + (1 - onehot) * log_expit(-z)) / n
+            residual = (expit(z) - onehot) / n
+        else:
+            lse = logsumexp(z, axis=1, keepdims=True)
+            loss = np.sum(lse - np.sum(z * onehot, axis=1, keepdims=True)) / n
+            residual = (np.exp(z - lse) - onehot) / n
+        loss += 0.5 * penalty * np.sum(W * W)
+        grad = np.concatenate([(Z.T @ residual + penalty * W).ravel(), residual.sum(axis=0)])
+        return loss, grad
+
+    res = minimize(loss_grad, np.zeros(d * units + units), jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
+                            "ftol": 64 * np.finfo(float).eps})
+    W, b = res.x[:d * units].reshape(d, units), res.x[d * units:]
+    return [W], [b], int(res.nit)
+
+
+def _fit_mlp(Z, y, n_classes, *, hidden, alpha, max_iter, random_state,
+             tol=1e-4, n_iter_no_change=10):
+    """Two ReLU layers of ``hidden`` units by Adam: (weights, biases, epochs).
+
+    One ``partial_fit`` epoch at a time, stopped as ``MLPClassifier.fit``
+    stops (training loss not better by ``tol`` for ``n_iter_no_change``
+    epochs) or at ``max_iter``, without its ConvergenceWarning.
+    """
+    from sklearn.neural_network import MLPClassifier
+
+    # One random stream across the epochs, as fit draws it (an int would
+    # restart it on each partial_fit: the same batch order every epoch).
+    est = MLPClassifier(hidden_layer_sizes=(hidden, hidden), alpha=alpha,
+                        random_state=np.random.RandomState(random_state))
+    classes = np.arange(n_classes)
+    best, stalled, epochs = np.inf, 0, 0
+    while epochs < max_iter and stalled <= n_iter_no_change:
+        est.partial_fit(Z, y, classes=classes)
+        epochs += 1
+        stalled = stalled + 1 if est.loss_ > best - tol else 0
+        best = min(best, est.loss_)
+    return est.coefs_, est.intercepts_, epochs
 
 
 @functools.lru_cache(maxsize=1)
