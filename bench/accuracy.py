@@ -297,10 +297,11 @@ class Ours(Method):
 
     peer = False
 
-    def __init__(self, method, label, features=None, params=None, local=None):
+    def __init__(self, method, label, features=None, params=None, local=None, groups=None):
         self.method, self.name = method, label
         self.spec, self.params = features, params
         self.local = local  # corrections: refine.local_update (0 = connected changes only)
+        self.groups = groups  # None = every case
 
     def feature_key(self):
         return ("ours", self.method, str(self.spec))
@@ -312,13 +313,19 @@ class Ours(Method):
 
     def features(self, image, spacing):
         inputs, _ = self._model().compute_inputs(image, spacing=spacing, channel_axis=-1)
-        return inputs
+        return inputs, spacing
 
     def fit(self, F, seeds):
-        return self._model().fit_inputs(F, seeds)
+        inputs, _ = F
+        model = self._model().fit_inputs(inputs, seeds)
+        model.bench_seeds = seeds  # grow starts from the seeds of the image segmented
+        return model
 
     def predict(self, model, F):
-        return model.predict_inputs(F)
+        inputs, spacing = F
+        if model._spatial(fit=False):
+            return model._predict_grid(inputs, None, False, model.bench_seeds, spacing)[0]
+        return model.predict_inputs(inputs)
 
 
 class Refined(Method):
@@ -360,6 +367,7 @@ def ours(all_variants=False):
                Ours("context_forest", "ours context_forest (segment)"),
                Ours("blend", "ours blend (segment default)"),
                Ours("blend", "ours blend +local (the panel's Local corrections)", local=0),
+               Ours("blend", "ours blend +grow", params={"grow": True}, groups=("tumour",)),
                Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
                                                               "knn_weight": 0.4})]
     try:

@@ -63,7 +63,7 @@ def test_local_corrections_change_only_what_the_stroke_touches(make_napari_viewe
     seg.method.value = "kNN"
     assert "Next stroke" in panel.sections  # the panel carries the section
     first = np.array(_segment(qtbot, seg).data)
-    guide.local.value = True
+    assert guide.local.value  # on by default
     # A correction stroke of the true class inside the largest error region.
     wrong = (first != truth + 1) & (np.asarray(seeds.data) == 0)
     regions, _ = ndi.label(wrong)
@@ -83,13 +83,20 @@ def test_local_corrections_change_only_what_the_stroke_touches(make_napari_viewe
     assert "Local correction" in guide.status.value
 
 
-def test_context_forest_with_grow_is_offered_in_the_method_menu(make_napari_viewer, qtbot):
+def test_grow_on_the_probabilities_is_offered_for_the_blend_and_context_forest(
+        make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_2d")
     _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
     truth = viewer.layers["ground truth"].data
     _paint(viewer.layers["seeds"], scribble_seeds(truth, strokes_per_class=2))
-    assert seg.grow_on_proba.native.isHidden()  # only for the context forest
+    assert seg.method.value.startswith("Blend") and not seg.grow_on_proba.native.isHidden()
+    seg.grow_on_proba.value = True
+    layer = _segment(qtbot, seg)
+    assert seg.model.method == "blend" and seg.model.segmenter_.grow
+    assert (np.asarray(layer.data) == truth + 1).mean() > 0.8
+    seg.method.value = "kNN"
+    assert seg.grow_on_proba.native.isHidden()  # the option of the blend and the forest
     seg.method.value = "Context forest"
     assert not seg.grow_on_proba.native.isHidden()
     seg.grow_on_proba.value = True

@@ -120,25 +120,8 @@ def test_context_forest_errors_name_the_problem():
         model.predict(F[..., :1])
 
 
-@pytest.mark.skipif(not (DATA / "mr_tumour").is_dir(),
-                    reason="needs ../shared/data/mr_tumour (the shared real-data folder)")
-def test_grow_makes_the_tumour_usable_from_two_strokes():
-    nrrd = pytest.importorskip("nrrd")
-    from scipy import ndimage as ndi
-
-    image, _ = nrrd.read(str(DATA / "mr_tumour" / "brain2_image.nrrd"))
-    label, _ = nrrd.read(str(DATA / "mr_tumour" / "brain2_label.nrrd"))
-    image = np.ascontiguousarray(image.transpose(2, 1, 0)[6:13, 96:224, 128:256], np.float32)
-    truth = (1 + (label.transpose(2, 1, 0)[6:13, 96:224, 128:256] > 0)).astype(np.uint8)
-    spacing = (6.5, 0.78125, 0.78125)
-    seeds = np.zeros(truth.shape, np.uint8)
-    seeds[:, ::24, ::24] = 1  # background clicks all over
-    z = int((truth == 2).sum(axis=(1, 2)).argmax())
-    core = ndi.binary_erosion(truth[z] == 2, iterations=1)
-    rows = np.flatnonzero(core.any(axis=1))
-    row = rows[rows.size // 2]
-    seeds[z, row][core[row]] = 2  # one short stroke across the tumour
-    seeds[(seeds == 1) & (truth == 2)] = 0
+def test_grow_makes_the_tumour_usable_from_two_strokes(tumour_crop):
+    image, truth, seeds, spacing = tumour_crop
     F = compute_features(image, "default", spacing=spacing)
 
     def dice(labels):

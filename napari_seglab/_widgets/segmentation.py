@@ -145,9 +145,9 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
                                          "its result is discarded.")
         self.grow_on_proba = CheckBox(
             text="Grow from the seeds on the probabilities", value=False,
-            tooltip="Context forest: each class spreads from its own strokes through the "
-                    "pixels it is probable at. For one compact object (a tumour, a lesion); "
-                    "not for vessel trees or interleaved tissues.")
+            tooltip="Blend or context forest: on Segment, each class spreads from its own "
+                    "strokes through the pixels it is probable at. For one compact object "
+                    "(a tumour, a lesion); not for vessel trees or interleaved tissues.")
         self.show_uncertainty = CheckBox(
             text="Show uncertainty (where to paint next)", value=False,
             tooltip="An 'uncertainty' layer: 1 - the winning class's probability.")
@@ -313,8 +313,11 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
 
     def _params(self) -> dict:
         method = METHODS[self.method.value]
-        if method in ("knn", "blend"):
+        if method == "knn":
             return {"n_neighbors": int(self.n_neighbors.value)}
+        if method == "blend":
+            return {"n_neighbors": int(self.n_neighbors.value),
+                    "grow": bool(self.grow_on_proba.value)}
         if method == "manual":
             return {"threshold": float(self.threshold.value)}
         if method == "context_forest":
@@ -441,7 +444,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.n_neighbors.visible = method in ("knn", "blend")
         self.n_clusters.visible = method in ("kmeans", "gmm")
         self.threshold.visible = method == "manual"
-        self.grow_on_proba.visible = method == "context_forest"
+        self.grow_on_proba.visible = method in ("blend", "context_forest")
         self.try_thresholds.visible = method in THRESHOLD_METHODS
         if method == "manual":
             self._fit_threshold_range()

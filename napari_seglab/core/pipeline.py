@@ -383,7 +383,8 @@ class SeededModel:
             X_train = inputs.reshape(-1, n_in)[train]
             y_train = seeds.ravel()[train].astype(np.int64)
         if getattr(segmenter, "spatial", False):
-            segmenter.fit_grid(inputs, train, y_train, finite=finite, spacing=spacing)
+            segmenter.fit_grid(inputs, train, y_train, finite=finite, spacing=spacing,
+                               **self._layout_params(segmenter, n_in, len(spatial)))
         elif not segmenter.unsupervised:
             segmenter.fit(X_train, y_train, **self._layout_params(segmenter, n_in, len(spatial)))
         else:
