@@ -1,7 +1,5 @@
 """Refinement of seeded results: smoothing, priors, auto-context, grow, local updates."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,8 +12,6 @@ from napari_seglab.core.refine import (
     local_update,
     smooth_proba,
 )
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _blobs(shape=(64, 64), seed=0):
