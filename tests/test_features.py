@@ -263,8 +263,44 @@ def test_cache_hits_do_not_recompute(monkeypatch):
     cache.invalidate()
     s1 = cache.get_slice(IMG3, "default", 4)
     s2 = cache.get_slice(IMG3, "default", 4)
-    assert s1 is s2 and len(calls) == 4
+    assert np.shares_memory(s1, s2) and len(calls) == 4
     np.testing.assert_allclose(s1, compute_features(IMG3, "default")[4], rtol=1e-6, atol=1e-7)
+
+
+def test_cache_computes_a_block_of_slices_around_a_live_slice(monkeypatch):
+    # A slice's 3D filters read `halo` slices each side: the 2 halo + 1
+    # around it cost about twice one slice, and painting on a neighbouring
+    # slice is then free; when that margin covers most of the volume the
+    # whole stack is computed once (a σ = 8 Gaussian on a 48-slice volume
+    # made every new slice of the live preview cost the whole volume).
+    import napari_seglab.core.feature_cache as fc
+    from napari_seglab.core.features import feature_halo
+
+    calls = []
+    real = fc.compute_features
+    monkeypatch.setattr(fc, "compute_features", lambda *a, **k: calls.append(k) or real(*a, **k))
+    deep = ndi.gaussian_filter(RNG.random((60, 24, 28)), 1).astype(np.float32)
+    halo = feature_halo("smooth", deep.shape)[0]
+    full = compute_features(deep, "smooth")
+    cache = FeatureCache()
+    for z in (30, 30 - halo, 30 + halo, 31):
+        np.testing.assert_allclose(cache.get_slice(deep, "smooth", z), full[z],
+                                   rtol=1e-6, atol=1e-7)
+    assert len(calls) == 1 and calls[0]["region"] == (slice(30 - halo, 30 + halo + 1),)
+    np.testing.assert_allclose(cache.get_slice(deep, "smooth", 31 + halo), full[31 + halo],
+                               rtol=1e-6, atol=1e-7)
+    assert len(calls) == 2 and (cache.hits, cache.misses) == (3, 2)
+
+    calls.clear()
+    wide = FeatureCache()
+    assert feature_halo("blend", IMG3.shape)[0] * 4 + 1 >= IMG3.shape[0]
+    for z in (4, 12, 19):
+        np.testing.assert_allclose(wide.get_slice(IMG3, "blend", z),
+                                   compute_features(IMG3, "blend")[z], rtol=1e-6, atol=1e-6)
+    assert len(calls) == 1 and calls[0].get("region") is None  # the whole stack, once
+    tight = FeatureCache(max_bytes=4 * 5 * deep[0].size * 4 * 3)  # a quarter = 5 slices
+    tight.get_slice(deep, "smooth", 30)
+    assert calls[-1]["region"] == (slice(28, 33),)
 
 
 def test_cache_lru_budget():
