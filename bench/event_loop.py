@@ -3,7 +3,7 @@
 A shown viewer (run under Xvfb), a 48x512x512 volume and a 2048x2048
 image. Strokes are painted through the real layer API (``Labels.paint``,
 what the brush calls, one dab per event-loop turn), with the Segmentation
-Lab panel docked and *Live update* on (kNN). A 5 ms QTimer probe records
+Lab panel docked and *Live update* on (kNN, then the default blend). A 5 ms QTimer probe records
 how late each of its ticks fires: that lateness is the time the GUI thread
 was busy, i.e. how long the brush froze. Printed: p50 / p95 / max stall
 (and p99, and how many ticks were more than 50 ms late) for ours and for
@@ -90,7 +90,7 @@ def paint_strokes(layer, n_strokes, plane_shape, index=None, rng=None, settle=No
         spin(150)
 
 
-def run(shape, n_strokes, with_plugin, result_layer=False):
+def run(shape, n_strokes, with_plugin, result_layer=False, method="kNN"):
     image, truth = tissue_phantom(shape, random_state=1)
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(1600, 1000)
@@ -103,7 +103,7 @@ def run(shape, n_strokes, with_plugin, result_layer=False):
         viewer.window.add_dock_widget(panel, name="Segmentation Lab", area="right")
         seg = panel.segmentation
         seeds = seg.add_seeds_layer()
-        seg.method.value = "kNN"
+        seg.method.value = method
         seg.live.value = True
     else:
         seeds = viewer.add_labels(np.zeros(shape, np.uint8), name="seeds")
@@ -145,8 +145,10 @@ def main(argv=None):
         for with_plugin, result, who in (
                 (False, False, "napari painting with no plugin"),
                 (False, True, "napari, + a result layer, no plugin"),
-                (True, False, "napari-seglab, live kNN")):
-            stalls = run(shape, n_strokes, with_plugin, result)
+                (True, False, "napari-seglab, live kNN"),
+                (True, False, "napari-seglab, live blend (default)")):
+            method = "kNN" if "kNN" in who else "Blend (kNN + logistic)"
+            stalls = run(shape, n_strokes, with_plugin, result, method)
             name = "x".join(map(str, shape))
             print(f"{name:>14} {who:>34} {np.percentile(stalls, 50):6.1f} "
                   f"{np.percentile(stalls, 95):6.1f} {np.percentile(stalls, 99):6.1f} "

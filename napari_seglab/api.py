@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .core.pipeline import SeededModel
-from .core.validation import check_image, check_seeds, image_layout
+from .core.validation import check_image, check_seeds, check_spacing, image_layout
 
 __all__ = ["GROW_FROM_SEEDS", "segment", "prepare_image", "prepare_seeds", "prepare_segment"]
 
@@ -147,10 +149,32 @@ def segment(
     """
     if method == GROW_FROM_SEEDS:
         return _grow(image, seeds, spacing, channel_axis, features, return_proba, params)
+    if features is None:
+        features = _default_spec_for(image, method, spacing, channel_axis)
     model, data, seeds = prepare_segment(image, seeds, method, channel_axis=channel_axis,
                                          features=features, params=params)
     return model.fit_predict(data, seeds, spacing=spacing, channel_axis=-1,
                              return_proba=return_proba)
+
+
+def _default_spec_for(image, method, spacing, channel_axis):
+    """None (the method's preset), or its per-slice form for a volume too thin for it (warned)."""
+    from .core.features import spec_for_shape
+    from .core.segmenters import SEGMENTERS
+
+    segmenter = SEGMENTERS.get(method)
+    if segmenter is None or getattr(segmenter, "input", None) != "features":
+        return None
+    spatial = image_layout(image, channel_axis)[1]
+    if len(spatial) != 3:
+        return None
+    spec, note = spec_for_shape(segmenter.default_features, spatial,
+                                check_spacing(spacing, 3))
+    if not note:
+        return None
+    warnings.warn(f"{note[0].upper()}{note[1:]}; pass features= to choose others.",
+                  UserWarning, stacklevel=3)
+    return spec
 
 
 #: ``segment``'s name for 3D Slicer's *Grow from seeds* (shortest-path competition on

@@ -122,6 +122,25 @@ def test_sigma_is_in_physical_units():
     np.testing.assert_array_equal(in_voxels, in_mm)
 
 
+def test_default_features_go_per_slice_on_a_volume_too_thin_for_them():
+    # The default (the blend) reads a σ = 8 Gaussian: a 10-slice stack cannot
+    # hold it in 3D. As the panel does, segment() then filters each slice in
+    # 2D and says so; features the caller chose are never changed.
+    from dataclasses import replace
+
+    from napari_seglab.core.features import PRESETS
+
+    volume, truth = tissue_phantom((10, 64, 64), random_state=3)
+    seeds = scribble_seeds(truth, strokes_per_class=3, random_state=3)
+    with pytest.warns(UserWarning, match="too thin along its first axis .10 slices"):
+        labels = napari_seglab.segment(volume, seeds)
+    flat = napari_seglab.segment(volume, seeds, features=replace(PRESETS["blend"], mode="2d"))
+    assert np.array_equal(labels, flat)
+    assert np.mean(labels == truth + 1) > 0.9
+    with pytest.raises(ValueError, match="sigma=8"):
+        napari_seglab.segment(volume, seeds, features="blend")
+
+
 def test_non_finite_pixels_get_label_zero_unless_seeded():
     image, truth = regions((40, 60), 2, noise=0.2)
     seeds = strokes(truth)

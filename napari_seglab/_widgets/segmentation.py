@@ -340,32 +340,19 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
     def _spec_for(self, method, shape, spacing):
         """The features to use, and a note when a thin volume forces 2D per slice.
 
-        A 3-slice stack cannot hold a 3D Gaussian of σ 1.6 voxels along its
-        thin axis; filtering each slice in 2D can. Chosen automatically (and
-        said), instead of refusing with a σ the user never typed.
+        Chosen automatically (and said), instead of refusing with a σ the
+        user never typed (:func:`~napari_seglab.core.features.spec_for_shape`).
         """
-        from dataclasses import replace
-
-        from ..core.features import feature_halo, resolve_spec
+        from ..core.features import resolve_spec, spec_for_shape
 
         value = self.feature_value
         if SEGMENTERS[method].input != "features" or len(shape) != 3:
             return value, ""
-        spec = resolve_spec(value, SEGMENTERS[method].default_features)
-        if spec.mode != "3d":
+        spec, note = spec_for_shape(resolve_spec(value, SEGMENTERS[method].default_features),
+                                    shape, spacing)
+        if not note:
             return value, ""
-        try:
-            feature_halo(spec, shape, spacing)
-        except ValueError:
-            flat = replace(spec, mode="2d")
-            try:
-                feature_halo(flat, shape, spacing)
-            except ValueError:
-                return value, ""  # too small even per slice: the core says why
-            return flat, (f"The volume is too thin along its first axis ({shape[0]} slices of "
-                          f"{abs(spacing[0]):g}) for 3D filters at these σ: features are "
-                          "computed per slice (2D). Feature grid… changes it.")
-        return value, ""
+        return spec, f"{note[0].upper()}{note[1:]}. Feature grid… changes it."
 
     def start_segmentation(self, *args):
         """Run the chosen method in a worker; the newest run's result wins."""

@@ -10,7 +10,7 @@ ranks them from the seeds.
 from .engine import compute_features, compute_features_block, fill_non_finite
 from .memory import MemoryEstimate, estimate_memory, total_ram
 from .ranking import rank_features, reduce_channels, suggest_features
-from .seeds import feature_halo, seed_features
+from .seeds import feature_halo, seed_features, spec_for_shape
 from .spec import (  # noqa: F401
     FILTERS,
     ILASTIK_SIGMAS,
@@ -35,6 +35,7 @@ __all__ = [
     "rank_features",
     "reduce_channels",
     "seed_features",
+    "spec_for_shape",
     "suggest_features",
     "total_ram",
 ]

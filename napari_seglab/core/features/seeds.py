@@ -30,6 +30,42 @@ def feature_halo(spec, shape, spacing=None) -> list[int]:
                       tuple(float(s) for s in spacing)).halo)
 
 
+def spec_for_shape(spec, shape, spacing=None):
+    """``spec``, or its 2D-per-slice form when a volume is too thin for its 3D filters.
+
+    A 3-slice stack cannot hold a 3D Gaussian of σ 1.6 voxels along its thin
+    axis (nor a 10-slice stack one of σ 8); filtering each slice in 2D can.
+
+    Returns
+    -------
+    spec : FeatureSpec
+    note : str
+        Empty, or what was changed and why (for a warning or a status line).
+
+    Examples
+    --------
+    >>> spec, note = spec_for_shape("blend", (8, 64, 64))
+    >>> spec.mode, note.split(":")[0]
+    ('2d', 'the volume is too thin along its first axis (8 slices of 1) for 3D filters at these σ')
+    """
+    spec = _resolve_spec(spec)
+    if len(shape) != 3 or spec.mode != "3d":
+        return spec, ""
+    try:
+        feature_halo(spec, shape, spacing)
+    except ValueError:
+        flat = replace(spec, mode="2d")
+        try:
+            feature_halo(flat, shape, spacing)
+        except ValueError:
+            return spec, ""  # too small even per slice: compute_features says why
+        first = 1.0 if spacing is None else abs(float(np.atleast_1d(spacing)[0]))
+        return flat, (f"the volume is too thin along its first axis ({shape[0]} slices of "
+                      f"{first:g}) for 3D filters at these σ: features are computed per "
+                      "slice (2D)")
+    return spec, ""
+
+
 def _seed_boxes(coords, shape, halo):
     """Boxes to compute features in: ``[(rows, box)]``, ``box=None`` = whole image.
 
