@@ -154,9 +154,8 @@ class FeatureCache:
         if full is not None or block is not None:
             self.hits += 1
             return full[index] if full is not None else block[1][index - block[0]]
-        lo, hi = self._block_range(image, spec, index, spacing, channel_axis)
-        if hi - lo == int(np.shape(image)[0]) and self._fits(image, spec, hi - lo,
-                                                             channel_axis, fraction=2):
+        lo, hi, whole_fits = self._block_range(image, spec, index, spacing, channel_axis)
+        if whole_fits:
             return self.get(image, spec, **opts)[index]
         self.misses += 1
         feats = compute_features(image, spec, spacing=spacing, channel_axis=channel_axis,
@@ -175,35 +174,23 @@ class FeatureCache:
                     return what[1], value
         return None
 
-    def _per_slice_bytes(self, image, spec, channel_axis):
-        shape = np.shape(image)
-        spatial = shape if channel_axis is None else tuple(
-            n for a, n in enumerate(shape) if a != channel_axis % len(shape))
-        n_channels = 1 if channel_axis is None else shape[channel_axis]
-        n_features = _resolve_spec(spec).n_features(n_channels, len(spatial))
-        return 4 * n_features * int(np.prod(spatial[1:]))
-
-    def _fits(self, image, spec, n_slices, channel_axis, fraction):
-        return n_slices * self._per_slice_bytes(image, spec, channel_axis) <= (
-            self.max_bytes // fraction)
-
     def _block_range(self, image, spec, index, spacing, channel_axis):
-        """Slices ``[lo, hi)`` to compute for ``index``: its reading margin
-        (clipped to the volume, to a quarter of the budget), or the whole
-        volume when the margin covers most of it."""
+        """Slices ``[lo, hi)`` to compute for ``index``, and whether to compute the
+        whole stack instead: its reading margin (clipped to the volume and to a
+        quarter of the budget), or every slice when the margin covers most of
+        the volume (then the whole stack, if it fits half the budget)."""
         from .features import feature_halo
+        from .validation import image_layout
 
-        shape = np.shape(image)
-        spatial = shape if channel_axis is None else tuple(
-            n for a, n in enumerate(shape) if a != channel_axis % len(shape))
+        _, spatial, n_channels = image_layout(image, channel_axis)
         depth = int(spatial[0])
+        slice_bytes = max(4 * _resolve_spec(spec).n_features(n_channels, len(spatial))
+                          * int(np.prod(spatial[1:])), 1)
         halo = feature_halo(spec, spatial, spacing)[0]
         if 4 * halo + 1 >= depth:
-            return 0, depth
-        most = max(1, self.max_bytes // 4 // max(self._per_slice_bytes(image, spec,
-                                                                       channel_axis), 1))
-        half = min(halo, (most - 1) // 2)
-        return max(0, index - half), min(depth, index + half + 1)
+            return 0, depth, depth * slice_bytes <= self.max_bytes // 2
+        half = min(halo, (max(1, self.max_bytes // 4 // slice_bytes) - 1) // 2)
+        return max(0, index - half), min(depth, index + half + 1), False
 
     def invalidate(self, image=None) -> None:
         """Drop every entry, or only those of ``image``."""
