@@ -213,6 +213,57 @@ def test_every_incremental_update_equals_a_fresh_run(volume):
     assert session.last_run["expanded"] < image.size / 4
 
 
+@pytest.mark.filterwarnings("ignore:one segment:UserWarning")  # seeds outside the range
+@pytest.mark.parametrize("trial", range(8))
+def test_strokes_that_grow_the_crop_keep_the_state_and_equal_a_fresh_run(trial):
+    """A correction stroke outside the seeds' box (where the grow leaked)
+    moves the grown state into the larger crop and re-grows from its edge."""
+    rng = np.random.default_rng(100 + trial)
+    shape = [(40, 52), (14, 26, 30)][trial % 2]
+    image, truth = tissue_phantom(shape, random_state=trial)
+    if trial >= 4:  # an integer CT-like image too
+        image = np.rint(image * 1000 - 500).astype(np.int16)
+    spacing = tuple(rng.uniform(0.5, 3.0, len(shape)))
+    options = {"spacing": spacing, "seed_locality": [0.0, 0.8][trial % 4 // 2]}
+    if trial == 6:
+        options["intensity_range"] = np.percentile(image, [3, 95])
+    if trial == 7:
+        options["mask"] = rng.random(shape) > 0.1
+    seeds = np.zeros(shape, np.uint8)
+    centre = tuple(n // 2 for n in shape)
+    seeds[centre] = 1
+    seeds[tuple(n // 2 + 2 for n in shape)] = 2
+    session = GrowFromSeeds(image, **options)
+    session.update(seeds)
+    modes = []
+    for step in range(8):
+        point = tuple(int(rng.integers(0, n)) for n in shape)
+        line = point[:-1] + (slice(point[-1], point[-1] + 4),)
+        seeds[line] = truth[point] % 3 + 1
+        if step == 5:  # erase a stroke while the crop grows
+            seeds[centre] = 0
+        got = session.update(seeds)
+        modes.append(session.last_run["mode"])
+        np.testing.assert_array_equal(got, fresh(image, seeds, **options),
+                                      err_msg=f"step {step}: {modes[-1]}")
+    assert "extended" in modes
+    assert "full" not in modes
+
+
+def test_a_correction_stroke_regrows_a_fraction_of_the_volume():
+    image, truth = tissue_phantom((24, 64, 64), random_state=11)
+    seeds = scribble_seeds(truth, strokes_per_class=3, length=14, random_state=12)
+    session = GrowFromSeeds(image, spacing=(2.0, 0.8, 0.8))
+    labels = session.update(seeds)
+    full = session.last_run["expanded"]
+    wrong = np.argwhere((labels != truth + 1) & (labels > 0))
+    z, y, x = wrong[len(wrong) // 2]
+    seeds[z, y, max(0, x - 3):x + 3] = truth[z, y, x] + 1
+    session.update(seeds)
+    assert session.last_run["mode"] in ("incremental", "extended")
+    assert session.last_run["expanded"] < full / 3
+
+
 def test_erasing_everything_but_one_label_is_refused_without_changing_state(volume):
     image, _, seeds = volume
     session = GrowFromSeeds(image)

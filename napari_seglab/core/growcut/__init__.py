@@ -26,6 +26,12 @@ Differences from ITK, on purpose
 * **Removed seeds are honoured** (ITK only re-grows from new seeds): the
   voxels a removed seed owned are invalidated and re-grown from the frontier
   of the rest (differential image-foresting transform).
+* **Added seeds re-grow a bounded front.** A new seed only shortens paths:
+  the queue starts from the added seeds alone and stops wherever the new
+  cost is not lower than the stored one, so a correction stroke touches
+  the voxels whose cost or label it changes. A stroke that grows the crop
+  (painted where the grow leaked, outside the seeds' box) moves the grown
+  state into the larger crop and re-grows from the old crop's edge.
 
 Like Slicer, the computation is cropped to the seeds' bounding box plus a
 margin per side of ``max(3, 20 %)`` of the box size (``50 %`` with a mask or
@@ -41,7 +47,7 @@ import numpy as np
 
 from ._kernels import INF as _INF
 from ._kernels import NOT_QUEUED as _NOT_QUEUED
-from ._kernels import _apply_seed_changes, _crop_labels, _grow
+from ._kernels import _apply_seed_changes, _crop_labels, _grow, _max_cost, _move_state
 
 __all__ = ["GrowFromSeeds", "grow_from_seeds", "STATE_BYTES_PER_VOXEL"]
 
@@ -168,6 +174,12 @@ def _crop_box(seeds3, growth):
     return tuple(crop)
 
 
+def _contains(outer, inner):
+    """Whether the crop ``outer`` holds the crop ``inner``."""
+    return all(o_lo <= i_lo and i_hi <= o_hi
+               for (o_lo, o_hi), (i_lo, i_hi) in zip(outer, inner, strict=True))
+
+
 def _neighbourhood(spacing3, pad_shape, planar):
     """Flat offsets and physical step lengths of the 8 or 26 neighbours."""
     _, py, px = pad_shape
@@ -218,7 +230,8 @@ class GrowFromSeeds:
     Call :meth:`update` with the current seeds after every edit; strokes
     added, erased or relabelled since the last call are applied
     incrementally, and the result always equals a fresh run on the same
-    seeds. Changing ``seed_locality``, ``intensity_range`` or ``mask``
+    seeds. Changing ``seed_locality``, ``intensity_range`` or ``mask``, or
+    seeds whose box no longer holds the last crop (erased at its edge),
     makes the next update recompute from scratch.
 
     Parameters
@@ -241,8 +254,8 @@ class GrowFromSeeds:
     Attributes
     ----------
     last_run : dict
-        What the last update did: ``"mode"`` (``"full"`` or
-        ``"incremental"``), ``"crop"`` (slices into the image), ``"expanded"``
+        What the last update did: ``"mode"`` (``"full"``, ``"incremental"``
+        or ``"extended"``: incremental into a larger crop), ``"crop"`` (slices into the image), ``"expanded"``
         (voxels taken from the queue), ``"invalidated"`` and ``"new_seeds"``,
         ``"message"``.
     warn_notes : bool, default True
@@ -389,8 +402,16 @@ class GrowFromSeeds:
                 "no seeds: paint at least two segments (e.g. the structure and the "
                 "background around it), or one segment with a mask / intensity range")
         state = self._state
+        grown = boundary = None
+        if state is not None and state["crop"] != crop and _contains(crop, state["crop"]):
+            # The seeds' box grew (a correction stroke where the grow leaked):
+            # keep the grown state, re-grow only what the larger region changes.
+            grown, boundary = self._extend(state, crop)
         if state is not None and state["crop"] == crop:
             out = self._incremental(state, seeds3)
+        elif grown is not None:
+            out = self._incremental(grown, seeds3, boundary)
+            self._state = grown
         else:
             self._state = None
             state = self._full(seeds3, crop)
@@ -409,7 +430,8 @@ class GrowFromSeeds:
         padded[pad_z:pad_z + nz, 1:-1, 1:-1] = seeds3[zs, ys, xs]
         return padded.reshape(-1)
 
-    def _full(self, seeds3, crop):
+    def _region(self, crop):
+        """Quantised intensities, empty keys and the neighbourhood of a padded crop."""
         image3 = self._image.reshape((1,) * (3 - self._image.ndim) + self._image.shape)
         spacing3 = (1.0,) * (3 - len(self._spacing)) + self._spacing
         zs, ys, xs = (slice(lo, hi) for lo, hi in crop)
@@ -418,8 +440,6 @@ class GrowFromSeeds:
         pad_z = 0 if planar else 1
         pad_shape = (nz + 2 * pad_z, ny + 2, nx + 2)
         n_pad = int(np.prod(pad_shape))
-        self._check_memory(n_pad, seeds3.dtype.itemsize)
-
         region = image3[zs, ys, xs]
         offsets, lengths = _neighbourhood(spacing3, pad_shape, planar)
         offset, scale, steps, max_step = _quantisation(self._value_range(), region.dtype,
@@ -446,34 +466,67 @@ class GrowFromSeeds:
             values[~allowed] = 0
             q[z + pad_z, 1:-1, 1:-1] = values
             key[z + pad_z, 1:-1, 1:-1] = np.where(allowed, _INF, np.int64(0))
-        q = q.reshape(-1)
-        key = key.reshape(-1)
+        shift = max(1, int(n_pad - 1).bit_length())
+        return {"crop": crop, "pad_z": pad_z, "pad_shape": pad_shape, "q": q.reshape(-1),
+                "key": key.reshape(-1), "prv": np.full(n_pad, _NOT_QUEUED, np.int32),
+                "nxt": np.empty(n_pad, np.int32), "offsets": offsets, "steps": steps,
+                "shift": shift, "cap": (1 << (63 - shift)) - 2,
+                "bucket_mask": (1 << int(max_step + 1).bit_length()) - 1}
 
+    def _full(self, seeds3, crop):
+        nz, ny, nx = (hi - lo for lo, hi in crop)
+        pad_z = 0 if nz == 1 else 1
+        self._check_memory((nz + 2 * pad_z) * (ny + 2) * (nx + 2), seeds3.dtype.itemsize)
+        state = self._region(crop)
+        key, shift = state["key"], state["shift"]
         seeds_pad = self._padded_seeds(seeds3, crop, pad_z)
         seed_index = np.flatnonzero(seeds_pad)
         seed_index = seed_index[key[seed_index] != 0]
         message = self._check_labels(seeds_pad[seed_index])
-
-        shift = max(1, int(n_pad - 1).bit_length())
-        cap = (1 << (63 - shift)) - 2
         key[seed_index] = seed_index
-        bucket_mask = (1 << int(max_step + 1).bit_length()) - 1
-        prv = np.full(n_pad, _NOT_QUEUED, np.int32)
-        nxt = np.empty(n_pad, np.int32)
-        expanded = _grow(q, key, prv, nxt, seed_index.astype(np.int64),
-                         np.zeros(seed_index.size, np.int64), offsets, steps, shift,
-                         bucket_mask, cap)
+        expanded = _grow(state["q"], key, state["prv"], state["nxt"],
+                         seed_index.astype(np.int64), np.zeros(seed_index.size, np.int64),
+                         state["offsets"], state["steps"], shift, state["bucket_mask"],
+                         state["cap"])
         out = np.empty((nz, ny, nx), np.int32)
         _crop_labels(key, seeds_pad, out, pad_z, shift)
         self.last_run = {"mode": "full", "crop": tuple(slice(lo, hi) for lo, hi in crop),
                          "expanded": int(expanded), "invalidated": 0,
                          "new_seeds": int(seed_index.size), "message": message}
-        return {"crop": crop, "pad_z": pad_z, "q": q, "key": key, "prv": prv, "nxt": nxt,
-                "seeds": seeds_pad, "offsets": offsets, "steps": steps, "shift": shift,
-                "cap": cap, "bucket_mask": bucket_mask, "message": message,
-                "first_out": out}
+        state.update(seeds=seeds_pad, message=message, first_out=out)
+        return state
 
-    def _incremental(self, state, seeds3):
+    def _extend(self, state, crop):
+        """The grown state moved into a larger crop, and the old crop's outer voxels.
+
+        Every stored key stays the cost of a real path (paths inside the old
+        crop exist in the new one), and all edges inside the old crop are
+        relaxed. Only edges leaving it are not: re-growing from its outer
+        layer (with the seed changes) reaches the same fixed point as a
+        fresh run, so the result equals one voxel for voxel.
+        """
+        nz, ny, nx = (hi - lo for lo, hi in crop)
+        pad_z = 0 if nz == 1 else 1
+        self._check_memory((nz + 2 * pad_z) * (ny + 2) * (nx + 2), 4)
+        grown = self._region(crop)
+        if _max_cost(state["key"], state["shift"]) > grown["cap"]:
+            return None, None  # costs too large for the larger crop's keys
+        at = np.array([old[0] - new[0] for new, old in zip(crop, state["crop"], strict=True)])
+        grew_lo = np.array([old[0] > new[0] for new, old in zip(crop, state["crop"],
+                                                                strict=True)])
+        grew_hi = np.array([old[1] < new[1] for new, old in zip(crop, state["crop"],
+                                                                strict=True)])
+        old_shape = np.array([hi - lo for lo, hi in state["crop"]])
+        seeds = np.zeros(grown["key"].size, np.int32)
+        boundary = _move_state(state["key"], state["seeds"], grown["key"], seeds,
+                               np.array(state["pad_shape"]), state["pad_z"],
+                               np.array(grown["pad_shape"]), pad_z, at, old_shape,
+                               grew_lo, grew_hi, state["shift"], grown["shift"])
+        grown["seeds"] = seeds
+        grown["message"] = state["message"]
+        return grown, boundary
+
+    def _incremental(self, state, seeds3, boundary=None):
         crop, pad_z = state["crop"], state["pad_z"]
         new_pad = self._padded_seeds(seeds3, crop, pad_z)
         key = state["key"]
@@ -483,6 +536,12 @@ class GrowFromSeeds:
         pend, pcost, n_inv, n_new = _apply_seed_changes(
             state["q"], key, state["prv"], state["nxt"], state["seeds"], new_pad,
             state["offsets"], state["steps"], state["shift"], state["cap"])
+        if boundary is not None:
+            boundary = boundary[key[boundary] != _INF]  # not invalidated meanwhile
+            pend = np.concatenate([pend, boundary])
+            pcost = key[pend] >> state["shift"]
+            order = np.argsort(pcost, kind="stable")
+            pend, pcost = pend[order], pcost[order]
         expanded = _grow(state["q"], key, state["prv"], state["nxt"], pend, pcost,
                          state["offsets"], state["steps"], state["shift"],
                          state["bucket_mask"], state["cap"])
@@ -491,7 +550,7 @@ class GrowFromSeeds:
         nz, ny, nx = (hi - lo for lo, hi in crop)
         out = np.empty((nz, ny, nx), np.int32)
         _crop_labels(key, new_pad, out, pad_z, state["shift"])
-        self.last_run = {"mode": "incremental",
+        self.last_run = {"mode": "incremental" if boundary is None else "extended",
                          "crop": tuple(slice(lo, hi) for lo, hi in crop),
                          "expanded": int(expanded), "invalidated": int(n_inv),
                          "new_seeds": int(n_new), "message": message}

@@ -201,3 +201,55 @@ def _crop_labels(key, seeds, out, pad_z, shift):
                     out[z, y, x] = 0
                 else:
                     out[z, y, x] = seeds[k & root_mask]
+
+
+@_jit
+def _max_cost(key, shift):
+    """The largest cost of a reached voxel (0 if none)."""
+    best = np.int64(0)
+    for v in range(key.shape[0]):
+        k = key[v]
+        if k != 0 and k != INF and (k >> shift) > best:
+            best = k >> shift
+    return best
+
+
+@_jit
+def _move_state(old_key, old_seeds, new_key, new_seeds, old_pad, old_pad_z, new_pad,
+                new_pad_z, at, old_shape, grew_lo, grew_hi, old_shift, new_shift):
+    """Copy keys and seeds of a padded crop into a larger padded crop.
+
+    ``at`` is where the old crop starts inside the new one; roots are
+    re-indexed (C order is kept, so the tie rule is too). Returns the new
+    indices of the reached voxels on the old crop's faces that grew: the
+    only voxels with edges that are not relaxed yet.
+    """
+    oz, oy, ox = old_shape[0], old_shape[1], old_shape[2]
+    opy, opx = old_pad[1], old_pad[2]
+    npy, npx = new_pad[1], new_pad[2]
+    old_mask = (np.int64(1) << old_shift) - 1
+    n_face = oz * oy * ox - max(oz - 2, 0) * max(oy - 2, 0) * max(ox - 2, 0)
+    boundary = np.empty(n_face, np.int64)
+    n_b = 0
+    for z in range(oz):
+        for y in range(oy):
+            o = ((z + old_pad_z) * opy + y + 1) * opx + 1
+            n = ((z + at[0] + new_pad_z) * npy + y + at[1] + 1) * npx + at[2] + 1
+            for x in range(ox):
+                new_seeds[n + x] = old_seeds[o + x]
+                k = old_key[o + x]
+                if k == 0 or k == INF:
+                    new_key[n + x] = k
+                    continue
+                r = k & old_mask
+                rz = r // (opy * opx) - old_pad_z
+                ry = (r // opx) % opy - 1
+                rx = r % opx - 1
+                root = ((rz + at[0] + new_pad_z) * npy + ry + at[1] + 1) * npx + rx + at[2] + 1
+                new_key[n + x] = ((k >> old_shift) << new_shift) | root
+                if ((grew_lo[0] and z == 0) or (grew_hi[0] and z == oz - 1)
+                        or (grew_lo[1] and y == 0) or (grew_hi[1] and y == oy - 1)
+                        or (grew_lo[2] and x == 0) or (grew_hi[2] and x == ox - 1)):
+                    boundary[n_b] = n + x
+                    n_b += 1
+    return boundary[:n_b]
