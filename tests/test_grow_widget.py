@@ -12,7 +12,7 @@ from napari_seglab._widgets import grow as grow_module
 from napari_seglab._widgets.cleanup import CleanUpWidget
 from napari_seglab._widgets.grow import PREVIEW_NAME, GrowFromSeedsWidget
 from napari_seglab._widgets.views import OrthogonalViews, current_plane, plane_order
-from napari_seglab.core.growcut import grow_from_seeds
+from napari_seglab.core.growcut import grow_from_seeds, locality_unit
 from napari_seglab.core.phantoms import tissue_phantom
 
 SPACING = (2.0, 1.0, 1.0)
@@ -115,8 +115,12 @@ def test_preview_follows_every_seed_edit_then_apply_and_undo(scene, qtbot):
     assert tuple(viewer.dims.order) == (0, 1, 2)
     _wait_for(qtbot, widget, image, seeds)                # strokes of all planes grow
 
-    widget.locality.setValue(0.5)                         # λ re-runs without a click
-    grown = _wait_for(qtbot, widget, image, seeds, seed_locality=0.5)
+    plain = np.asarray(widget.preview_layer.data).copy()
+    widget.locality.setValue(5.0)                         # λ re-runs without a click
+    lam = 5.0 * locality_unit(image, SPACING)              # the factor in noise steps per voxel
+    grown = _wait_for(qtbot, widget, image, seeds, seed_locality=lam)
+    assert np.count_nonzero(grown != plain) > 0.01 * grown.size   # a visible change
+    assert f"λ = {lam:.3g} per mm" in widget.status.text()
     assert viewer.layers.selection.active is seeds
 
     widget.apply_button.click()
@@ -146,6 +150,8 @@ def test_one_segment_needs_a_mask_or_range_then_cancel(scene, qtbot, monkeypatch
         expected = _wait_for(qtbot, widget, image, seeds, mask=truth > 0,
                              intensity_range=widget.range_slider.value())
     assert "one segment" in widget.status.text()  # the panel says what it did
+    left_out = np.count_nonzero(expected[widget._session.last_run["crop"]] == 0)
+    assert f"{left_out} voxels of the region outside the intensity range" in widget.status.text()
     assert expected.any() and not expected[truth == 0].any()
     assert not expected[image < lo].any()
 

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledDoubleRangeSlider
 
-from ..core.growcut import GrowFromSeeds
+from ..core.growcut import GrowFromSeeds, locality_unit
 from .layers import (
     InputError,
     PaintedCounts,
@@ -68,7 +68,7 @@ class _Request:
     image: np.ndarray | None   # read only for a new session
     spacing: tuple
     seeds: np.ndarray
-    seed_locality: float
+    locality_factor: float     # the panel's 0-10 factor, times locality_unit = λ
     intensity_range: tuple | None
     mask_key: object           # changes when the mask layer or its data changes
     mask: np.ndarray | None    # read only when the session's mask must change
@@ -85,26 +85,32 @@ def _grow_in_thread(session, applied, request: _Request):
     start = time.perf_counter()
     try:
         if session is None:
+            unit = locality_unit(request.image, request.spacing)
             session = GrowFromSeeds(request.image, spacing=request.spacing,
-                                    seed_locality=request.seed_locality,
+                                    seed_locality=request.locality_factor * unit,
                                     intensity_range=request.intensity_range,
                                     mask=request.mask)
             applied = {}
             session.warn_notes = False  # its note is shown from last_run (the panel)
         else:
-            if applied.get("seed_locality") != request.seed_locality:
-                session.seed_locality = request.seed_locality
+            unit = applied["unit"]
+            if applied.get("locality_factor") != request.locality_factor:
+                session.seed_locality = request.locality_factor * unit
             if applied.get("intensity_range") != request.intensity_range:
                 session.intensity_range = request.intensity_range
             if applied.get("mask_key") != request.mask_key:
                 session.mask = request.mask
-        applied = {"seed_locality": request.seed_locality,
+        applied = {"unit": unit, "locality_factor": request.locality_factor,
                    "intensity_range": request.intensity_range,
                    "mask_key": request.mask_key}
         labels = session.update(request.seeds)
     except (ValueError, TypeError) as exc:
         return _Failure(str(exc)), session, applied
     run = dict(getattr(session, "last_run", {}) or {})
+    run["seed_locality"] = session.seed_locality
+    if request.intensity_range is not None or request.mask_key is not None:
+        crop = run.get("crop")
+        run["unlabelled"] = int(np.count_nonzero(labels[crop] == 0)) if crop else 0
     return labels, session, applied, time.perf_counter() - start, run
 
 
@@ -155,15 +161,18 @@ class GrowFromSeedsWidget(QWidget):
         self.mask_combo = _compact(QComboBox())
         self.mask_combo.setToolTip("Optional: growth stays where this layer is nonzero")
         self.locality = QDoubleSpinBox()
-        self.locality.setRange(0.0, 1e6)
-        self.locality.setDecimals(3)
-        self.locality.setSingleStep(0.1)
+        self.locality.setRange(0.0, 10.0)
+        self.locality.setDecimals(1)
+        self.locality.setSingleStep(0.5)
         self.locality.setToolTip(
-            "Seed locality λ: cost per mm of path (0 = intensity only; larger keeps each "
-            "segment nearer to its strokes)")
+            "Seed locality, 0-10 (as in 3D Slicer): 0 = paths cost intensity changes only;\n"
+            "1 = each voxel step costs as much as one typical noise step of this image;\n"
+            "larger keeps each segment nearer to its strokes (stops leaks far from them).\n"
+            "The status line shows the resulting λ in intensity units per mm.")
         self.range_check = QCheckBox("Editable intensity range")
         self.range_check.setToolTip("Voxels outside the range stay unlabelled and are not "
-                                    "crossed (e.g. HU of soft tissue)")
+                                    "crossed (e.g. HU of soft tissue); drag the ends of the "
+                                    "slider. The status line counts the voxels left out.")
         self.range_slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
         self.range_slider.setEnabled(False)
         self.segments = QListWidget()
@@ -444,7 +453,7 @@ class GrowFromSeedsWidget(QWidget):
         return _Request(key=(id(image_layer), id(image_layer.data), self._image_version,
                              spacing),
                         image=None, spacing=spacing, seeds=seeds.copy(),
-                        seed_locality=float(self.locality.value()),
+                        locality_factor=float(self.locality.value()),
                         intensity_range=intensity_range, mask_key=mask_key, mask=None,
                         generation=self._generation)
 
@@ -516,8 +525,12 @@ class GrowFromSeedsWidget(QWidget):
         self._show_preview(labels)
         how = run.get("mode", "")
         note = run.get("message", "")
+        details = [f"seed locality λ = {run.get('seed_locality', 0.0):.3g} per mm"]
+        if "unlabelled" in run:
+            details.append(f"{run['unlabelled']} voxels of the region outside the intensity "
+                           "range / mask or cut off by it stay unlabelled")
         self.status.setText(f"Preview ({how} update) in {seconds:.2f} s"
-                            + (f": {note}" if note else ""))
+                            + (f": {note}" if note else "") + "; " + "; ".join(details))
         self._last_warning = None
 
     def _on_errored(self, exc):

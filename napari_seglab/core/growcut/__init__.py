@@ -49,7 +49,7 @@ from ._kernels import INF as _INF
 from ._kernels import NOT_QUEUED as _NOT_QUEUED
 from ._kernels import _apply_seed_changes, _crop_labels, _grow, _max_cost, _move_state
 
-__all__ = ["GrowFromSeeds", "grow_from_seeds", "STATE_BYTES_PER_VOXEL"]
+__all__ = ["GrowFromSeeds", "grow_from_seeds", "locality_unit", "STATE_BYTES_PER_VOXEL"]
 
 #: Bytes of session state per voxel of the cropped region: quantised
 #: intensity (2), packed cost and root key (8), queue links (4 + 4) and the
@@ -626,3 +626,51 @@ def grow_from_seeds(image, seeds, *, spacing=None, seed_locality=0.0, intensity_
     session = GrowFromSeeds(image, spacing=spacing, seed_locality=seed_locality,
                             intensity_range=intensity_range, mask=mask)
     return session.update(seeds)
+
+
+def locality_unit(image, spacing=None, *, max_samples=1_000_000):
+    """The ``seed_locality`` at which one voxel step costs one typical noise step.
+
+    Intensity differences and path lengths have different units (HU, a.u.;
+    mm), so a raw ``seed_locality`` of 1 means little on an MR whose values
+    span thousands. This is the median absolute difference between
+    neighbours along the last axis (a robust noise scale; a hundredth of the
+    1-99 percentile span if that is 0) per unit of the smallest voxel size:
+    ``seed_locality = factor * locality_unit(image, spacing)`` makes a factor
+    of 1 add one noise step per voxel of path, and 10 make each segment stay
+    clearly nearer to its strokes.
+
+    Parameters
+    ----------
+    image : ndarray, 2D or 3D
+    spacing : sequence of float, optional
+    max_samples : int, default 1_000_000
+        Rows are subsampled to about this many differences.
+
+    Returns
+    -------
+    float
+        Intensity units per unit of physical length (positive; 1.0 for a
+        constant image).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(100.0, 10.0, (64, 64))
+    >>> 10 < locality_unit(image, (0.5, 0.5)) / 2 < 20
+    True
+    """
+    image = _check_image(image)
+    spacing = _check_spacing(spacing, image.ndim)
+    rows = image.reshape(-1, image.shape[-1])
+    step = max(1, rows.size // max(1, max_samples))
+    rows = rows[::step].astype(np.float64)
+    diffs = np.abs(np.diff(rows, axis=-1))
+    diffs = diffs[np.isfinite(diffs)]
+    noise = float(np.median(diffs)) if diffs.size else 0.0
+    if noise <= 0:
+        finite = rows[np.isfinite(rows)]
+        if finite.size:
+            lo, hi = np.percentile(finite, [1, 99])
+            noise = float(hi - lo) / 100
+    return (noise if noise > 0 else 1.0) / min(spacing)
