@@ -10,6 +10,7 @@ from napari_seglab.measure import (
     resample_to_axes,
     resampled_shape,
     segment_statistics,
+    volume_range,
     surface,
     surface_area,
 )
@@ -50,8 +51,66 @@ def test_statistics_of_the_ct_phantom_give_the_tissue_hu():
         assert mask[box].sum() == mask.sum()
     csv = table.to_csv(names={1: "fat", 2: "soft tissue", 3: "bone"})
     header, first = csv.splitlines()[:2]
-    assert header == "label,name,voxels,volume_mm3,mean,std,min,max,bbox"
+    assert header == ("label,name,voxels,volume_mm3,mean,std,min,max,bbox,surface_mm2,"
+                      "sphericity,feret_mm,centroid_mm")
     assert first.startswith("1,fat,")
+
+
+@pytest.mark.parametrize("spacing", [(2.5, 0.7, 0.7), (1.0, 1.0, 1.0), (3.0, 1.0, 0.5)])
+def test_sphere_area_sphericity_feret_and_centroid(spacing):
+    shape = tuple(int(2 * RADIUS / s) + 8 for s in spacing)
+    labels = _sphere(spacing, shape=shape) * 4
+    origin = (-100.0, 20.0, 5.0)
+    row = segment_statistics(labels, spacing=spacing, origin=origin).row(4)
+    assert row["surface_mm2"] == pytest.approx(4 * np.pi * RADIUS ** 2, rel=0.03)
+    assert row["sphericity"] == pytest.approx(1.0, abs=0.03)
+    assert row["feret_mm"] == pytest.approx(2 * RADIUS, abs=max(spacing) / 2)  # half a slice
+    centre = (np.asarray(shape) - 1) * spacing / 2 + origin
+    np.testing.assert_allclose(row["centroid_mm"], centre, atol=0.05)
+    table = segment_statistics(labels, spacing=spacing, shape=False)
+    assert table.row(4)["surface_mm2"] is None and table.row(4)["feret_mm"] is None
+
+
+def test_shape_of_an_elongated_box_and_a_2d_disc():
+    labels = np.zeros((26, 50, 100), np.uint8)
+    labels[3:23, 5:45, 10:90] = 1                      # 20 x 40 x 80 voxels
+    spacing = (2.0, 1.0, 0.5)                          # a 40 mm cube
+    row = segment_statistics(labels, spacing=spacing).row(1)
+    diagonal = 40 * np.sqrt(3)
+    assert 0.95 * diagonal < row["feret_mm"] <= diagonal  # the smoothing rounds the corners
+    cube = np.pi ** (1 / 3) * 6 ** (2 / 3) / 6          # 0.806
+    assert row["sphericity"] == pytest.approx(cube, abs=0.05) and row["sphericity"] < 0.87
+    yy, xx = np.mgrid[:80, :120]
+    disc = ((yy - 40) * 0.5) ** 2 + ((xx - 60) * 0.25) ** 2 <= 12 ** 2   # radius 12 mm
+    row = segment_statistics(disc.astype(np.uint8), spacing=(0.5, 0.25)).row(1)
+    assert row["feret_mm"] == pytest.approx(24.0, rel=0.03)
+    assert row["surface_mm2"] is None and row["sphericity"] is None
+    np.testing.assert_allclose(row["centroid_mm"], (20.0, 15.0), atol=0.01)
+
+
+def test_volume_range_of_a_soft_sphere_at_anisotropic_spacing():
+    spacing = (2.5, 0.7, 0.7)
+    shape = (24, 60, 60)
+    axes = [np.arange(n) * s - (n - 1) * s / 2 for n, s in zip(shape, spacing, strict=True)]
+    z, y, x = np.meshgrid(*axes, indexing="ij")
+    distance = np.sqrt(z ** 2 + y ** 2 + x ** 2)
+    width = 1.5                                         # mm of the logistic border
+    inside = 1 / (1 + np.exp((distance - RADIUS) / width))
+    proba = np.stack([1 - inside, inside], axis=-1)     # classes 1 (outside), 2 (sphere)
+    low, mid, high = volume_range(proba, label=2, spacing=spacing, classes=[1, 2])
+    ball = lambda r: 4 / 3 * np.pi * r ** 3             # noqa: E731
+    # p >= 0.75 inside r - w ln 3, p >= 0.25 inside r + w ln 3, argmax inside r
+    assert low == pytest.approx(ball(RADIUS - width * np.log(3)), rel=0.03)
+    assert mid == pytest.approx(ball(RADIUS), rel=0.02)
+    assert high == pytest.approx(ball(RADIUS + width * np.log(3)), rel=0.03)
+    labels = np.where(inside >= 0.5, 2, 1)
+    labels[0] = 1                                       # an edit after the run
+    assert volume_range(proba, label=2, labels=labels, spacing=spacing, classes=[1, 2])[1] == \
+        np.count_nonzero(labels == 2) * np.prod(spacing)
+    with pytest.raises(ValueError, match="label 3 is not one of the classes"):
+        volume_range(proba, label=3, classes=[1, 2])
+    with pytest.raises(ValueError, match="labels shape"):
+        volume_range(proba, label=2, labels=labels[1:], classes=[1, 2])
 
 
 def test_statistics_reject_mismatched_input():
