@@ -109,8 +109,10 @@ def volume_layer(volume):
         else:
             kwargs["channel_axis"] = data.ndim - 1
             kwargs["name"] = [f"{kwargs['name']} [{c}]" for c in range(data.shape[-1])]
-    window = volume.metadata.get("window")
-    if window and window[1] and window[1] > 0 and not kwargs.get("rgb"):
-        center, width = float(window[0]), float(window[1])
-        kwargs["contrast_limits"] = (center - width / 2, center + width / 2)
+    if not kwargs.get("rgb") and "channel_axis" not in kwargs and (volume.metadata.get("window")
+                                  or volume.kind in ("dicom", "nifti", "nrrd")):
+        # the file's window unless missing or unusable (an MR with a CT window: black)
+        from .core.windowing import display_window
+
+        kwargs["contrast_limits"] = display_window(data, volume.metadata)
     return data, kwargs, "image"

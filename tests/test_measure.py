@@ -10,9 +10,9 @@ from napari_seglab.measure import (
     resample_to_axes,
     resampled_shape,
     segment_statistics,
-    volume_range,
     surface,
     surface_area,
+    volume_range,
 )
 
 SPACING = (2.5, 0.7, 0.7)
