@@ -66,10 +66,15 @@ def current_plane(order, ndim: int, direction=None) -> str | None:
 
 
 def volume_direction(viewer):
-    """The patient direction of the volume on show: the active image's, else the first's."""
+    """The patient direction of the volume on show: the active layer's, else the first's.
+
+    Image layers first (a label map drawn on them shares their grid), then labels.
+    """
     layers = [viewer.layers.selection.active] + list(viewer.layers)
+    layers = ([la for la in layers if isinstance(la, Image)]
+              + [la for la in layers if not isinstance(la, Image)])
     for layer in layers:
-        if isinstance(layer, Image) and layer.ndim >= 3:
+        if layer is not None and layer.ndim >= 3:
             direction = (layer.metadata or {}).get("direction")
             if direction is not None and np.shape(direction) == (3, 3):
                 return np.asarray(direction, float)
