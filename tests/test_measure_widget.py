@@ -124,3 +124,97 @@ def test_a_deleted_dock_lets_go_of_the_viewer(ct_viewer, qtbot):
     assert widget._watched is None
     layer.paint((16, 10, 10), 3)  # no call into the deleted widget
     ct_viewer.add_labels(np.zeros((2, 2), np.uint8), name="other")
+
+
+def test_new_columns_volume_range_from_a_segment_run(make_napari_viewer, qtbot):
+    from napari_seglab.core.phantoms import scribble_seeds
+    from napari_seglab.measure import volume_range
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    widget = MeasureWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.follow_runs(seg)
+    truth = viewer.layers["ground truth"].data
+    seeds = viewer.layers["seeds"]
+    painted = scribble_seeds(truth, strokes_per_class=1)
+    seeds.data_setitem(np.nonzero(painted), painted[np.nonzero(painted)])
+    seg.method.value = "Nearest mean"
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000) as blocker:
+        seg.run.native.click()
+    layer = blocker.args[0]
+    widget.labels_combo.setCurrentText(layer.name)
+    qtbot.waitUntil(lambda: widget.table_data is not None and all(
+        "volume_low_mm3" in row for row in widget.table_data.rows), timeout=20_000)
+    headers = [widget.table.horizontalHeaderItem(c).text()
+               for c in range(widget.table.columnCount())]
+    assert headers[-4:] == ["surface mm²", "sphericity", "Feret mm", "centroid mm"]
+    spacing = tuple(float(v) for v in layer.scale)
+    for r, row in enumerate(widget.table_data.rows):
+        low, mid, high = volume_range(seg.last_proba, label=row["label"], labels=layer.data,
+                                      spacing=spacing, classes=list(seg.model.classes_))
+        assert low <= mid <= high and mid == pytest.approx(row["volume_mm3"])
+        text = widget.table.item(r, headers.index("volume mm³")).text()
+        assert text == f"{mid:.1f} ± {(high - low) / 2:.1f}"
+        assert row["feret_mm"] > 0 and row["surface_mm2"] is None   # 2D: a contour
+        assert widget.table.item(r, headers.index("centroid mm")).text()
+    assert "volume ± half the range" in widget.status.text()
+    csv = widget.table_text().splitlines()[0]
+    assert csv.endswith("centroid_mm,volume_low_mm3,volume_high_mm3")
+
+
+def test_show_3d_surface_picks_a_structure_switches_to_3d_and_follows_edits(ct_viewer, qtbot):
+    widget = MeasureWidget(ct_viewer)
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: widget.table.rowCount() == 3, timeout=20_000)
+    layer = ct_viewer.layers["segmentation"]
+    layer.features = {"index": [0, 1, 2, 3], "name": ["background", "fat", "soft tissue",
+                                                      "bone"]}
+    rows = widget.table_data.rows
+    names = {1: "Background", 2: "soft tissue", 3: "bone"}
+    assert MeasureWidget.default_surface_label(rows, names) == 2
+    assert widget.surface_label.currentText() == "1"      # 'fat' is a structure
+    assert ct_viewer.dims.ndisplay == 2
+    widget.surface_label.setCurrentText("3")
+    widget.surface_button.click()
+    assert ct_viewer.dims.ndisplay == 3
+    name = "segmentation surface 3"
+    qtbot.waitUntil(lambda: name in ct_viewer.layers, timeout=20_000)
+    before = len(ct_viewer.layers[name].data[0])
+    layer.data_setitem(np.nonzero(layer.data == 3), 0)     # the bone erased ...
+    layer.data_setitem((np.array([16]), np.array([60]), np.array([60])), 3)   # ... but one voxel
+    qtbot.waitUntil(lambda: name in ct_viewer.layers
+                    and len(ct_viewer.layers[name].data[0]) < before / 10, timeout=20_000)
+
+
+def test_dicom_seg_without_frame_of_reference_offers_nifti(ct_viewer, qtbot, tmp_path,
+                                                           monkeypatch):
+    import pydicom
+
+    from napari_seglab._widgets import measure as measure_module
+
+    widget = MeasureWidget(ct_viewer)
+    qtbot.addWidget(widget)
+    real_dcmread = pydicom.dcmread
+
+    def without_frame_of_reference(*args, **kwargs):
+        ds = real_dcmread(*args, **kwargs)
+        if "FrameOfReferenceUID" in ds:
+            del ds.FrameOfReferenceUID
+        return ds
+
+    monkeypatch.setattr(pydicom, "dcmread", without_frame_of_reference)
+    seen = []
+
+    def answer(box):                                   # the user picks "Save as NIfTI"
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text() == "Save as NIfTI").click()
+
+    monkeypatch.setattr(measure_module.QMessageBox, "exec", answer)
+    written = widget.export_labels(tmp_path / "seg.dcm")
+    assert "FrameOfReferenceUID" in seen[0]
+    assert str(written).endswith("seg.nii.gz")
+    back = read_image(written)
+    np.testing.assert_array_equal(back.data, ct_viewer.layers["segmentation"].data)
+    assert back.spacing == CT_SPACING

@@ -2,7 +2,10 @@
 
 It reads a labels layer (``segmentation`` by default) and an image layer,
 and shows one row per label: voxels, volume in mm³ (from the layer scale),
-mean, std, min and max of the image (HU on CT). The table follows the labels
+mean, std, min and max of the image (HU on CT), surface area, sphericity,
+maximum Feret diameter and centroid in mm; where the last Segment run left
+class probabilities, the volume reads ``volume ± half the range`` between
+p ≥ 0.75 and p ≥ 0.25 (:func:`~napari_seglab.measure.volume_range`). The table follows the labels
 (paint, fill, erase, undo/redo, replaced data), debounced, computed in a
 thread worker; the newest request wins. From here: copy or export the table,
 show a label as a 3D surface, export the label map (NIfTI, NRRD, TIFF, NPY,
@@ -22,6 +25,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -30,6 +34,7 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -39,11 +44,11 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.files import atomic_write
-from ..core.measure import segment_statistics, surface
+from ..core.measure import segment_statistics, surface, volume_range
 from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
 from ..io.base import is_axis_aligned
-from .layers import follow_undo
+from .layers import follow_undo, unwrap
 from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
@@ -52,7 +57,12 @@ if TYPE_CHECKING:
 #: Table columns (header, key in the statistics row, format).
 TABLE_COLUMNS = (("label", "label", "{}"), ("name", None, "{}"), ("voxels", "voxels", "{}"),
                  ("volume mm³", "volume_mm3", "{:.1f}"), ("mean", "mean", "{:.1f}"),
-                 ("std", "std", "{:.1f}"), ("min", "min", "{:.4g}"), ("max", "max", "{:.4g}"))
+                 ("std", "std", "{:.1f}"), ("min", "min", "{:.4g}"), ("max", "max", "{:.4g}"),
+                 ("surface mm²", "surface_mm2", "{:.1f}"),
+                 ("sphericity", "sphericity", "{:.3f}"), ("Feret mm", "feret_mm", "{:.1f}"),
+                 ("centroid mm", "centroid_mm", "{}"))
+#: Names of segments that are not structures: Show 3D surface skips them by default.
+BACKGROUND_NAMES = ("background", "air", "bg", "outside")
 EXPORT_FILTERS = ("NIfTI (*.nii.gz *.nii)", "NRRD (*.nrrd)", "TIFF (*.tif *.tiff)",
                   "NumPy (*.npy)", "DICOM SEG (*.dcm)")
 DEBOUNCE_MS = 250
@@ -73,6 +83,35 @@ def _names(layer) -> dict:
         return {}
 
 
+def _statistics(labels, image, spacing, origin, probabilities):
+    """The statistics table, with the volume range of each class the probabilities hold."""
+    table = segment_statistics(labels, image, spacing, origin=origin)
+    if probabilities is not None:
+        proba, classes = probabilities
+        for row in table.rows:
+            if row["label"] in classes:
+                low, _, high = volume_range(proba, label=row["label"], labels=labels,
+                                            spacing=spacing, classes=classes)
+                row["volume_low_mm3"], row["volume_high_mm3"] = low, high
+    return table
+
+
+def _cell(row, key, fmt):
+    """The text and tooltip of one table cell."""
+    value = row.get(key)
+    if value is None:
+        return "", ""
+    if key == "centroid_mm":
+        return " ".join(f"{v:.1f}" for v in value), "(z, y, x) in mm, in the layer's world"
+    if key == "volume_mm3" and "volume_low_mm3" in row:
+        low, high = row["volume_low_mm3"], row["volume_high_mm3"]
+        tip = (f"{low:.1f} mm³ where the class probability is ≥ 0.75, {value:.1f} labelled, "
+               f"{high:.1f} where it is ≥ 0.25: ± half that range is the border's "
+               "uncertainty")
+        return f"{value:.1f} ± {(high - low) / 2:.1f}", tip
+    return fmt.format(value), ""
+
+
 class MeasureWidget(QWidget):
     """Statistics table, 3D surface, label map export and resampling."""
 
@@ -85,6 +124,8 @@ class MeasureWidget(QWidget):
         self._watched = None
         self._workers = set()
         self._alive = True  # False once closed or deleted: workers still finishing touch no Qt
+        self._probabilities = None  # (labels layer, proba, classes) of the last Segment run
+        self._surface_shown = None  # (labels layer, label): the surface that follows edits
 
         self.labels_combo = QComboBox()
         self.image_combo = QComboBox()
@@ -116,6 +157,11 @@ class MeasureWidget(QWidget):
         self.smooth_spin.setToolTip("Gaussian smoothing of the mask before meshing "
                                     "(0: the voxel staircase)")
         self.surface_button = QPushButton("Show 3D surface")
+        self.surface_button.setToolTip("Mesh the chosen segment (default: the first that is "
+                                       "not background), switch the view to 3D; the surface "
+                                       "follows edits while 'Follow edits' is ticked")
+        self.follow_surface = QCheckBox("Follow edits")
+        self.follow_surface.setChecked(True)
         self.export_button = QPushButton("Export label map…")
         self.spacing_edit = QLineEdit()
         self.spacing_edit.setPlaceholderText("isotropic")
@@ -134,6 +180,7 @@ class MeasureWidget(QWidget):
         surface_row.addWidget(self.surface_label)
         surface_row.addWidget(self.smooth_spin)
         surface_row.addWidget(self.surface_button)
+        surface_row.addWidget(self.follow_surface)
         resample_row = QHBoxLayout()
         resample_row.addWidget(self.spacing_edit)
         resample_row.addWidget(self.resample_button)
@@ -282,7 +329,6 @@ class MeasureWidget(QWidget):
             self.status.setText("Add or choose a labels layer.")
             return
         labels = np.asarray(labels_layer.data)
-        spacing, _ = _spatial(labels_layer, labels.ndim)
         image_layer = self.image_layer
         image = None
         note = ""
@@ -292,7 +338,9 @@ class MeasureWidget(QWidget):
             else:
                 note = (f"{image_layer.name!r} has shape {tuple(image_layer.data.shape)}, the "
                         f"labels {labels.shape}: intensities left out")
-        worker = create_worker(segment_statistics, labels, image, spacing)
+        spacing, origin = _spatial(labels_layer, labels.ndim)
+        worker = create_worker(_statistics, labels, image, spacing, origin,
+                               self._probabilities_for(labels_layer, labels.shape))
         worker.returned.connect(lambda table: self._on_table(generation, table, note))
         worker.errored.connect(lambda exc: self._on_error(generation, exc))
         self._start(worker)
@@ -321,8 +369,12 @@ class MeasureWidget(QWidget):
         unit = "mm³" if len(table.spacing) == 3 else "mm²"
         total = sum(r["volume_mm3"] for r in table.rows)
         spacing = " × ".join(f"{s:g}" for s in table.spacing)
+        ranged = any("volume_low_mm3" in r for r in table.rows)
         self.status.setText(f"{len(table)} label(s), {total:.1f} {unit} in all; voxel "
-                            f"{spacing} mm" + (f". {note}" if note else ""))
+                            f"{spacing} mm" + ("; volume ± half the range between class "
+                                               "probability ≥ 0.75 and ≥ 0.25" if ranged else "")
+                            + (f". {note}" if note else ""))
+        self._follow_surface(table)
 
     def _show_rows(self, table):
         rows = table.rows if table is not None else []
@@ -330,14 +382,64 @@ class MeasureWidget(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, (_, key, fmt) in enumerate(TABLE_COLUMNS):
-                value = names.get(row["label"], "") if key is None else row[key]
-                text = "" if value is None else fmt.format(value)
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                if key is None:
+                    text, tip = names.get(row["label"], ""), ""
+                else:
+                    text, tip = _cell(row, key, fmt)
+                item = QTableWidgetItem(text)
+                if tip:
+                    item.setToolTip(tip)
+                self.table.setItem(r, c, item)
         current = self.surface_label.currentText()
         self.surface_label.clear()
         self.surface_label.addItems([str(row["label"]) for row in rows])
         if current in [str(row["label"]) for row in rows]:
             self.surface_label.setCurrentText(current)
+        elif rows:
+            self.surface_label.setCurrentText(str(self.default_surface_label(rows, names)))
+
+    @staticmethod
+    def default_surface_label(rows, names):
+        """The first segment whose name is not a background's (else the first)."""
+        for row in rows:
+            if names.get(row["label"], "").strip().lower() not in BACKGROUND_NAMES:
+                return row["label"]
+        return rows[0]["label"]
+
+    # -- probabilities of the last Segment run ----------------------------------------
+
+    def follow_runs(self, segmentation):
+        """Read the class probabilities of each Segment run (for ``volume ± range``).
+
+        ``segmentation`` is the panel's Seeds & method section: it emits
+        ``finished_run(layer)`` and keeps ``last_proba`` (spatial shape +
+        classes, the last axis in the order of ``model.classes_``).
+        """
+        segmentation.keep_proba = True
+        self._segmentation = segmentation
+        segmentation.finished_run.connect(self._on_run)
+
+    def _on_run(self, layer):
+        seg = getattr(self, "_segmentation", None)
+        proba = getattr(seg, "last_proba", None)
+        if layer is None or proba is None:
+            self._probabilities = None
+            return
+        classes = getattr(getattr(seg, "model", None), "classes_", None)
+        classes = ([int(c) for c in np.asarray(classes).ravel()] if classes is not None
+                   else list(range(1, proba.shape[-1] + 1)))
+        if len(classes) != proba.shape[-1]:
+            classes = list(range(1, proba.shape[-1] + 1))
+        self._probabilities = (unwrap(layer), proba, classes)
+        self.schedule_refresh()
+
+    def _probabilities_for(self, layer, shape):
+        if self._probabilities is None:
+            return None
+        run_layer, proba, classes = self._probabilities
+        if run_layer is not unwrap(layer) or proba.shape[:-1] != tuple(shape):
+            return None
+        return proba, classes
 
     def table_text(self, sep=",") -> str:
         """The shown table as CSV (with names), the text Copy puts on the clipboard."""
@@ -373,8 +475,12 @@ class MeasureWidget(QWidget):
 
     # -- surface ---------------------------------------------------------------------
 
-    def show_surface(self, label=None):
-        """Add the surface of ``label`` (default: the chosen one) as a Surface layer."""
+    def show_surface(self, label=None, *, switch=True):
+        """Show the surface of ``label`` (default: the chosen one) as a Surface layer.
+
+        ``switch``: turn the view to 3D. The surface is re-meshed after each
+        edit of the labels while *Follow edits* is ticked.
+        """
         layer = self.labels_layer
         if layer is None or layer.data.ndim != 3:
             show_warning("Show 3D surface needs a 3D labels layer")
@@ -390,6 +496,9 @@ class MeasureWidget(QWidget):
         name = f"{layer.name} surface {label}"
         worker = create_worker(surface, np.asarray(layer.data), label, spacing,
                                self.smooth_spin.value())
+        self._surface_shown = (layer, label)
+        if switch:
+            self.viewer.dims.ndisplay = 3
         worker.returned.connect(lambda mesh: self._add_surface(mesh, name, translate, color))
         worker.errored.connect(lambda exc: show_warning(f"Show 3D surface: {exc}"))
         self._start(worker)
@@ -399,13 +508,24 @@ class MeasureWidget(QWidget):
             return
         vertices, faces = mesh
         colors = np.tile(color, (len(vertices), 1))
-        if name in self.viewer.layers:
+        if name in self.viewer.layers:  # a re-mesh (after an edit): the new mesh replaces it
             self.viewer.layers.remove(name)
         keep_active = self.viewer.layers.selection.active
         self.viewer.add_surface((vertices, faces), name=name, translate=translate,
                                 vertex_colors=colors, shading="smooth", opacity=0.8)
         if keep_active is not None and keep_active in self.viewer.layers:
             self.viewer.layers.selection.active = keep_active
+
+    def _follow_surface(self, table):
+        if self._surface_shown is None or not self.follow_surface.isChecked():
+            return
+        layer, label = self._surface_shown
+        name = f"{layer.name} surface {label}"
+        if layer is not self.labels_layer or name not in self.viewer.layers:
+            self._surface_shown = None  # the surface was closed: stop following
+            return
+        if label in [row["label"] for row in table.rows]:
+            self.show_surface(label, switch=False)
 
     # -- export ----------------------------------------------------------------------
 
@@ -442,10 +562,32 @@ class MeasureWidget(QWidget):
                 written = write_labels(path, labels, spacing=spacing, origin=origin,
                                        direction=direction)
         except (ValueError, TypeError, OSError) as exc:
+            if str(path).lower().endswith(".dcm") and "export NIfTI or NRRD" in str(exc):
+                return self._offer_volume_formats(path, str(exc))
             show_error(f"Export label map: {exc}")
             return None
         show_info(f"Wrote {written}")
         return written
+
+    def _offer_volume_formats(self, path, message):
+        """DICOM SEG refused (a missing tag): offer NIfTI or NRRD in the same dialog."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("DICOM SEG export")
+        box.setText(f"DICOM SEG cannot be written: {message}.")
+        box.setInformativeText("Save the label map with its spacing, origin and direction "
+                               "as NIfTI or NRRD instead?")
+        nifti = box.addButton("Save as NIfTI", QMessageBox.ButtonRole.AcceptRole)
+        nrrd = box.addButton("Save as NRRD", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        self.fallback_dialog = box  # tests answer it
+        box.exec()
+        chosen = box.clickedButton()
+        self.fallback_dialog = None
+        if chosen not in (nifti, nrrd):
+            return None
+        stem = str(path)[:-len(".dcm")]
+        return self.export_labels(stem + (".nii.gz" if chosen is nifti else ".nrrd"))
 
     def _dicom_source(self, labels):
         from .._writer import find_dicom_source

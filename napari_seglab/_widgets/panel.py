@@ -130,6 +130,8 @@ class SeglabPanel(QWidget):
             widget = cls(napari_viewer)
             self.widgets[title] = widget
             self._add(title, widget, expanded)
+        if "Measure" in self.widgets:  # volume ± range from each Segment run's probabilities
+            self.widgets["Measure"].follow_runs(seg)
         self._layout.addStretch(1)
         _wrap_labels(content)
         seg.attach_feature_grid(self.features, reveal=lambda: self.expand("Features"))

@@ -247,22 +247,30 @@ def _boundary(mask, spacing):
 
 
 def _feret(points):
-    """The largest distance between two points (over their convex hull's vertices)."""
+    """The largest distance between two points (over their convex hull's vertices).
+
+    Points are taken by decreasing distance from their mean, each against
+    all: once twice the next one's distance is no more than the best pair,
+    no later pair can beat it (a few passes for round and long shapes alike).
+    """
     from scipy.spatial import ConvexHull, QhullError
 
-    points = np.unique(np.asarray(points, float), axis=0)
+    points = np.asarray(points, float)
     if len(points) < 2:
         return 0.0
     try:
         points = points[ConvexHull(points).vertices]
     except (QhullError, ValueError):  # flat or collinear: every point stays a candidate
         pass
+    radius = np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1))
+    order = np.argsort(-radius)
+    points, radius = points[order], radius[order]
     best = 0.0
-    for start in range(0, len(points), 512):  # bounded memory: 512 x n distances at a time
-        chunk = points[start:start + 512]
-        d2 = ((chunk[:, None, :] - points[None, :, :]) ** 2).sum(-1)
-        best = max(best, float(d2.max()))
-    return float(np.sqrt(best))
+    for i in range(len(points)):
+        if 2 * radius[i] <= best:
+            break
+        best = max(best, float(np.sqrt(((points - points[i]) ** 2).sum(axis=1).max())))
+    return best
 
 
 def volume_range(proba, *, label, labels=None, spacing=None, classes=None):
@@ -386,7 +394,9 @@ def surface(labels, label, spacing=None, smooth=0.0):
     crop = mask[tuple(slice(a, b) for a, b in zip(start, stop, strict=False))].astype(np.float32)
     crop = np.pad(crop, 1)
     if smooth > 0:
-        crop = ndimage.gaussian_filter(crop, sigma)
+        smoothed = ndimage.gaussian_filter(crop, sigma)
+        if smoothed.max() > 0.5:  # else too thin to survive it: the staircase
+            crop = smoothed
     vertices, faces, _, _ = marching_cubes(crop, level=0.5, spacing=tuple(spacing))
     vertices += (np.asarray(start) - 1) * spacing
     return vertices.astype(np.float32), faces.astype(np.int32)
