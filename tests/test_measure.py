@@ -71,6 +71,16 @@ def test_sphere_area_sphericity_feret_and_centroid(spacing):
     assert table.row(4)["surface_mm2"] is None and table.row(4)["feret_mm"] is None
 
 
+@pytest.mark.parametrize("spacing, radius", [((3.0, 1.0, 0.5), 6.0), ((6.5, 0.78, 0.78), 12.0)])
+def test_a_small_ball_on_thick_slices_keeps_its_area(spacing, radius):
+    """Smoothing away the staircase shrinks a small ball: the mesh is scaled back."""
+    shape = tuple(int(2 * radius / s) + 8 for s in spacing)
+    row = segment_statistics(_sphere(spacing, radius, shape), spacing=spacing).row(1)
+    assert row["surface_mm2"] == pytest.approx(4 * np.pi * radius ** 2, rel=0.05)
+    assert row["sphericity"] == pytest.approx(1.0, abs=0.06)
+    assert row["feret_mm"] == pytest.approx(2 * radius, abs=max(spacing) / 2)
+
+
 def test_shape_of_an_elongated_box_and_a_2d_disc():
     labels = np.zeros((26, 50, 100), np.uint8)
     labels[3:23, 5:45, 10:90] = 1                      # 20 x 40 x 80 voxels
