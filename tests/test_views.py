@@ -75,6 +75,10 @@ def test_dicom_series_planes_are_radiological(make_napari_viewer, qtbot):
     assert tuple(viewer.camera.orientation2d) == ("down", "right")  # anterior up
     assert _left_is_right(viewer, image)
     np.testing.assert_array_equal(image.data, ct_phantom_sample()[0][0])  # data untouched
+    views.buttons["Coronal"].click()
+    viewer.layers.clear()                                   # a 2D image next: no flip left
+    viewer.add_image(np.zeros((8, 8)))
+    assert tuple(viewer.camera.orientation2d) == ("down", "right")
 
 
 @pytest.mark.parametrize("kind", ["ras", "sagittal"])

@@ -160,6 +160,7 @@ class OrthogonalViews(QWidget):
         dims.ndisplay = 2
         dims.order = order
         self.viewer.camera.orientation2d = plane_axes(plane, direction)[1]
+        self._oriented = True
         self._sync()
 
     def set_window(self, choice: str):
@@ -182,6 +183,10 @@ class OrthogonalViews(QWidget):
             button.setEnabled(volume)
         plane = (current_plane(dims.order, dims.ndim, volume_direction(self.viewer))
                  if dims.ndisplay == 2 else None)
+        if getattr(self, "_oriented", False) and dims.ndisplay == 2 and plane is None:
+            # our flip must not outlive our plane (a 2D image opened next, axes rolled)
+            self.viewer.camera.orientation2d = ("down", "right")
+            self._oriented = False
         self.group.setExclusive(False)  # allows "none checked" for other orders
         for name, button in self.buttons.items():
             button.setChecked(name == plane)
