@@ -84,6 +84,41 @@ def shoot(width, height, planes):
     return written
 
 
+def shoot_range(width, height):
+    """The CT phantom sample, a few strokes, Segment: the Measure table with volume ± range."""
+    from napari_seglab.core.phantoms import scribble_seeds
+
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(width, height)
+    viewer.open_sample("napari-seglab", "ct_phantom")
+    dock, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    viewer.window._qt_window.resizeDocks([dock], [int(width * 0.42)], Qt.Orientation.Horizontal)
+    seeds = viewer.layers["seeds"]
+    strokes = scribble_seeds(viewer.layers["ground truth"].data, strokes_per_class=3)
+    index = np.nonzero(strokes)
+    seeds.data_setitem(index, strokes[index])
+    done = []
+    panel.segmentation.finished_run.connect(done.append)
+    panel.segmentation.run.native.click()
+    _wait(lambda: bool(done), 180)
+    for title, section in panel.sections.items():
+        section.set_expanded(title == "Measure")
+    measure = panel.widgets["Measure"]
+    measure.labels_combo.setCurrentText(done[0].name)
+    _wait(lambda: measure.table_data is not None
+          and any("volume_low_mm3" in row for row in measure.table_data.rows))
+    views = panel.widgets["Grow from seeds"].views
+    views.buttons["Coronal"].click()
+    viewer.reset_view()
+    panel.scroll.ensureWidgetVisible(measure.table)
+    _wait(lambda: False, 1.5)
+    out = DOCS / f"measure_range_{width}x{height}.png"
+    viewer.screenshot(str(out), canvas_only=False)
+    viewer.close()
+    return out
+
+
 if __name__ == "__main__":
     print(shoot(1280, 800, ["Coronal"]))
     print(shoot(1920, 1080, ["Coronal", "Sagittal"]))
+    print(shoot_range(1920, 1080))
