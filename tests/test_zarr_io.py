@@ -6,11 +6,11 @@ import pytest
 zarr = pytest.importorskip("zarr")
 da = pytest.importorskip("dask.array")
 
-from napari_seglab._zarr import (  # noqa: E402
+from napari_seglab._reader import napari_get_reader  # noqa: E402
+from napari_seglab.io.zarr_store import (  # noqa: E402
     create_labels_array,
     create_plain_array,
     is_zarr,
-    napari_get_reader,
     open_zarr,
     read_zarr,
 )
