@@ -126,6 +126,8 @@ def test_errors_name_the_file_and_the_fix(files, capsys):
     assert cli.main(["apply", str(model), img, "-o", str(folder / "out.xyz")]) == 2
     assert "end it in .zarr" in capsys.readouterr().err
     assert cli.main(["apply", str(model), img, "-o", str(folder / "img.npy")]) == 2
+    assert "is an input of this run" in capsys.readouterr().err
+    assert cli.main(["apply", str(model), img, "-o", str(folder / "truth.npy")]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert cli.main(["apply", str(model), img, "-o", "x.zarr", "--memory-limit", "lots"]) == 2
     assert cli.main(["apply", str(model), img, "-o", "x.zarr", "--bogus"]) == 2

@@ -225,6 +225,12 @@ def read_nrrd(path) -> Volume:
             affine[:3, k] = vectors[2 - k][::-1]
         origin = np.asarray(header.get("space origin", np.zeros(3)), float) * signs
         affine[:3, 3] = origin[::-1]
+    elif directions is not None and n == 2 and len(directions[spatial[0]]) == 2:
+        vectors = [directions[i] for i in spatial]  # file order x, y
+        for k in range(2):
+            affine[:2, k] = vectors[1 - k][::-1]
+        origin = np.asarray(header.get("space origin", np.zeros(2)), float)
+        affine[:2, 2] = origin[::-1]
     else:
         spacings = header.get("spacings")
         if spacings is not None:
@@ -463,8 +469,8 @@ def write_volume(path, data, *, spacing=None, origin=None, direction=None, label
     fmt = LABEL_SUFFIXES[suffix]
     if fmt == "nifti":
         _write_nifti(path, *_as_3d(data, spacing, origin, direction), gz=suffix == ".nii.gz")
-    elif fmt == "nrrd":
-        _write_nrrd(path, *_as_3d(data, spacing, origin, direction))
+    elif fmt == "nrrd":  # 2D stays 2D (a 2D NRRD space), 3D in LPS
+        _write_nrrd(path, data, spacing, origin, direction)
     elif fmt == "tiff":
         import tifffile
 
@@ -503,13 +509,20 @@ def _write_nifti(path, data, spacing, origin, direction, gz=False):
 def _write_nrrd(path, data, spacing, origin, direction):
     import nrrd
 
-    affine = _lps_xyz_affine(spacing, origin, direction)
-    header = {
-        "space": "left-posterior-superior",
-        "space directions": affine[:3, :3].T,  # one row per file axis (x, y, z)
-        "space origin": affine[:3, 3],
-        "kinds": ["domain"] * 3,
-        "encoding": "gzip",
-    }
+    n = data.ndim
+    if n == 2:
+        rows = (np.asarray(direction, float).T * np.asarray(spacing, float))[::-1, ::-1]
+        header = {"space dimension": 2, "space directions": rows.T,
+                  "space origin": (np.asarray(direction, float).T @ origin)[::-1],
+                  "kinds": ["domain"] * 2, "encoding": "gzip"}
+    else:
+        affine = _lps_xyz_affine(spacing, origin, direction)
+        header = {
+            "space": "left-posterior-superior",
+            "space directions": affine[:3, :3].T,  # one row per file axis (x, y, z)
+            "space origin": affine[:3, 3],
+            "kinds": ["domain"] * 3,
+            "encoding": "gzip",
+        }
     with atomic_replace(path) as tmp:
         nrrd.write(str(tmp), data, header, index_order="C")
