@@ -9,9 +9,9 @@ pytest.importorskip("dask")
 zarr = pytest.importorskip("zarr")
 
 from napari_seglab import cli  # noqa: E402
-from napari_seglab.io.zarr_store import open_zarr  # noqa: E402
 from napari_seglab.core.model_io import load_model  # noqa: E402
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom  # noqa: E402
+from napari_seglab.io.zarr_store import open_zarr  # noqa: E402
 from napari_seglab.metrics import summary  # noqa: E402
 
 # Derivatives at two scales (a halo of several voxels) and no eigenvalues.

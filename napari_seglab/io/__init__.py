@@ -19,6 +19,7 @@ from pathlib import Path
 from .base import Volume, looks_like_labels, world_affine
 from .dicom import MissingDecoderError, is_dicom_file, read_dicom
 from .rle import rle_decode, rle_encode
+from .safety import check_regular
 from .volumes import (
     LABEL_SUFFIXES,
     read_nifti,
@@ -72,14 +73,15 @@ def read_image(path, series=None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path} does not exist")
+    check_regular(path, "image file", folders=True)  # a FIFO or device never ends
     suffix = suffix_of(path)
     if path.is_file() and suffix in _READERS:
         return _READERS[suffix](path)
     if path.is_dir() or suffix == ".dcm" or is_dicom_file(path):
         volumes = read_dicom(path)
         return _choose_series(path, volumes, series)
-    raise ValueError(f"cannot read {path.name!r}: not a DICOM file or folder, and not one "
-                     f"of {', '.join(_READERS)}")
+    raise ValueError(f"{path}: cannot read it: not a DICOM file or folder, and not one "
+                     f"of {', '.join(_READERS)}; convert it to one of these")
 
 
 def _choose_series(path, volumes, series):

@@ -339,6 +339,8 @@ def _read_series(members, part=None):
         points = points[order]
         members, depth, points = _drop_duplicates(members, depth, points, notes)
     dy, dx, has_spacing = _pixel_spacing(first)
+    for header in members:  # every file's spacing must be finite, not only the first's
+        _pixel_spacing(header["ds"])
     if not has_spacing:
         notes.append("no PixelSpacing: 1 mm pixels assumed")
     dz, slot = _slice_spacing(first, depth, points is not None, notes)
