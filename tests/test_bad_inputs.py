@@ -1054,3 +1054,202 @@ def test_messages_of_damaged_image_files_are_never_empty(tmp_path):
         (tmp_path / name).write_bytes(payload)
         text = refused(lambda n=name: read_image(tmp_path / n), path=tmp_path / name)
         assert not text.endswith(": ") and len(text) > len(str(tmp_path / name)) + 10
+
+
+# --------------------------------------------------------------------------
+# Long jobs stop cleanly (issue 26): an input removed or reshaped, the section
+# closed. Real widgets; waits on conditions, never fixed sleeps.
+
+
+@pytest.fixture
+def volume_model():
+    image, truth = tissue_phantom((12, 40, 40), random_state=0)
+    model = SeededModel("nearest_mean", "minimal").fit(image, scribble_seeds(truth))
+    return image.astype(np.float32), model
+
+
+def _whole_volume(make_napari_viewer, qtbot, volume_model, tmp_path, register=True):
+    from napari_seglab._widgets.blockwise import BlockwiseWidget
+
+    image, model = volume_model
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="vol")
+    widget = BlockwiseWidget(viewer)
+    if register:  # a section that is deleted in the test is not qtbot's to close
+        qtbot.addWidget(widget)
+    widget.set_model(model)
+    worker = widget.run(str(tmp_path / "out" / "whole.zarr"), chunks=4)
+    return viewer, layer, widget, worker
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["removed", "reshaped", "section closed"])
+def test_whole_volume_to_zarr_stops_and_leaves_nothing(make_napari_viewer, qtbot,
+                                                       volume_model, tmp_path, event):
+    (tmp_path / "out").mkdir()
+    viewer, layer, widget, worker = _whole_volume(make_napari_viewer, qtbot, volume_model,
+                                                  tmp_path, register=event != "section closed")
+    from napari_seglab._widgets.jobs import alive
+
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    if event == "removed":
+        viewer.layers.remove(layer)
+    elif event == "reshaped":
+        layer.data = np.zeros((3, 5, 5), np.float32)
+    else:
+        widget.close()
+        widget.deleteLater()
+        qtbot.waitUntil(lambda: not alive(widget))
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: not list((tmp_path / "out").iterdir()), timeout=10_000)
+    assert "vol whole-volume labels" not in viewer.layers
+    if event != "section closed":
+        assert "stopped" in widget.status.text() and "'vol'" in widget.status.text()
+        assert widget.run_button.isEnabled() and not widget.job.running
+
+
+@pytest.mark.gui
+def test_whole_volume_dialog_asks_about_the_folder_it_will_replace(make_napari_viewer, qtbot,
+                                                                    volume_model, tmp_path,
+                                                                    monkeypatch):
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    from napari_seglab._widgets import blockwise
+
+    image, model = volume_model
+    existing = tmp_path / "input.zarr"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="vol")
+    widget = blockwise.BlockwiseWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.set_model(model)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "input"), ""))
+    asked = []
+
+    def answer(parent, title, text, *args):
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    assert widget._choose_output() is None
+    assert len(asked) == 1 and str(existing) in asked[0]
+    assert (existing / "keep.txt").read_text() == "mine" and not widget.job.running
+    assert widget.run(str(existing)) is None  # no confirmation: refused
+    assert (existing / "keep.txt").read_text() == "mine"
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a: QMessageBox.StandardButton.Yes)
+    assert widget._choose_output() is not None
+    qtbot.waitUntil(lambda: "vol whole-volume labels" in viewer.layers, timeout=60_000)
+    assert not (existing / "keep.txt").exists() and (existing / "zarr.json").exists()
+
+
+def _growing(make_napari_viewer, qtbot, register=True):
+    from napari_seglab._widgets.grow import GrowFromSeedsWidget
+
+    viewer = make_napari_viewer()
+    image, _ = tissue_phantom((24, 96, 96), random_state=4)
+    viewer.add_image(image, name="phantom")
+    seeds = np.zeros(image.shape, np.uint8)
+    seeds[12, 10:20, 10:20], seeds[12, 60:70, 60:70] = 1, 2
+    viewer.add_labels(seeds, name="seeds")
+    widget = GrowFromSeedsWidget(viewer)
+    if register:
+        qtbot.addWidget(widget)
+    widget._update_segment_list()
+    widget.request_preview()
+    assert widget.busy
+    return viewer, widget
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["image removed", "seeds removed", "image reshaped",
+                                   "section closed"])
+def test_grow_preview_stops_cleanly(make_napari_viewer, qtbot, event):
+    viewer, widget = _growing(make_napari_viewer, qtbot, register=event != "section closed")
+    finished = []
+    widget._worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    if event == "image removed":
+        viewer.layers.remove("phantom")
+    elif event == "seeds removed":
+        viewer.layers.remove("seeds")
+    elif event == "image reshaped":
+        viewer.layers["phantom"].data = np.zeros((4, 8, 8), np.float32)
+    else:
+        widget.close()
+        widget.deleteLater()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    from napari_seglab._widgets.jobs import alive
+
+    if event == "section closed":
+        qtbot.waitUntil(lambda: not alive(widget))
+        return
+    qtbot.waitUntil(lambda: not widget.busy)
+    assert "Growing" not in widget.status.text()
+    assert widget.preview_layer is None  # nothing shown from the stopped run
+    if event == "image reshaped":  # stopped, then the next request says what to fix
+        assert "shape" in widget.status.text()
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["removed", "reshaped"])
+def test_clean_up_stops_when_its_layer_goes(make_napari_viewer, qtbot, event):
+    from napari_seglab._widgets.cleanup import CleanUpWidget
+
+    viewer = make_napari_viewer()
+    labels = np.zeros((20, 64, 64), np.uint8)
+    labels[::3, ::3, ::3] = 1
+    layer = viewer.add_labels(labels, name="segmentation")
+    widget = CleanUpWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.apply()
+    assert widget.busy  # the result can only arrive once the event loop runs
+    if event == "removed":
+        viewer.layers.remove(layer)
+    else:
+        layer.data = np.zeros((4, 4, 4), np.uint8)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
+    assert "stopped" in widget.status.text() and "nothing was written" in widget.status.text()
+    if event == "reshaped":
+        assert not layer.data.any()
+
+
+@pytest.mark.gui
+def test_live_update_stops_when_the_image_changes_shape(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seg = panel.segmentation
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    seg.live.value = True
+    qtbot.waitUntil(lambda: not seg.live_job.running, timeout=60_000)
+    worker = seg.start_live_preview()
+    assert worker is not None
+    finished, shown = [], []
+    worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    seg.live_shown.connect(shown.append)
+    viewer.layers["phantom 2D"].data = np.zeros((30, 30), np.float32)
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: not seg.live_job.running, timeout=60_000)
+    assert "shape" in seg.status.value  # stopped; the next preview says what to fix
+    assert all(generation is None for generation in shown)  # the stale result not shown
+
+
+@pytest.mark.gui
+def test_a_session_with_a_huge_seed_label_is_saved(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seeds = viewer.layers["seeds"]
+    data = np.zeros(seeds.data.shape, np.uint32)
+    data[5, 5:9], data[20, 20:24] = 1, 3_000_000_000
+    seeds.data = data
+    path = tmp_path / "huge.seglab-session.npz"
+    assert panel.session.save(path=path) == path
+    assert load_session(path).seeds.data.max() == 3_000_000_000
