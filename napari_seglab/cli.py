@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io.lazy import Opened, long_suffix, open_lazy
+
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
@@ -57,109 +59,12 @@ class UsageError(Exception):
 # Reading
 
 
-class Opened:
-    """An input image: a lazily sliceable array and what its file says."""
-
-    def __init__(self, path, array, *, spacing=None, channel_axis=None, zarr_image=None,
-                 origin=None):
-        self.path, self.array = Path(path), array
-        self.spacing, self.channel_axis = spacing, channel_axis
-        self.zarr_image, self.origin = zarr_image, origin
-
-    @property
-    def name(self):
-        return self.path.name.split(".")[0] or "image"
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for double in (".ome.zarr", ".nii.gz", ".ome.tif", ".ome.tiff"):
-        if name.endswith(double):
-            return double
-    return path.suffix.lower()
-
-
 def open_image(path) -> Opened:
-    """Open an image lazily where the format allows (zarr, NPY, uncompressed TIFF).
-
-    Raises
-    ------
-    UsageError
-        The path does not exist.
-    ValueError
-        The file cannot be read (the message names it and says why).
-    """
-    from .io.safety import check_regular
-    from .io.zarr_store import is_zarr, open_zarr
-
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or folder; check the path")
-    check_regular(path, "image", folders=True)
-
-    if is_zarr(path):
-        image = open_zarr(path)
-        axes = image.axes
-        array = image.array
-        if "t" in axes:
-            if array.shape[axes.index("t")] != 1:
-                raise ValueError(f"{path}: a time series (t = {array.shape[axes.index('t')]}); "
-                                 "segment one time point: point at a zarr of one")
-            index = [slice(None)] * array.ndim
-            index[axes.index("t")] = 0
-            array = _Sliced(array, tuple(index))
-            axes = tuple(a for a in axes if a != "t")
-        channel = axes.index("c") if "c" in axes else None
-        return Opened(path, array, spacing=image.spacing, channel_axis=channel,
-                      zarr_image=image, origin=None)
-    suffix = _suffix(path)
-    if suffix == ".npy":
-        try:
-            return Opened(path, np.load(path, mmap_mode="r", allow_pickle=False))
-        except (ValueError, OSError) as err:
-            raise ValueError(f"{path}: not a readable .npy file ({err})") from None
-    if suffix in (".tif", ".tiff", ".ome.tif", ".ome.tiff"):
-        import tifffile
-
-        try:
-            array = tifffile.memmap(path, mode="r")
-        except (ValueError, OSError, TypeError):
-            try:
-                array = tifffile.imread(path)
-            except Exception as err:  # noqa: BLE001 (tifffile raises many types for a bad file)
-                raise ValueError(f"{path}: not a readable TIFF ({err})") from None
-        return Opened(path, array)
+    """:func:`napari_seglab.io.open_lazy`; a path that does not exist is a usage error."""
     try:
-        from .io import read_image
-    except ImportError:  # pragma: no cover - napari_seglab.io ships with the package
-        raise ValueError(f"{path}: reading {suffix or 'DICOM folders'} needs "
-                         "napari_seglab.io") from None
-    volume = read_image(path)
-    data = np.asarray(volume.data)
-    spatial = len(volume.spacing) if volume.spacing else data.ndim
-    channel = data.ndim - 1 if data.ndim > spatial else None
-    return Opened(path, data, spacing=tuple(volume.spacing) if volume.spacing else None,
-                  channel_axis=channel, origin=tuple(volume.origin) if volume.origin else None)
-
-
-class _Sliced:
-    """A fixed index of an array (a time point of a zarr), sliced lazily."""
-
-    def __init__(self, array, index):
-        self._array, self._index = array, index
-        kept = [n for n, i in zip(array.shape, index, strict=True) if isinstance(i, slice)]
-        self.shape, self.dtype, self.ndim = tuple(kept), array.dtype, len(kept)
-
-    def __getitem__(self, key):
-        key = key if isinstance(key, tuple) else (key,)
-        key = key + (slice(None),) * (self.ndim - len(key))
-        it = iter(key)
-        full = tuple(next(it) if isinstance(i, slice) else i for i in self._index)
-        return self._array[full]
-
-    def __array__(self, dtype=None, copy=None):
-        out = np.asarray(self[...])
-        return out if dtype is None else out.astype(dtype)
+        return open_lazy(path)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
 
 
 # --------------------------------------------------------------------------
@@ -440,7 +345,7 @@ def cmd_train(args) -> int:
 
 
 def _output_kind(path: Path, opened: Opened) -> str:
-    suffix = _suffix(path)
+    suffix = long_suffix(path)
     if suffix == ".ome.zarr" or path.name == "labels" or (
             suffix == ".zarr" and opened.zarr_image is not None
             and opened.zarr_image.ome_version):
@@ -505,13 +410,10 @@ def _write_block(block, target, region):
 def _block_tasks(labels, target):
     import dask
 
-    blocks = labels.to_delayed()
-    tasks = []
-    for index in np.ndindex(*blocks.shape):
-        region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
-                       for c, i in zip(labels.chunks, index, strict=True))
-        tasks.append(dask.delayed(_write_block, pure=False)(blocks[index], target, region))
-    return tasks
+    from .io.zarr_store import block_regions
+
+    return [dask.delayed(_write_block, pure=False)(block, target, region)
+            for block, region in block_regions(labels)]
 
 
 def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, label,

@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
@@ -53,7 +52,7 @@ def iter_write_blockwise(model, data, out, *, spacing=None, channel_axis=None,
 
     from ..core.blockwise import predict_blockwise
     from ..core.files import atomic_replace
-    from ..io.zarr_store import create_plain_array
+    from ..io.zarr_store import block_regions, create_plain_array
 
     out = Path(out)
     labels = predict_blockwise(model, data, spacing=spacing, channel_axis=channel_axis,
@@ -61,12 +60,7 @@ def iter_write_blockwise(model, data, out, *, spacing=None, channel_axis=None,
     with atomic_replace(out, folder=True, overwrite=overwrite) as tmp:
         target = create_plain_array(tmp, labels.shape, tuple(c[0] for c in labels.chunks),
                                     labels.dtype)
-        blocks = labels.to_delayed()
-        items = []
-        for index in np.ndindex(*blocks.shape):
-            region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
-                           for c, i in zip(labels.chunks, index, strict=True))
-            items.append((blocks[index], region))
+        items = block_regions(labels)
         total = len(items)
         for start in range(0, total, batch):
             part = items[start:start + batch]

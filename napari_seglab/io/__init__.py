@@ -1,5 +1,14 @@
 """Medical and microscopy images in and out, in true units.
 
+The one front door for files: the npe2 reader (``napari_seglab._reader``), the
+``seglab`` command line (:func:`open_lazy`), sessions and the panel read
+through here. Every reader opens regular files (or folders) only, keeps the
+files a header names (NRRD ``data file``, OME-Zarr paths, a session's
+``relative_path``) inside the folder of the file naming them, checks declared
+sizes against the bytes on disk and the memory budget before allocating, and
+refuses non-finite or degenerate geometry naming the tag
+(:mod:`napari_seglab.io.safety`).
+
 Headless use::
 
     from napari_seglab.io import read_image, write_labels
@@ -30,7 +39,7 @@ from .volumes import (
     write_volume,
 )
 
-__all__ = ["Volume", "read_image", "read_dicom", "write_labels", "write_dicom_seg",
+__all__ = ["Volume", "read_image", "open_lazy", "read_dicom", "write_labels", "write_dicom_seg",
            "rle_encode", "rle_decode", "looks_like_labels", "world_affine",
            "MissingDecoderError", "READ_SUFFIXES", "LABEL_SUFFIXES"]
 
@@ -143,6 +152,13 @@ def write_labels(path, labels, *, spacing=None, origin=None, direction=None):
     """
     return write_volume(path, labels, spacing=spacing, origin=origin, direction=direction,
                         labels=True)
+
+
+def open_lazy(path):
+    """Open an image for block-by-block work; see :func:`.lazy.open_lazy`."""
+    from .lazy import open_lazy as _open
+
+    return _open(path)
 
 
 def write_dicom_seg(path, labels, source, **kwargs):

@@ -108,9 +108,9 @@ def read_nifti(path) -> Volume:
     except ValueError as exc:
         if str(exc).startswith(str(path)):
             raise
-        raise ValueError(f"{path} could not be read as NIfTI: {reason(exc)}") from None
+        raise _unreadable(path, "NIfTI", exc) from None
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NIfTI: {reason(exc)}") from None
+        raise _unreadable(path, "NIfTI", exc) from None
     if data.ndim < 2:
         raise ValueError(f"{path}: a NIfTI image needs 2 or more dimensions; got {data.shape}")
     if data.ndim == 2:
@@ -128,6 +128,12 @@ def read_nifti(path) -> Volume:
     if data.shape[0] == 1 and data.ndim == 3:
         data, affine = data[0], _drop_first_axis(affine)
     return _spatial_to_volume(data, affine, path, "nifti")
+
+
+def _unreadable(path, fmt, exc) -> ValueError:
+    """The error for a file a library could not parse: the file, why, what to do."""
+    return ValueError(f"{path} could not be read as {fmt} ({reason(exc)}); the file is "
+                      f"damaged or not {fmt}: export it again")
 
 
 def _check_nifti_affine(image, path):
@@ -201,9 +207,9 @@ def read_nrrd(path) -> Volume:
     except (ValueError, FileNotFoundError) as exc:
         if str(exc).startswith(str(path)):
             raise
-        raise ValueError(f"{path} could not be read as NRRD: {reason(exc)}") from None
+        raise _unreadable(path, "NRRD", exc) from None
     except Exception as exc:  # noqa: BLE001 - pynrrd raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NRRD: {reason(exc)}") from None
+        raise _unreadable(path, "NRRD", exc) from None
     directions = header.get("space directions")
     n_file_axes = data.ndim
     if directions is not None:
@@ -318,7 +324,7 @@ def read_tiff(path) -> Volume:
             shaped = tif.shaped_metadata[0] if tif.shaped_metadata else {}
             imagej = tif.imagej_metadata or {}
     except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as TIFF: {reason(exc)}") from None
+        raise _unreadable(path, "TIFF", exc) from None
     ndim = min(data.ndim, 3)
     spacing = shaped.get("spacing")
     origin = shaped.get("origin")
@@ -356,9 +362,9 @@ def read_npy(path) -> Volume:
     except ValueError as exc:
         if str(exc).startswith(str(path)):
             raise
-        raise ValueError(f"{path} could not be read as NPY: {reason(exc)}") from None
+        raise _unreadable(path, "NPY", exc) from None
     except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NPY: {reason(exc)}") from None
+        raise _unreadable(path, "NPY", exc) from None
     ndim = min(data.ndim, 3)
     geometry = {}
     sidecar = _sidecar(path)

@@ -33,6 +33,7 @@ from .safety import confine, reason
 __all__ = [
     "ZarrImage",
     "add_label_image",
+    "block_regions",
     "check_levels",
     "create_labels_array",
     "create_plain_array",
@@ -269,6 +270,21 @@ def check_levels(path, levels):
 
 # --------------------------------------------------------------------------
 # Writing
+
+
+def block_regions(labels):
+    """``[(delayed block, region)]`` of a dask array: what to write where, block by block.
+
+    The one way the command line and the *Whole volume to zarr* section
+    write a lazy result into a zarr array (each block once, in its region).
+    """
+    blocks = labels.to_delayed()
+    items = []
+    for index in np.ndindex(*blocks.shape):
+        region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
+                       for c, i in zip(labels.chunks, index, strict=True))
+        items.append((blocks[index], region))
+    return items
 
 
 def create_plain_array(path, shape, chunks, dtype, *, zarr_format=3):
