@@ -25,7 +25,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..core.memory import format_bytes, memory_budget
 from .base import Volume, clean_float_tuple, is_axis_aligned
-from .safety import file_kind, finite_values, is_regular_file, open_regular
+from .safety import check_regular, file_kind, finite_values, is_regular_file, open_regular
 
 __all__ = ["DicomReadWarning", "MissingDecoderError", "read_dicom", "is_dicom_file",
            "find_dicom_files"]
@@ -147,6 +147,9 @@ def read_dicom(path) -> list[Volume]:
 def _read_dicom(path) -> list[Volume]:
     """:func:`read_dicom` without the warnings filter."""
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    check_regular(path, "DICOM file or folder", folders=True)  # never a FIFO or device
     if path.is_dir():
         files, others = find_dicom_files(path)
         if others:
@@ -164,7 +167,8 @@ def _read_dicom(path) -> list[Volume]:
         groups = {key: members for key, members in groups.items()
                   if any(h["path"] == str(path) for h in members)}
     if not groups:
-        raise ValueError(f"no DICOM image found in {path}")
+        raise ValueError(f"{path}: no DICOM image found; choose the folder (or a file) of "
+                         "an image series")
     return [_read_group(members, part=key[1])
             for key, members in sorted(groups.items(), key=lambda kv: _series_order(kv[1][0]))]
 
