@@ -599,6 +599,23 @@ def args_text(values) -> str:
     return ",".join(str(int(v)) for v in values)
 
 
+@contextlib.contextmanager
+def _naming(path, doing):
+    """Errors raised while reading blocks lazily (a damaged zarr chunk) name the input."""
+    try:
+        yield
+    except (UsageError, FileExistsError, MemoryError, BrokenPipeError):
+        raise
+    except Exception as err:  # noqa: BLE001 - a codec or store error says nothing of where
+        from .io.safety import reason
+
+        text = reason(err)
+        if str(path) in text:
+            raise
+        raise ValueError(f"{path}: {doing} failed ({type(err).__name__}: {text}); a chunk of "
+                         "the file may be damaged: check it, or write it again") from None
+
+
 def cmd_apply(args) -> int:
     from .core.blockwise import DEFAULT_BLOCK_BYTES, predict_blockwise
     from .core.memory import total_ram
@@ -638,9 +655,10 @@ def cmd_apply(args) -> int:
             print(f"{opened.path.name}: {'x'.join(map(str, labels.shape))} in "
                   f"{labels.npartitions} blocks of {'x'.join(map(str, labels.chunksize))}"
                   f"{where}", file=sys.stderr)
-            _write_output(labels, target, kind, opened, spacing, runner, name=args.label_name,
-                          label=f"{opened.path.name} -> {target.name}",
-                          overwrite=args.overwrite)
+            with _naming(opened.path, "segmenting"):
+                _write_output(labels, target, kind, opened, spacing, runner,
+                              name=args.label_name, label=f"{opened.path.name} -> {target.name}",
+                              overwrite=args.overwrite)
             print(f"wrote {target}", file=sys.stderr)
     return EXIT_OK
 
@@ -693,7 +711,8 @@ def cmd_evaluate(args) -> int:
         if progress is not None:
             progress.update(done)
 
-    cm, labels = confusion_blockwise(t, p, chunks=chunks, progress=report)
+    with _naming(f"{truth.path} or {pred.path}", "reading"):
+        cm, labels = confusion_blockwise(t, p, chunks=chunks, progress=report)
     if progress is not None:
         progress.close()
     # metrics.evaluate's conventions: negative values (no class, or truth values

@@ -382,3 +382,15 @@ def test_a_hostile_zarr_input_is_one_clear_line(files, tmp_path, capsys):
     assert cli.main(["apply", str(model), str(path), "-o", str(tmp_path / "o.zarr")]) == 1
     err = capsys.readouterr().err
     assert str(path) in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_damaged_zarr_chunk_names_the_input(files, tmp_path, capsys):
+    folder, image, _, model = files
+    path = tmp_path / "damaged.zarr"
+    zarr.create_array(str(path), data=image, chunks=(6, 20, 22))
+    chunk = next(p for p in path.rglob("*") if p.is_file() and p.name.isdigit())
+    chunk.write_bytes(b"not a compressed chunk")
+    assert cli.main(["apply", str(model), str(path), "-o", str(tmp_path / "o.zarr")]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert str(path) in err and "damaged" in err
+    assert not (tmp_path / "o.zarr").exists()
