@@ -25,13 +25,13 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QWidget,
 )
 
 from .jobs import Job
+from .save_dialog import confirm_replace
 
 if TYPE_CHECKING:
     import napari
@@ -176,19 +176,10 @@ class BlockwiseWidget(QWidget):
         if not path:
             return None
         path = path if path.endswith(".zarr") else path + ".zarr"
-        overwrite = False
-        if os.path.lexists(path):
-            kind = "folder" if os.path.isdir(path) else "file"
-            answer = QMessageBox.question(
-                self, "Replace?", f"{path} exists (a {kind}). Replace it with the new "
-                "labels? It is replaced only once they are complete.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
-                self.status.setText(f"Not written: {path} was kept.")
-                return None
-            overwrite = True
-        return self.run(path, overwrite=overwrite)
+        if not confirm_replace(self, path):
+            self.status.setText(f"Not written: {path} was kept.")
+            return None
+        return self.run(path, overwrite=True)
 
     def run(self, path, overwrite=False, chunks=None):
         """Label the chosen image into the zarr folder ``path`` in a thread worker.
