@@ -1101,6 +1101,7 @@ def test_whole_volume_to_zarr_stops_and_leaves_nothing(make_napari_viewer, qtbot
         widget.close()
         widget.deleteLater()
         qtbot.waitUntil(lambda: not alive(widget))
+        viewer.layers.remove(layer)  # the deleted section is not told (no error)
     qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
     qtbot.waitUntil(lambda: not list((tmp_path / "out").iterdir()), timeout=10_000)
     assert "vol whole-volume labels" not in viewer.layers

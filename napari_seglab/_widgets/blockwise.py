@@ -122,10 +122,20 @@ class BlockwiseWidget(QWidget):
         self.load_button.clicked.connect(self._choose_model_file)
         self.run_button.clicked.connect(self._choose_output)
         self.cancel_button.clicked.connect(self.cancel)
-        self.viewer.layers.events.inserted.connect(self._refresh_images)
-        self.viewer.layers.events.removed.connect(self._refresh_images)
-        self.viewer.layers.events.changed.connect(self._refresh_images)
+        events = self.viewer.layers.events
+        for emitter in (events.inserted, events.removed, events.changed):
+            emitter.connect(self._refresh_images)
+        # A closed section (or viewer) is deleted without a closeEvent: let go of napari.
+        self.destroyed.connect(lambda *_: self._unhook(events))
         self._refresh_images()
+
+    def _unhook(self, events):
+        """Disconnect from the viewer's layer list (no Qt calls: runs on destroy)."""
+        for emitter in (events.inserted, events.removed, events.changed):
+            try:
+                emitter.disconnect(self._refresh_images)
+            except (RuntimeError, TypeError, ValueError):
+                pass
 
     # -- model --
 
@@ -154,6 +164,10 @@ class BlockwiseWidget(QWidget):
     # -- layers --
 
     def _refresh_images(self, event=None):
+        from .jobs import alive
+
+        if not alive(self.image_combo):
+            return
         current = self.image_combo.currentText()
         self.image_combo.blockSignals(True)
         self.image_combo.clear()
