@@ -916,11 +916,21 @@ def test_declared_sizes_are_checked_before_allocating(tmp_path):
     nii.header.set_data_shape((2048, 2048, 2048))
     nii_file = tmp_path / "big.nii"
     nii_file.write_bytes(nii.header.binaryblock + bytes(4 + 64))
+    import tifffile
+
+    tif_file = tmp_path / "big.tif"
+    tifffile.imwrite(tif_file, np.zeros((64, 64), np.uint8), metadata=None)
+    tags = bytearray(tif_file.read_bytes())  # ImageWidth / ImageLength (LONG 64) → 60000
+    for tag in (256, 257):
+        at = tags.find(struct.pack("<HHII", tag, 4, 1, 64))
+        assert at > 0
+        tags[at + 8:at + 12] = struct.pack("<I", 60000)
+    tif_file.write_bytes(bytes(tags))
     tracemalloc.start()
     try:
         refused(lambda: open_zarr(huge), path=huge)
         refused(lambda: open_zarr(many), "chunks", path=many)
-        for path in (nrrd_file, npy_file, nii_file):
+        for path in (nrrd_file, npy_file, nii_file, tif_file):
             refused(lambda p=path: read_image(p), "truncated", path=path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

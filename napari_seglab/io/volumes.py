@@ -320,10 +320,17 @@ def read_tiff(path) -> Volume:
     check_regular(path, "TIFF file")
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            data = tif.series[0].asarray()
+            series = tif.series[0]
+            compressed = any(int(getattr(page, "compression", 1)) != 1
+                             for page in tif.pages[:1])
+            check_size(series.shape, series.dtype, path, on_disk=os.stat(path).st_size,
+                       compressed=compressed)
+            data = series.asarray()
             shaped = tif.shaped_metadata[0] if tif.shaped_metadata else {}
             imagej = tif.imagej_metadata or {}
     except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
+        if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+            raise
         raise _unreadable(path, "TIFF", exc) from None
     ndim = min(data.ndim, 3)
     spacing = shaped.get("spacing")
