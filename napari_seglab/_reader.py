@@ -1,10 +1,11 @@
-"""npe2 reader: DICOM folders and files, NIfTI, NRRD, TIFF and NPY in true units.
+"""npe2 reader, the plugin's one reader: DICOM, NIfTI, NRRD, TIFF, NPY and zarr / OME-Zarr.
 
 Each volume becomes a layer with ``scale`` (spacing, mm) and ``translate``
 (origin); DICOM window centre/width become contrast limits; label maps come as
 ``labels`` layers. Warnings from :mod:`napari_seglab.io` (skipped files,
 missing slices, oblique series) become notifications, and errors a single
-notification naming the file: never a traceback.
+notification naming the file: never a traceback. Zarr folders open lazily
+(:mod:`napari_seglab.io.zarr_store`: dask arrays, every scale, label images).
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ import numpy as np
 
 from .io import READ_SUFFIXES, read_dicom, read_image
 from .io.dicom import find_dicom_files, is_dicom_file
+from .io.safety import is_regular_file, reason
 from .io.volumes import suffix_of
+from .io.zarr_store import is_zarr, read_zarr
 
 __all__ = ["napari_get_reader", "read_layers", "volume_layer"]
 
 
 def _accepts(path) -> bool:
     path = Path(path)
+    if is_zarr(path):
+        return True
     if path.is_dir():
         found, _ = find_dicom_files(path, limit=1)
         return bool(found)
-    if not path.is_file():
+    if not is_regular_file(path):
         return False
     return suffix_of(path) in READ_SUFFIXES or is_dicom_file(path)
 
@@ -56,8 +61,10 @@ def read_files(path):
             warnings.simplefilter("always")
             try:
                 layers.extend(read_layers(one))
-            except (ValueError, TypeError, OSError) as exc:
-                show_error(f"napari-seglab could not read {one}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a file never ends in a traceback
+                text = reason(exc)
+                show_error(text if text.startswith(str(one)) else
+                           f"napari-seglab could not read {one}: {text}")
         notes = list(dict.fromkeys(str(w.message) for w in caught
                                    if issubclass(w.category, UserWarning)))
         if notes:
@@ -78,6 +85,8 @@ def read_layers(path):
         ``(data, kwargs, layer_type)``.
     """
     path = Path(path)
+    if is_zarr(path):
+        return read_zarr(str(path))
     if path.is_dir() or (suffix_of(path) not in READ_SUFFIXES or suffix_of(path) == ".dcm"):
         volumes = read_dicom(path)
     else:

@@ -3,10 +3,16 @@
 ::
 
     seglab train IMAGE SEEDS -o MODEL [--method M] [--features F] [--spacing Z,Y,X]
-                 [--channel-axis A] [--params JSON]
+                 [--channel-axis A] [--params JSON] [--overwrite]
     seglab apply MODEL INPUT... -o OUTPUT [--chunks N|Z,Y,X] [--scheduler ADDRESS]
-                 [--workers N] [--memory-limit SIZE]
-    seglab evaluate TRUTH PRED [--json | --csv]
+                 [--workers N] [--memory-limit SIZE] [--overwrite]
+    seglab evaluate TRUTH PRED [--mapping T:C,...] [--json | --csv]
+
+``train`` fits the model as :func:`napari_seglab.segment` does (same default
+method, same image preparation); ``evaluate`` scores as
+:func:`napari_seglab.metrics.evaluate` (same truth → class mapping; negative
+values are no class and are not scored). Nothing is replaced without
+``--overwrite``, and never an input.
 
 Images: TIFF, NPY, NIfTI, NRRD, a DICOM folder, zarr / OME-Zarr. ``apply``
 reads its inputs lazily and writes block by block (zarr) or slab by slab
@@ -15,7 +21,8 @@ run leaves nothing that looks finished.
 
 Exit codes: 0 done; 1 the run failed (unreadable file, model and image that
 do not match, a worker error); 2 bad command line (unknown option, missing
-file, bad value); 130 interrupted (Ctrl-C).
+file, bad value, an output that exists); 130 interrupted (Ctrl-C); 141 the
+output pipe was closed (``seglab evaluate ... | head -1``: quietly).
 """
 
 from __future__ import annotations
@@ -27,19 +34,21 @@ import io
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
+from .io.lazy import Opened, long_suffix, open_lazy
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main"]
 
-_EPILOG = ("exit codes: 0 done, 1 the run failed, 2 bad command line, 130 interrupted "
-           "(Ctrl-C; no output is left that looks complete)")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+
+_EPILOG = ("exit codes: 0 done, 1 the run failed, 2 bad command line or an output that "
+           "exists, 130 interrupted (Ctrl-C; no output is left that looks complete), "
+           "141 output pipe closed")
 
 
 class UsageError(Exception):
@@ -50,106 +59,12 @@ class UsageError(Exception):
 # Reading
 
 
-class Opened:
-    """An input image: a lazily sliceable array and what its file says."""
-
-    def __init__(self, path, array, *, spacing=None, channel_axis=None, zarr_image=None,
-                 origin=None):
-        self.path, self.array = Path(path), array
-        self.spacing, self.channel_axis = spacing, channel_axis
-        self.zarr_image, self.origin = zarr_image, origin
-
-    @property
-    def name(self):
-        return self.path.name.split(".")[0] or "image"
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for double in (".ome.zarr", ".nii.gz", ".ome.tif", ".ome.tiff"):
-        if name.endswith(double):
-            return double
-    return path.suffix.lower()
-
-
 def open_image(path) -> Opened:
-    """Open an image lazily where the format allows (zarr, NPY, uncompressed TIFF).
-
-    Raises
-    ------
-    UsageError
-        The path does not exist.
-    ValueError
-        The file cannot be read (the message names it and says why).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or folder; check the path")
-    from ._zarr import is_zarr, open_zarr
-
-    if is_zarr(path):
-        image = open_zarr(path)
-        axes = image.axes
-        array = image.array
-        if "t" in axes:
-            if array.shape[axes.index("t")] != 1:
-                raise ValueError(f"{path}: a time series (t = {array.shape[axes.index('t')]}); "
-                                 "segment one time point: point at a zarr of one")
-            index = [slice(None)] * array.ndim
-            index[axes.index("t")] = 0
-            array = _Sliced(array, tuple(index))
-            axes = tuple(a for a in axes if a != "t")
-        channel = axes.index("c") if "c" in axes else None
-        return Opened(path, array, spacing=image.spacing, channel_axis=channel,
-                      zarr_image=image, origin=None)
-    suffix = _suffix(path)
-    if suffix == ".npy":
-        try:
-            return Opened(path, np.load(path, mmap_mode="r", allow_pickle=False))
-        except (ValueError, OSError) as err:
-            raise ValueError(f"{path}: not a readable .npy file ({err})") from None
-    if suffix in (".tif", ".tiff", ".ome.tif", ".ome.tiff"):
-        import tifffile
-
-        try:
-            array = tifffile.memmap(path, mode="r")
-        except (ValueError, OSError, TypeError):
-            try:
-                array = tifffile.imread(path)
-            except Exception as err:  # noqa: BLE001 (tifffile raises many types for a bad file)
-                raise ValueError(f"{path}: not a readable TIFF ({err})") from None
-        return Opened(path, array)
+    """:func:`napari_seglab.io.open_lazy`; a path that does not exist is a usage error."""
     try:
-        from .io import read_image
-    except ImportError:  # pragma: no cover - napari_seglab.io ships with the package
-        raise ValueError(f"{path}: reading {suffix or 'DICOM folders'} needs "
-                         "napari_seglab.io") from None
-    volume = read_image(path)
-    data = np.asarray(volume.data)
-    spatial = len(volume.spacing) if volume.spacing else data.ndim
-    channel = data.ndim - 1 if data.ndim > spatial else None
-    return Opened(path, data, spacing=tuple(volume.spacing) if volume.spacing else None,
-                  channel_axis=channel, origin=tuple(volume.origin) if volume.origin else None)
-
-
-class _Sliced:
-    """A fixed index of an array (a time point of a zarr), sliced lazily."""
-
-    def __init__(self, array, index):
-        self._array, self._index = array, index
-        kept = [n for n, i in zip(array.shape, index, strict=True) if isinstance(i, slice)]
-        self.shape, self.dtype, self.ndim = tuple(kept), array.dtype, len(kept)
-
-    def __getitem__(self, key):
-        key = key if isinstance(key, tuple) else (key,)
-        key = key + (slice(None),) * (self.ndim - len(key))
-        it = iter(key)
-        full = tuple(next(it) if isinstance(i, slice) else i for i in self._index)
-        return self._array[full]
-
-    def __array__(self, dtype=None, copy=None):
-        out = np.asarray(self[...])
-        return out if dtype is None else out.astype(dtype)
+        return open_lazy(path)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
 
 
 # --------------------------------------------------------------------------
@@ -163,8 +78,15 @@ def _floats(text, what):
         raise UsageError(f"{what} must be numbers separated by commas (e.g. 2.5,0.7,0.7); "
                          f"got {text!r}") from None
     if not all(math.isfinite(v) and v > 0 for v in values):
-        raise UsageError(f"{what} must be positive; got {text!r}")
+        raise UsageError(f"{what} must be positive finite numbers; got {text!r}")
     return values
+
+
+#: The smallest block edge ``--chunks`` takes: below it the feature margin read
+#: around each block costs hundreds of times the block (2,2,2 ran 195 s for nothing).
+MIN_CHUNK = 4
+#: A run may read at most this many times the image because of block margins.
+MAX_MARGIN_OVERHEAD = 64
 
 
 def _chunks(text):
@@ -173,13 +95,17 @@ def _chunks(text):
     except ValueError:
         raise UsageError(f"--chunks must be an integer or Z,Y,X integers; got {text!r}") \
             from None
-    if min(values) < 1:
-        raise UsageError(f"--chunks must be positive; got {text!r}")
+    if min(values) < MIN_CHUNK:
+        raise UsageError(f"--chunks {text}: blocks must be at least {MIN_CHUNK} voxels per axis "
+                         "(each block also reads the features' margin around it); use e.g. "
+                         "64,256,256, or leave --chunks out to have them chosen")
     return values[0] if len(values) == 1 else values
 
 
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
           "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+#: The least ``--memory-limit`` a run can work in (one block and its features).
+MIN_MEMORY = 32 * 2**20
 
 
 def parse_size(text) -> int:
@@ -198,9 +124,63 @@ def parse_size(text) -> int:
     except (ValueError, KeyError):
         raise UsageError(f"--memory-limit must be a size such as 2GB or 512MiB; got {text!r}") \
             from None
+    if not math.isfinite(value):
+        raise UsageError(f"--memory-limit must be a finite size such as 2GB; got {text!r}")
     if value <= 0:
         raise UsageError(f"--memory-limit must be positive; got {text!r}")
+    if value < MIN_MEMORY:
+        raise UsageError(f"--memory-limit {text} is too small: a run needs at least "
+                         f"{MIN_MEMORY // 2**20} MiB (one block and its features); e.g. 2GB")
     return int(value)
+
+
+def _positive_int(what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1; got {text!r}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def _checked(parse, what):
+    """An argparse ``type`` from a parser that raises :class:`UsageError` (exit 2, at parse time)."""
+    def check(text):
+        try:
+            parse(text)
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+    check.__name__ = what
+    return check
+
+
+def _mapping(text):
+    """``"0:1,5:2"`` or a JSON object (string or file) → ``{truth value: class}``."""
+    if text is None:
+        return None
+    path = Path(text)
+    try:
+        if path.suffix.lower() == ".json":
+            from .io.safety import open_regular
+
+            with open_regular(path, "mapping file") as fh:
+                source = fh.read(1 << 20).decode("utf-8")
+        else:
+            source = text
+        if source.lstrip().startswith("{"):
+            pairs = json.loads(source).items()
+        else:
+            pairs = (item.split(":") for item in source.split(","))
+        mapping = {int(k): int(v) for k, v in pairs}
+    except (ValueError, TypeError, AttributeError, OSError) as err:
+        raise UsageError(f"--mapping must be TRUTH:CLASS pairs (e.g. 0:1,5:2) or a JSON object "
+                         f"{{\"0\": 1, \"5\": 2}}; got {text!r} ({err})") from None
+    return mapping
 
 
 def _spatial_count(opened, channel_axis):
@@ -273,19 +253,57 @@ def _crop(text, opened, channel_axis):
     return tuple(index)
 
 
+def default_method() -> str:
+    """The method :func:`napari_seglab.segment` uses by default (one default for both)."""
+    import inspect
+
+    from .api import segment
+
+    return inspect.signature(segment).parameters["method"].default
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _refuse_inputs(target: Path, inputs, overwrite):
+    """Never write over an input (even with --overwrite), nor over anything without it."""
+    real_target = Path(os.path.realpath(target))
+    for source in inputs:
+        source = Path(source)
+        real_source = Path(os.path.realpath(source))
+        inside = real_source in real_target.parents
+        if _same_file(target, source) or (  # an image's own labels/ folder is the exception
+                inside and real_target.relative_to(real_source).parts[0] != "labels"):
+            raise UsageError(f"{target} is an input of this run ({source}); choose another "
+                             "output")
+        if real_target in real_source.parents:
+            raise UsageError(f"{target} holds the input {source}; choose another output")
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise UsageError(f"{target} exists; pass --overwrite to replace it")
+
+
 def cmd_train(args) -> int:
+    from .api import _default_spec_for, prepare_segment
     from .core.blockwise import model_to_bytes
     from .core.files import atomic_write
-    from .core.pipeline import SeededModel
     from .core.segmenters import SEGMENTERS
 
-    if args.method not in SEGMENTERS:
-        raise UsageError(f"--method {args.method!r} is unknown; methods: {', '.join(SEGMENTERS)}")
+    method = args.method or default_method()
+    if method not in SEGMENTERS:
+        raise UsageError(f"--method {method!r} is unknown; methods: {', '.join(SEGMENTERS)}")
     features = _load_features(args.features)
     try:
         params = json.loads(args.params) if args.params else None
     except json.JSONDecodeError as err:
         raise UsageError(f"--params must be a JSON object; got {args.params!r} ({err})") from None
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"--params must be a JSON object; got {args.params!r}")
+    output = Path(args.output)
+    _refuse_inputs(output, [args.image, args.seeds], args.overwrite)
     image = open_image(args.image)
     seeds = open_image(args.seeds)
     channel_axis = image.channel_axis if args.channel_axis is None else args.channel_axis
@@ -299,20 +317,26 @@ def cmd_train(args) -> int:
         else:
             raise ValueError(f"{seeds.path}: seeds must hold integer labels (0 = not seeded); "
                              f"got dtype {seed_data.dtype}")
-    model = SeededModel(args.method, features=features, params=params)
     try:
-        model.fit(data, seed_data, spacing=spacing, channel_axis=channel_axis)
+        # segment()'s own preparation: the same features for thin volumes, the
+        # same float32 image with the channels last, the same checks.
+        if features is None:
+            features = _default_spec_for(data, method, spacing, channel_axis)
+        model, prepared, seed_data = prepare_segment(data, seed_data, method,
+                                                     channel_axis=channel_axis,
+                                                     features=features, params=params)
+        model.fit(prepared, seed_data, spacing=spacing, channel_axis=-1)
     except TypeError as err:
         raise UsageError(f"--params: {err}") from None
     except ValueError as err:
         raise ValueError(f"training on {image.path} with seeds {seeds.path}: {err}") from None
-    with atomic_write(args.output) as fh:
+    with atomic_write(output) as fh:
         fh.write(model_to_bytes(model))
     values, n = np.unique(model.y_train_, return_counts=True)
     counts = {int(v): int(c) for v, c in zip(values, n, strict=True)}
-    print(f"trained {args.method} on {image.path.name} ({model.n_features_} inputs per pixel, "
+    print(f"trained {method} on {image.path.name} ({model.n_features_} inputs per pixel, "
           f"classes {model.classes_.tolist()}, samples {counts or 'all pixels'}) -> "
-          f"{args.output}", file=sys.stderr)
+          f"{output}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -321,7 +345,7 @@ def cmd_train(args) -> int:
 
 
 def _output_kind(path: Path, opened: Opened) -> str:
-    suffix = _suffix(path)
+    suffix = long_suffix(path)
     if suffix == ".ome.zarr" or path.name == "labels" or (
             suffix == ".zarr" and opened.zarr_image is not None
             and opened.zarr_image.ome_version):
@@ -335,7 +359,7 @@ def _output_kind(path: Path, opened: Opened) -> str:
     if suffix in (".nii", ".nii.gz", ".nrrd"):
         return "volume"
     raise UsageError(f"{path}: cannot tell the output format from its name; end it in .zarr, "
-                     ".ome.zarr, .tif, .npy, .nii.gz or .nrrd")
+                     ".ome.zarr, .tif, .npy, .nii, .nii.gz or .nrrd")
 
 
 class _Runner:
@@ -383,45 +407,41 @@ def _write_block(block, target, region):
     return block.size
 
 
-def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, label):
-    """Write ``labels`` (dask) to ``out`` under a temporary name, renamed when complete."""
+def _block_tasks(labels, target):
     import dask
 
-    from .core.files import atomic_write
+    from .io.zarr_store import block_regions
+
+    return [dask.delayed(_write_block, pure=False)(block, target, region)
+            for block, region in block_regions(labels)]
+
+
+def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, label,
+                  overwrite=False):
+    """Write ``labels`` (dask) to ``out`` under a temporary name, renamed when complete.
+
+    Zarr block by block; TIFF and NPY slab by slab; NIfTI and NRRD (which
+    hold the whole array) assembled in memory within the budget. An OME-Zarr
+    ``labels`` folder that exists gets one more label image: its other
+    label images are never touched.
+    """
+    from .core.files import atomic_replace, atomic_write
 
     chunks = tuple(c[0] for c in labels.chunks)
-    if kind in ("zarr", "ome-zarr"):
-        from ._zarr import create_labels_array, create_plain_array
+    if kind == "zarr":
+        from .io.zarr_store import create_plain_array
 
-        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        try:
-            if kind == "zarr":
-                target = create_plain_array(tmp, labels.shape, chunks, labels.dtype)
-            else:
-                target = create_labels_array(tmp, labels.shape, chunks, labels.dtype,
-                                             like=opened.zarr_image, name=name, spacing=spacing)
-            blocks = labels.to_delayed()
-            tasks = []
-            for index in np.ndindex(*blocks.shape):
-                region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
-                               for c, i in zip(labels.chunks, index, strict=True))
-                tasks.append(dask.delayed(_write_block, pure=False)(blocks[index], target,
-                                                                    region))
-            runner.run(tasks, label)
-            _replace_folder(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with atomic_replace(out, folder=True, overwrite=overwrite) as tmp:
+            target = create_plain_array(tmp, labels.shape, chunks, labels.dtype)
+            runner.run(_block_tasks(labels, target), label)
         return
-    if kind == "volume":
-        from .io import write_labels
+    if kind == "ome-zarr":
+        from .io.zarr_store import add_label_image
 
-        data = runner.run([labels], label)[0]
-        write_labels(out, data, spacing=spacing, origin=opened.origin)
+        with add_label_image(out, labels.shape, chunks, labels.dtype, like=opened.zarr_image,
+                             name=name, spacing=spacing, overwrite=overwrite) as target:
+            runner.run(_block_tasks(labels, target), label)
         return
-    # TIFF and NPY: slab by slab along the first axis, through one temporary file.
     starts = np.cumsum((0,) + labels.chunks[0])
     slabs = [labels[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
     progress = Progress(label, len(slabs))
@@ -436,6 +456,18 @@ def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, lab
             yield part
 
     try:
+        if kind == "volume":
+            from .io import write_labels
+            from .io.safety import check_size
+
+            check_size(labels.shape, labels.dtype, out, what="label volume")
+            data = np.empty(labels.shape, labels.dtype)
+            for (a, b), part in zip(zip(starts[:-1], starts[1:], strict=True), computed(),
+                                    strict=True):
+                data[a:b] = part
+            write_labels(out, data, spacing=spacing, origin=opened.origin)
+            return
+        # TIFF and NPY: slab by slab along the first axis, through one temporary file.
         with atomic_write(out) as fh:
             if kind == "npy":
                 header = {"descr": np.lib.format.dtype_to_descr(labels.dtype),
@@ -446,13 +478,14 @@ def _write_output(labels, out: Path, kind, opened, spacing, runner, *, name, lab
             else:
                 import tifffile
 
-                pages = (page for part in computed()
-                         for page in (part if part.ndim == 3 else [part]))
-                page_shape = labels.shape[-2:]
-                n_pages = labels.shape[0] if labels.ndim == 3 else 1
-                tifffile.imwrite(_Named(fh, out.name), data=pages, shape=(n_pages,) + page_shape,
-                                 dtype=labels.dtype, photometric="minisblack",
-                                 metadata={"axes": "ZYX" if labels.ndim == 3 else "QYX"})
+                if labels.ndim == 2:  # 2D in, 2D out: one page
+                    tifffile.imwrite(_Named(fh, out.name), np.concatenate(list(computed())),
+                                     photometric="minisblack")
+                else:
+                    pages = (page for part in computed() for page in part)
+                    tifffile.imwrite(_Named(fh, out.name), data=pages, shape=labels.shape,
+                                     dtype=labels.dtype, photometric="minisblack",
+                                     metadata={"axes": "ZYX"})
     finally:
         progress.close()
 
@@ -465,17 +498,6 @@ class _Named:
 
     def __getattr__(self, key):
         return getattr(self._fh, key)
-
-
-def _replace_folder(tmp: Path, out: Path):
-    """Move the finished folder ``tmp`` to ``out`` (replacing an older ``out``)."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 @contextlib.contextmanager
@@ -521,19 +543,10 @@ def _takes_n_workers(client):
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
-def cmd_apply(args) -> int:
-    from .core.blockwise import DEFAULT_BLOCK_BYTES, predict_blockwise
-    from .core.features import total_ram
-    from .core.model_io import load_model
+def _targets(args, inputs):
+    """Output path per input; refuses clashes, inputs and existing outputs up front."""
+    from .io.zarr_store import labels_group_names
 
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise UsageError(f"{model_path}: no such model file; train one with `seglab train`")
-    chunks = _chunks(args.chunks) if args.chunks else None
-    memory_limit = parse_size(args.memory_limit) if args.memory_limit else None
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1; got {args.workers}")
-    inputs = [open_image(p) for p in args.inputs]
     out = Path(args.output)
     if len(inputs) > 1:
         if out.exists() and not out.is_dir():
@@ -541,16 +554,86 @@ def cmd_apply(args) -> int:
         targets = [out / f"{o.name}.{args.format}" for o in inputs]
     else:
         targets = [out]
-    for target in targets:
-        if target.exists() and not args.overwrite:
-            raise UsageError(f"{target} exists; pass --overwrite to replace it")
     kinds = [_output_kind(t, o) for t, o in zip(targets, inputs, strict=True)]
+    written = {}
+    for opened, target, kind in zip(inputs, targets, kinds, strict=True):
+        # an OME-Zarr labels folder that exists: only labels/<name> is written
+        effective = (target / args.label_name if kind == "ome-zarr"
+                     and labels_group_names(target) is not None else target)
+        key = os.path.normcase(os.path.realpath(effective))
+        if key in written:
+            raise UsageError(f"{written[key]} and {opened.path} would both be written to "
+                             f"{effective}; rename one of them, or apply them one at a time")
+        written[key] = opened.path
+        _refuse_inputs(effective, [args.model, *args.inputs], args.overwrite)
+    return targets, kinds
+
+
+def _check_margin(model, opened, chunks, spacing, channel_axis):
+    """Refuse ``--chunks`` so small that the blocks' margins multiply the work."""
+    from .core.blockwise import block_margin
+
+    if chunks is None:
+        return
+    shape = tuple(int(n) for n in opened.array.shape)
+    spatial = tuple(n for i, n in enumerate(shape)
+                    if channel_axis is None or i != channel_axis % len(shape))
+    try:
+        margin = block_margin(model, spatial, spacing)
+    except (ValueError, TypeError):
+        return  # predict_blockwise says what is wrong
+    sizes = (chunks,) * len(spatial) if isinstance(chunks, int) else tuple(chunks)
+    if len(sizes) != len(spatial):
+        return
+    overhead = math.prod(min(c + 2 * m, n) / min(c, n)
+                         for c, m, n in zip(sizes, margin, spatial, strict=True))
+    if overhead > MAX_MARGIN_OVERHEAD:
+        least = ",".join(str(max(2 * m, MIN_CHUNK)) for m in margin)
+        raise UsageError(f"--chunks {args_text(sizes)}: each block also reads this model's "
+                         f"feature margin of {args_text(margin)} voxels, {overhead:.0f} times "
+                         f"the image in all; use blocks of at least {least} (or leave "
+                         "--chunks out)")
+
+
+def args_text(values) -> str:
+    return ",".join(str(int(v)) for v in values)
+
+
+@contextlib.contextmanager
+def _naming(path, doing):
+    """Errors raised while reading blocks lazily (a damaged zarr chunk) name the input."""
+    try:
+        yield
+    except (UsageError, FileExistsError, MemoryError, BrokenPipeError):
+        raise
+    except Exception as err:  # noqa: BLE001 - a codec or store error says nothing of where
+        from .io.safety import reason
+
+        text = reason(err)
+        if str(path) in text:
+            raise
+        raise ValueError(f"{path}: {doing} failed ({type(err).__name__}: {text}); a chunk of "
+                         "the file may be damaged: check it, or write it again") from None
+
+
+def cmd_apply(args) -> int:
+    from .core.blockwise import DEFAULT_BLOCK_BYTES, predict_blockwise
+    from .core.memory import total_ram
+    from .core.model_io import load_model
+
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise UsageError(f"{model_path}: no such model file; train one with `seglab train`")
+    chunks = _chunks(args.chunks) if args.chunks else None
+    memory_limit = parse_size(args.memory_limit) if args.memory_limit else None
+    inputs = [open_image(p) for p in args.inputs]
+    targets, kinds = _targets(args, inputs)
     model = load_model(model_path)
     if len(inputs) > 1:
-        out.mkdir(parents=True, exist_ok=True)
+        Path(args.output).mkdir(parents=True, exist_ok=True)
     with _scheduler(args, memory_limit) as (client, threads, per_worker):
         budget = per_worker or memory_limit or int(0.6 * total_ram())
-        block_bytes = int(min(max(budget * 0.5 / max(threads, 1), 32 * 2**20),
+        block_bytes = int(min(max(budget * 0.5 / max(threads, 1), MIN_MEMORY // 2),
                               4 * DEFAULT_BLOCK_BYTES))
         runner = _Runner(client, None if client else threads)
         for opened, target, kind in zip(inputs, targets, kinds, strict=True):
@@ -561,6 +644,7 @@ def cmd_apply(args) -> int:
             n_spatial = _spatial_count(opened, channel_axis)
             if spacing is not None and len(spacing) != n_spatial:
                 spacing = spacing[-n_spatial:] if len(spacing) > n_spatial else None
+            _check_margin(model, opened, chunks, spacing, channel_axis)
             try:
                 labels = predict_blockwise(model, opened.array, chunks=chunks, spacing=spacing,
                                            channel_axis=channel_axis, block_bytes=block_bytes,
@@ -571,8 +655,10 @@ def cmd_apply(args) -> int:
             print(f"{opened.path.name}: {'x'.join(map(str, labels.shape))} in "
                   f"{labels.npartitions} blocks of {'x'.join(map(str, labels.chunksize))}"
                   f"{where}", file=sys.stderr)
-            _write_output(labels, target, kind, opened, spacing, runner, name=args.label_name,
-                          label=f"{opened.path.name} -> {target.name}")
+            with _naming(opened.path, "segmenting"):
+                _write_output(labels, target, kind, opened, spacing, runner,
+                              name=args.label_name, label=f"{opened.path.name} -> {target.name}",
+                              overwrite=args.overwrite)
             print(f"wrote {target}", file=sys.stderr)
     return EXIT_OK
 
@@ -589,39 +675,65 @@ def _labels_array(opened):
     return array
 
 
+class _Mapped:
+    """Truth values mapped to classes block by block (:func:`metrics.map_truth`), lazily."""
+
+    def __init__(self, array, mapping):
+        self._array, self._mapping = array, mapping
+        self.shape, self.ndim, self.dtype = tuple(array.shape), len(array.shape), np.int64
+
+    def __getitem__(self, key):
+        from .core.evaluation import map_truth
+
+        return map_truth(np.asarray(self._array[key]), self._mapping)
+
+
 def cmd_evaluate(args) -> int:
     from .core.blockwise import confusion_blockwise
     from .metrics import per_class_from_confusion, summary_from_confusion
 
+    mapping = _mapping(args.mapping)
+    chunks = _chunks(args.chunks) if args.chunks else None
     truth = open_image(args.truth)
     pred = open_image(args.pred)
     t, p = _labels_array(truth), _labels_array(pred)
     if tuple(t.shape) != tuple(p.shape):
         raise ValueError(f"{truth.path} is {tuple(t.shape)} but {pred.path} is "
                          f"{tuple(p.shape)}: compare label images of the same grid")
-    chunks = _chunks(args.chunks) if args.chunks else None
-    n_blocks = None
+    if mapping is not None:
+        t = _Mapped(t, mapping)
     progress = None
 
     def report(done, total):
-        nonlocal progress, n_blocks
+        nonlocal progress
         if progress is None and total > 1:
             progress = Progress("evaluating", total)
         if progress is not None:
             progress.update(done)
-        n_blocks = total
 
-    cm, labels = confusion_blockwise(t, p, chunks=chunks, progress=report)
+    with _naming(f"{truth.path} or {pred.path}", "reading"):
+        cm, labels = confusion_blockwise(t, p, chunks=chunks, progress=report)
     if progress is not None:
         progress.close()
-    summary = summary_from_confusion(cm, labels=labels)
-    per_class = per_class_from_confusion(cm, labels=labels)
+    # metrics.evaluate's conventions: negative values (no class, or truth values
+    # the mapping leaves out) are not scored; the classes are the others seen.
+    keep = labels >= 0
+    cm, labels = cm[keep][:, keep], labels[keep]
+    if labels.size:
+        summary = summary_from_confusion(cm, labels=labels)
+        per_class = per_class_from_confusion(cm, labels=labels)
+    else:
+        summary = {"labels": [], "n": 0, "accuracy": math.nan, "mean_dice": math.nan,
+                   "mcc": math.nan}
+        per_class = {}
     if args.json:
         out = {"truth": str(truth.path), "prediction": str(pred.path),
-               "labels": summary["labels"], "confusion": cm.tolist(), "n": summary["n"],
-               "accuracy": summary["accuracy"], "mean_dice": summary["mean_dice"],
-               "mcc": summary["mcc"],
+               "labels": [int(v) for v in summary["labels"]], "confusion": cm.tolist(),
+               "n": int(cm.sum()), "accuracy": summary["accuracy"],
+               "mean_dice": summary["mean_dice"], "mcc": summary["mcc"],
                "per_class": {str(k): v for k, v in per_class.items()}}
+        if mapping is not None:
+            out["mapping"] = {str(k): v for k, v in mapping.items()}
         print(json.dumps(out, indent=2, allow_nan=True))
     elif args.csv:
         buffer = io.StringIO()
@@ -634,8 +746,8 @@ def cmd_evaluate(args) -> int:
             writer.writerow({"label": label, **scores})
         sys.stdout.write(buffer.getvalue())
     else:
-        print(f"{truth.path.name} vs {pred.path.name}: {summary['n']} pixels, accuracy "
-              f"{summary['accuracy']:.4f}, mean Dice {summary['mean_dice']:.4f}, "
+        print(f"{truth.path.name} vs {pred.path.name}: {int(cm.sum())} pixels scored, "
+              f"accuracy {summary['accuracy']:.4f}, mean Dice {summary['mean_dice']:.4f}, "
               f"MCC {summary['mcc']:.4f}")
         print(f"{'label':>8} {'dice':>8} {'jaccard':>8} {'precision':>9} {'recall':>8}")
         for label, s in per_class.items():
@@ -662,14 +774,17 @@ def build_parser() -> argparse.ArgumentParser:
         "per class) and write the data-only model file.")
     train.add_argument("image", help="the image (TIFF, NPY, NIfTI, NRRD, DICOM folder, zarr)")
     train.add_argument("seeds", help="integer seeds of the image's spatial shape")
-    train.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
-    train.add_argument("--method", default="random_forest",
-                       help="segmenter (default random_forest): knn, nearest_mean, "
-                       "random_forest, kmeans, gmm, otsu, li, ...")
+    train.add_argument("-o", "--output", required=True, help="the model file to write (.npz); "
+                       "never one of the inputs")
+    train.add_argument("--method", default=None,
+                       help=f"segmenter (default {default_method()}, as segment()): knn, "
+                       "nearest_mean, random_forest, kmeans, gmm, otsu, li, ...")
     train.add_argument("--features", help="a preset (minimal, smooth, default, full) or a "
                        "FeatureSpec JSON (string or file); default: the method's own")
-    train.add_argument("--spacing", help="voxel size Z,Y,X (default: from the file, else 1)")
+    train.add_argument("--spacing", type=_checked(lambda t: _floats(t, "--spacing"), "spacing"),
+                       help="voxel size Z,Y,X (default: from the file, else 1)")
     train.add_argument("--channel-axis", type=int, help="axis of the image holding channels")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model file")
     train.add_argument("--crop", help="train on this region of IMAGE only, START:STOP per "
                        "spatial axis (e.g. 0:64,0:256,0:256; read lazily from zarr); SEEDS "
                        "then have the crop's shape")
@@ -686,25 +801,30 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("-o", "--output", required=True,
                        help="output: .zarr, .ome.zarr (or an OME-Zarr image's labels/ folder), "
                        ".tif, .npy, .nii.gz, .nrrd; a folder with several inputs")
-    apply.add_argument("--chunks", help="block size N or Z,Y,X (default: from the feature "
-                       "halo and the memory limit)")
+    apply.add_argument("--chunks", type=_checked(_chunks, "chunks"),
+                       help="block size N or Z,Y,X, at least 4 per axis (default: from the "
+                       "feature halo and the memory limit)")
     apply.add_argument("--scheduler", metavar="ADDRESS",
                        help="a dask.distributed scheduler (tcp://host:8786), or "
                        "'local-cluster' to start one here with --workers processes; default: "
                        "dask's local threads")
-    apply.add_argument("--workers", type=int,
+    apply.add_argument("--workers", type=_positive_int("workers"),
                        help="threads (local) or worker processes (local-cluster)")
-    apply.add_argument("--memory-limit", metavar="SIZE",
+    apply.add_argument("--memory-limit", metavar="SIZE", type=_checked(parse_size, "size"),
                        help="memory for the run (local) or per worker, e.g. 2GB; blocks are "
-                       "sized to fit (default: 60%% of the RAM)")
-    apply.add_argument("--spacing", help="voxel size Z,Y,X (default: the file's, else the "
+                       "sized to fit (at least 32MiB; default: 60%% of the RAM)")
+    apply.add_argument("--spacing", type=_checked(lambda t: _floats(t, "--spacing"), "spacing"),
+                       help="voxel size Z,Y,X (default: the file's, else the "
                        "model's training spacing)")
     apply.add_argument("--channel-axis", type=int, help="axis of the input holding channels")
-    apply.add_argument("--format", default="zarr", choices=["zarr", "ome.zarr", "tif", "npy"],
+    apply.add_argument("--format", default="zarr",
+                       choices=["zarr", "ome.zarr", "tif", "npy", "nii.gz", "nrrd"],
                        help="output format with several inputs (default zarr)")
     apply.add_argument("--label-name", default="seglab",
                        help="name of the label image in an OME-Zarr labels group")
-    apply.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    apply.add_argument("--overwrite", action="store_true",
+                       help="replace existing outputs (never an input; in an OME-Zarr labels "
+                       "folder only the label image --label-name)")
     apply.set_defaults(func=cmd_apply)
 
     evaluate = sub.add_parser(
@@ -716,7 +836,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = evaluate.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV, one row per class")
-    evaluate.add_argument("--chunks", help="block size N or Z,Y,X")
+    evaluate.add_argument("--mapping", type=_checked(_mapping, "mapping"),
+                          help="truth value -> class, as metrics.evaluate's mapping: "
+                          "TRUTH:CLASS pairs (0:1,5:2) or a JSON object (string or .json "
+                          "file); truth values it leaves out are not scored. Negative values "
+                          "are never scored")
+    evaluate.add_argument("--chunks", type=_checked(_chunks, "chunks"),
+                          help="block size N or Z,Y,X")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
@@ -730,16 +856,40 @@ def main(argv=None) -> int:
         return int(stop.code or 0)
     try:
         return args.func(args)
-    except UsageError as err:
-        print(f"seglab {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    except BrokenPipeError:
+        return _closed_pipe()
+    except (UsageError, FileExistsError) as err:
+        return _say(args, err, EXIT_USAGE)
     except KeyboardInterrupt:
         print(f"\nseglab {args.command}: interrupted; no complete-looking output was left",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError, ImportError, MemoryError) as err:
+    except MemoryError:
+        return _say(args, "not enough memory for this run: pass a smaller --chunks or "
+                    "--memory-limit, or crop the input", EXIT_FAILED)
+    except Exception as err:  # noqa: BLE001 - a command line never ends in a traceback
+        from .io.safety import reason
+
+        text = reason(err)
+        if not isinstance(err, (ValueError, TypeError, OSError, ImportError)):
+            text = f"{type(err).__name__}: {text} (please report this)"
+        return _say(args, text, EXIT_FAILED)
+
+
+def _say(args, err, code):
+    try:
         print(f"seglab {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    except (BrokenPipeError, OSError):
+        pass
+    return code
+
+
+def _closed_pipe():
+    """The reader of stdout went away (``| head -1``): stop quietly, no 'Exception ignored'."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

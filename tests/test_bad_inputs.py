@@ -739,3 +739,528 @@ def test_bad_segment_calls_raise_clear_errors_and_keep_the_seeds(case):
     with pytest.raises(kind, match=words):
         napari_seglab.segment(args.pop("image"), args.pop("seeds"), **args)
     assert np.array_equal(seeds, before), "the seeds were modified"
+
+
+# --------------------------------------------------------------------------
+# Image files (issue 26): one front door, nothing read from outside, nothing hangs.
+# Tiny hostile files made here; every refusal names the file and is never empty.
+
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from napari_seglab.io import read_image  # noqa: E402
+from napari_seglab.io.dicom import read_dicom  # noqa: E402
+
+
+def within_seconds(call, seconds=30):
+    """``call()``'s outcome (value or exception); fails if it blocks (a FIFO)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(call())
+        except BaseException as err:  # noqa: BLE001 - reported to the test
+            outcome.append(err)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)  # a guard against a hang, not a speed test
+    assert not worker.is_alive(), "blocked"
+    return outcome[0]
+
+
+def refused(call, *words, path=None):
+    """``call()`` raises a ValueError naming ``path`` and ``words``; never blocks."""
+    err = within_seconds(call)
+    assert isinstance(err, ValueError), repr(err)
+    text = str(err)
+    if path is not None:
+        assert str(path) in text, text
+    for word in words:
+        assert word in text, text
+    assert not text.rstrip().endswith(":") and "Traceback" not in text
+    return text
+
+
+def _nhdr(folder, data_file, sizes="4 3 2", extra=""):
+    header = folder / "volume.nhdr"
+    header.write_text(f"NRRD0004\ntype: uint8\ndimension: 3\nsizes: {sizes}\n"
+                      f"encoding: raw\n{extra}data file: {data_file}\n")
+    return header
+
+
+def _outside(tmp_path):
+    secret = tmp_path / "outside" / "secret.raw"
+    secret.parent.mkdir()
+    secret.write_bytes(bytes(range(24)))
+    case = tmp_path / "case" / "deeper"
+    case.mkdir(parents=True)
+    return case, secret
+
+
+@pytest.mark.parametrize("how", ["climbing", "absolute"])
+def test_an_nrrd_data_file_outside_its_folder_is_not_read(tmp_path, how):
+    from napari_seglab import _reader
+
+    case, secret = _outside(tmp_path)
+    name = "../../outside/secret.raw" if how == "climbing" else str(secret)
+    header = _nhdr(case, name)
+    refused(lambda: read_image(header), "outside", path=header)
+    refused(lambda: _reader.read_layers(header), "outside", path=header)
+    (case / "inside.raw").write_bytes(bytes(range(24)))  # beside it: read
+    good = _nhdr(case, "inside.raw")
+    assert read_image(good).data.shape == (2, 3, 4)
+
+
+def test_an_image_named_by_a_session_is_confined_to_its_folder(tmp_path):
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for where in ("a/data", "b/data", "b/proj/data"):
+        (tmp_path / where).mkdir(parents=True)
+    np.save(tmp_path / "a/data/img.npy", image)
+    session = Session(images=[image_ref("img", image, path=str(tmp_path / "a/data/img.npy"))],
+                      seeds=SeedsState(np.zeros((3, 4), np.uint8)))
+    (tmp_path / "a/proj").mkdir()
+    save_session(tmp_path / "a/proj/s.npz", session)  # relative_path ../data/img.npy
+    os.replace(tmp_path / "a/proj/s.npz", tmp_path / "b/proj/s.npz")
+    os.replace(tmp_path / "a/data/img.npy", tmp_path / "b/data/img.npy")  # outside b/proj
+    with pytest.warns(UserWarning, match="outside"):
+        loaded = load_session(tmp_path / "b/proj/s.npz")
+    assert loaded.images[0].path == str(tmp_path / "a/data/img.npy")  # not followed: missing
+    # a project folder moved as a whole still finds its image
+    save_session(tmp_path / "b/s.npz", Session(
+        images=[image_ref("img", image, path=str(tmp_path / "b/proj/data/img.npy"))],
+        seeds=SeedsState(np.zeros((3, 4), np.uint8))))
+    np.save(tmp_path / "b/proj/data/img.npy", image)
+    os.rename(tmp_path / "b", tmp_path / "c")
+    assert load_session(tmp_path / "c/s.npz").images[0].path == \
+        str(tmp_path / "c/proj/data/img.npy")
+
+
+def test_ome_zarr_labels_outside_the_image_are_not_opened(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from napari_seglab.io.zarr_store import create_labels_array, open_zarr
+
+    other = tmp_path / "other.zarr"
+    create_labels_array(other, (4, 4), (4, 4), np.uint8, name="stolen")
+    path = tmp_path / "deep" / "img.zarr"
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("0", data=np.zeros((4, 4), np.float32))
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 1.0]}]}]}]}
+    labels = root.create_group("labels")
+    labels.attrs["ome"] = {"version": "0.5",
+                           "labels": ["../../../other.zarr/stolen", str(other / "stolen")]}
+    with pytest.warns(UserWarning, match="outside the image folder"):
+        image = open_zarr(path)
+    assert image.labels == {}
+    # a dataset path that climbs out is refused outright
+    root.attrs["ome"] = {**root.attrs["ome"], "multiscales": [{
+        "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "../../other.zarr/stolen/0"}]}]}
+    refused(lambda: open_zarr(path), "outside the image folder", path=path)
+
+
+def test_fifos_are_never_opened(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    from pydicom.data import get_testdata_file
+
+    from napari_seglab import _reader, cli
+
+    # a FIFO inside a DICOM folder is skipped (named), the series read
+    folder = tmp_path / "series"
+    folder.mkdir()
+    (folder / "a.dcm").write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes())
+    os.mkfifo(folder / "b.dcm")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        volumes = within_seconds(lambda: read_dicom(folder))
+    assert len(volumes) == 1 and volumes[0].data.shape == (1, 128, 128)
+    assert any("a named pipe" in str(w.message) for w in caught)
+    # a FIFO as NRRD data file, as an image, as a session's image
+    os.mkfifo(tmp_path / "data.raw")
+    header = _nhdr(tmp_path, "data.raw")
+    refused(lambda: read_image(header), "named pipe")
+    for name in ("pipe.nii", "pipe.npy", "pipe.nrrd", "pipe.tif"):
+        os.mkfifo(tmp_path / name)
+        refused(lambda n=name: read_image(tmp_path / n), "named pipe", path=tmp_path / name)
+        assert within_seconds(lambda n=name: _reader.napari_get_reader(str(tmp_path / n))) \
+            is None
+    assert within_seconds(lambda n=name: cli.main(["evaluate", str(tmp_path / "pipe.npy"),
+                                                   str(tmp_path / "pipe.npy")])) == 1
+    image = np.zeros((3, 4), np.float32)
+    session = Session(images=[image_ref("img", image, path=str(tmp_path / "pipe.npy"))],
+                      seeds=SeedsState(np.zeros((3, 4), np.uint8)))
+    save_session(tmp_path / "s.npz", session)
+    refused(lambda: load_session(tmp_path / "s.npz"), "named pipe")
+
+
+def test_declared_sizes_are_checked_before_allocating(tmp_path):
+    import nibabel as nib
+
+    zarr = pytest.importorskip("zarr")
+    from napari_seglab.io.zarr_store import open_zarr
+
+    huge = tmp_path / "huge.zarr"
+    zarr.create_array(str(huge), shape=(10**8,) * 3, chunks=(1, 1, 1), dtype="uint8")
+    many = tmp_path / "many.zarr"
+    zarr.create_array(str(many), shape=(10**4,) * 3, chunks=(1, 1, 1), dtype="uint8")
+    nrrd_file = tmp_path / "big.nrrd"
+    nrrd_file.write_bytes(b"NRRD0004\ntype: float\ndimension: 3\nsizes: 4096 4096 4096\n"
+                          b"encoding: raw\n\n" + bytes(64))
+    npy_file = tmp_path / "big.npy"
+    npy_file.write_bytes(npy_header("<f8", (100_000, 100_000)) + bytes(64))
+    nii = nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4))
+    nii.header.set_data_shape((2048, 2048, 2048))
+    nii_file = tmp_path / "big.nii"
+    nii_file.write_bytes(nii.header.binaryblock + bytes(4 + 64))
+    import tifffile
+
+    tif_file = tmp_path / "big.tif"
+    tifffile.imwrite(tif_file, np.zeros((64, 64), np.uint8), metadata=None)
+    tags = bytearray(tif_file.read_bytes())  # ImageWidth / ImageLength (LONG 64) → 60000
+    for tag in (256, 257):
+        at = tags.find(struct.pack("<HHII", tag, 4, 1, 64))
+        assert at > 0
+        tags[at + 8:at + 12] = struct.pack("<I", 60000)
+    tif_file.write_bytes(bytes(tags))
+    tracemalloc.start()
+    try:
+        refused(lambda: open_zarr(huge), path=huge)
+        refused(lambda: open_zarr(many), "chunks", path=many)
+        for path in (nrrd_file, npy_file, nii_file, tif_file):
+            refused(lambda p=path: read_image(p), "truncated", path=path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_REFUSAL_BYTES, f"refusing took {peak / 2**20:.0f} MiB"
+
+
+def test_dicom_positions_cannot_inflate_a_volume(tmp_path):
+    from test_io_dicom import write_series
+
+    write_series(tmp_path, n=3, step=1.0)
+    for path, z in zip(sorted(tmp_path.iterdir()), (0.0, 0.002, 200.0), strict=True):
+        ds = __import__("pydicom").dcmread(path)
+        ds.ImagePositionPatient = [0.0, 0.0, z]
+        ds.save_as(path)
+    with pytest.warns(UserWarning, match="empty slices"):
+        (volume,) = read_dicom(tmp_path)
+    assert volume.data.shape[0] == 3
+
+
+@pytest.mark.parametrize("tag, value, expect", [
+    ("ImagePositionPatient", [0.0, float("nan"), 0.0], "ImagePositionPatient"),
+    ("ImagePositionPatient", [0.0, 0.0, float("inf")], "ImagePositionPatient"),
+    ("RescaleSlope", "NaN", "RescaleSlope"),
+    ("PixelSpacing", [float("inf"), 1.0], "PixelSpacing"),
+    ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0], "degenerate"),
+])
+def test_non_finite_or_degenerate_dicom_geometry_is_refused(tmp_path, tag, value, expect):
+    import pydicom
+    from test_io_dicom import write_series
+
+    write_series(tmp_path, n=3)
+    victim = sorted(tmp_path.iterdir())[1]
+    ds = pydicom.dcmread(victim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's note on an invalid DS
+        if tag == "RescaleSlope":
+            ds[tag].value = value  # a DS string as found in the file
+        else:
+            setattr(ds, tag, value)
+        ds.save_as(victim)
+    refused(lambda: read_dicom(tmp_path), expect, path=victim)
+
+
+@pytest.mark.parametrize("case", ["nan", "singular"])
+def test_a_nifti_affine_must_be_finite_and_invertible(tmp_path, case):
+    import nibabel as nib
+
+    affine = np.eye(4)
+    if case == "nan":
+        affine[0, 3] = np.nan
+    else:
+        affine[2] = [0, 0, 0, 0]
+    image = nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), None)
+    image.header.set_sform(affine, code=1)
+    path = tmp_path / f"{case}.nii"
+    path.write_bytes(image.header.binaryblock + bytes(4) + bytes(64))
+    refused(lambda: read_image(path), "sform", path=path)
+
+
+def test_nrrd_and_zarr_geometry_must_be_finite(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from napari_seglab.io.zarr_store import open_zarr
+
+    (tmp_path / "d.raw").write_bytes(bytes(24))
+    header = _nhdr(tmp_path, "d.raw", extra="space: left-posterior-superior\n"
+                   "space directions: (1,0,0) (0,1,0) (0,0,1)\nspace origin: (nan,0,0)\n")
+    refused(lambda: read_image(header), "'space origin'", path=header)
+    path = tmp_path / "img.zarr"
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("0", data=np.zeros((4, 4), np.float32))
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [float("nan"), 1.0]}]}]}]}
+    refused(lambda: open_zarr(path), "scale", path=path)
+
+
+@pytest.mark.parametrize("damage", ["no datasets path", "axes of another rank",
+                                    "labels refer to themselves", "multiscales a string",
+                                    "bad zarr.json"])
+def test_malformed_ome_zarr_is_one_clear_message(tmp_path, damage):
+    zarr = pytest.importorskip("zarr")
+    from napari_seglab.io.zarr_store import open_zarr
+
+    path = tmp_path / "img.zarr"
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("0", data=np.zeros((4, 4), np.float32))
+    ms = {"axes": [{"name": "y"}, {"name": "x"}], "datasets": [{"path": "0"}]}
+    if damage == "no datasets path":
+        ms["datasets"] = [{"coordinateTransformations": []}]
+    elif damage == "axes of another rank":
+        ms["axes"] = [{"name": "z"}, {"name": "y"}, {"name": "x"}]
+    elif damage == "multiscales a string":
+        ms = "yes"
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [ms] if ms != "yes" else ms}
+    if damage == "labels refer to themselves":
+        root.create_group("labels").attrs["ome"] = {"version": "0.5", "labels": ["."]}
+        label_group = zarr.open_group(str(path / "labels"), mode="r+")
+        label_group.attrs["ome"] = {"version": "0.5", "labels": ["..", "."]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = within_seconds(lambda: open_zarr(path))
+        assert not isinstance(image, BaseException) and image.labels == {}
+        return
+    if damage == "bad zarr.json":
+        (path / "zarr.json").write_text("{ not json")
+    refused(lambda: open_zarr(path), path=path)
+
+
+def test_a_syntax_no_package_decodes_is_named_without_an_install_hint(tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MPEG2MPML
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.file_meta.TransferSyntaxUID = MPEG2MPML
+    ds.PixelData = encapsulate([bytes(ds.PixelData)])
+    ds["PixelData"].VR = "OB"
+    path = tmp_path / "video.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    text = refused(lambda: read_image(path), "MPEG2", path=path)
+    assert "napari-seglab[dicom]" not in text
+
+
+def test_messages_of_damaged_image_files_are_never_empty(tmp_path):
+    cases = {"empty.nii": b"", "zeros.nii": bytes(400), "junk.nrrd": b"NRRD0004\nsizes: x\n",
+             "junk.npy": b"\x93NUMPY\x01\x00", "junk.tif": b"II*\x00junk", "empty.nii.gz": b""}
+    for name, payload in cases.items():
+        (tmp_path / name).write_bytes(payload)
+        text = refused(lambda n=name: read_image(tmp_path / n), path=tmp_path / name)
+        assert not text.endswith(": ") and len(text) > len(str(tmp_path / name)) + 10
+
+
+# --------------------------------------------------------------------------
+# Long jobs stop cleanly (issue 26): an input removed or reshaped, the section
+# closed. Real widgets; waits on conditions, never fixed sleeps.
+
+
+@pytest.fixture
+def volume_model():
+    image, truth = tissue_phantom((12, 40, 40), random_state=0)
+    model = SeededModel("nearest_mean", "minimal").fit(image, scribble_seeds(truth))
+    return image.astype(np.float32), model
+
+
+def _whole_volume(make_napari_viewer, qtbot, volume_model, tmp_path, register=True):
+    from napari_seglab._widgets.blockwise import BlockwiseWidget
+
+    image, model = volume_model
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="vol")
+    widget = BlockwiseWidget(viewer)
+    if register:  # a section that is deleted in the test is not qtbot's to close
+        qtbot.addWidget(widget)
+    widget.set_model(model)
+    worker = widget.run(str(tmp_path / "out" / "whole.zarr"), chunks=4)
+    return viewer, layer, widget, worker
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["removed", "reshaped", "section closed"])
+def test_whole_volume_to_zarr_stops_and_leaves_nothing(make_napari_viewer, qtbot,
+                                                       volume_model, tmp_path, event):
+    (tmp_path / "out").mkdir()
+    viewer, layer, widget, worker = _whole_volume(make_napari_viewer, qtbot, volume_model,
+                                                  tmp_path, register=event != "section closed")
+    from napari_seglab._widgets.jobs import alive
+
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    if event == "removed":
+        viewer.layers.remove(layer)
+    elif event == "reshaped":
+        layer.data = np.zeros((3, 5, 5), np.float32)
+    else:
+        widget.close()
+        widget.deleteLater()
+        qtbot.waitUntil(lambda: not alive(widget))
+        viewer.layers.remove(layer)  # the deleted section is not told (no error)
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: not list((tmp_path / "out").iterdir()), timeout=10_000)
+    assert "vol whole-volume labels" not in viewer.layers
+    if event != "section closed":
+        assert "stopped" in widget.status.text() and "'vol'" in widget.status.text()
+        assert widget.run_button.isEnabled() and not widget.job.running
+
+
+@pytest.mark.gui
+def test_whole_volume_dialog_asks_about_the_folder_it_will_replace(make_napari_viewer, qtbot,
+                                                                    volume_model, tmp_path,
+                                                                    monkeypatch):
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    from napari_seglab._widgets import blockwise
+
+    image, model = volume_model
+    existing = tmp_path / "input.zarr"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="vol")
+    widget = blockwise.BlockwiseWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.set_model(model)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "input"), ""))
+    asked = []
+
+    def answer(parent, title, text, *args):
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    assert widget._choose_output() is None
+    assert len(asked) == 1 and str(existing) in asked[0]
+    assert (existing / "keep.txt").read_text() == "mine" and not widget.job.running
+    assert widget.run(str(existing)) is None  # no confirmation: refused
+    assert (existing / "keep.txt").read_text() == "mine"
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a: QMessageBox.StandardButton.Yes)
+    assert widget._choose_output() is not None
+    qtbot.waitUntil(lambda: "vol whole-volume labels" in viewer.layers, timeout=60_000)
+    assert not (existing / "keep.txt").exists() and (existing / "zarr.json").exists()
+
+
+def _growing(make_napari_viewer, qtbot, register=True):
+    from napari_seglab._widgets.grow import GrowFromSeedsWidget
+
+    viewer = make_napari_viewer()
+    image, _ = tissue_phantom((24, 96, 96), random_state=4)
+    viewer.add_image(image, name="phantom")
+    seeds = np.zeros(image.shape, np.uint8)
+    seeds[12, 10:20, 10:20], seeds[12, 60:70, 60:70] = 1, 2
+    viewer.add_labels(seeds, name="seeds")
+    widget = GrowFromSeedsWidget(viewer)
+    if register:
+        qtbot.addWidget(widget)
+    widget._update_segment_list()
+    widget.request_preview()
+    assert widget.busy
+    return viewer, widget
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["image removed", "seeds removed", "image reshaped",
+                                   "section closed"])
+def test_grow_preview_stops_cleanly(make_napari_viewer, qtbot, event):
+    viewer, widget = _growing(make_napari_viewer, qtbot, register=event != "section closed")
+    finished = []
+    widget._worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    if event == "image removed":
+        viewer.layers.remove("phantom")
+    elif event == "seeds removed":
+        viewer.layers.remove("seeds")
+    elif event == "image reshaped":
+        viewer.layers["phantom"].data = np.zeros((4, 8, 8), np.float32)
+    else:
+        widget.close()
+        widget.deleteLater()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    from napari_seglab._widgets.jobs import alive
+
+    if event == "section closed":
+        qtbot.waitUntil(lambda: not alive(widget))
+        return
+    qtbot.waitUntil(lambda: not widget.busy)
+    assert "Growing" not in widget.status.text()
+    assert widget.preview_layer is None  # nothing shown from the stopped run
+    if event == "image reshaped":  # stopped, then the next request says what to fix
+        assert "shape" in widget.status.text()
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("event", ["removed", "reshaped"])
+def test_clean_up_stops_when_its_layer_goes(make_napari_viewer, qtbot, event):
+    from napari_seglab._widgets.cleanup import CleanUpWidget
+
+    viewer = make_napari_viewer()
+    labels = np.zeros((20, 64, 64), np.uint8)
+    labels[::3, ::3, ::3] = 1
+    layer = viewer.add_labels(labels, name="segmentation")
+    widget = CleanUpWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.apply()
+    assert widget.busy  # the result can only arrive once the event loop runs
+    if event == "removed":
+        viewer.layers.remove(layer)
+    else:
+        layer.data = np.zeros((4, 4, 4), np.uint8)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
+    assert "stopped" in widget.status.text() and "nothing was written" in widget.status.text()
+    if event == "reshaped":
+        assert not layer.data.any()
+
+
+@pytest.mark.gui
+def test_live_update_stops_when_the_image_changes_shape(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seg = panel.segmentation
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    seg.live.value = True
+    qtbot.waitUntil(lambda: not seg.live_job.running, timeout=60_000)
+    worker = seg.start_live_preview()
+    assert worker is not None
+    finished, shown = [], []
+    worker.finished.connect(lambda: finished.append(True))  # before any event runs
+    seg.live_shown.connect(shown.append)
+    viewer.layers["phantom 2D"].data = np.zeros((30, 30), np.float32)
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: not seg.live_job.running, timeout=60_000)
+    assert "shape" in seg.status.value  # stopped; the next preview says what to fix
+    assert all(generation is None for generation in shown)  # the stale result not shown
+
+
+@pytest.mark.gui
+def test_a_session_with_a_huge_seed_label_is_saved(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seeds = viewer.layers["seeds"]
+    data = np.zeros(seeds.data.shape, np.uint32)
+    data[5, 5:9], data[20, 20:24] = 1, 3_000_000_000
+    seeds.data = data
+    path = tmp_path / "huge.seglab-session.npz"
+    assert panel.session.save(path=path) == path
+    assert load_session(path).seeds.data.max() == 3_000_000_000

@@ -9,9 +9,9 @@ pytest.importorskip("dask")
 zarr = pytest.importorskip("zarr")
 
 from napari_seglab import cli  # noqa: E402
-from napari_seglab._zarr import open_zarr  # noqa: E402
 from napari_seglab.core.model_io import load_model  # noqa: E402
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom  # noqa: E402
+from napari_seglab.io.zarr_store import open_zarr  # noqa: E402
 from napari_seglab.metrics import summary  # noqa: E402
 
 # Derivatives at two scales (a halo of several voxels) and no eigenvalues.
@@ -126,6 +126,8 @@ def test_errors_name_the_file_and_the_fix(files, capsys):
     assert cli.main(["apply", str(model), img, "-o", str(folder / "out.xyz")]) == 2
     assert "end it in .zarr" in capsys.readouterr().err
     assert cli.main(["apply", str(model), img, "-o", str(folder / "img.npy")]) == 2
+    assert "is an input of this run" in capsys.readouterr().err
+    assert cli.main(["apply", str(model), img, "-o", str(folder / "truth.npy")]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert cli.main(["apply", str(model), img, "-o", "x.zarr", "--memory-limit", "lots"]) == 2
     assert cli.main(["apply", str(model), img, "-o", "x.zarr", "--bogus"]) == 2
@@ -181,3 +183,214 @@ def test_parse_size():
     assert cli.parse_size("1.5GiB") == int(1.5 * 2**30)
     with pytest.raises(cli.UsageError, match="positive"):
         cli.parse_size("-3GB")
+
+
+# --------------------------------------------------------------------------
+# The command line as a peer of the panel (issue 26): nothing replaced unasked,
+# every format, segment()'s and metrics.evaluate's conventions, bad numbers.
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory):
+    """A 2D image, its seeds and a model trained with the default method (no --method)."""
+    folder = tmp_path_factory.mktemp("flat")
+    image, truth = tissue_phantom((40, 44), random_state=1)
+    seeds = scribble_seeds(truth, random_state=1)
+    np.save(folder / "img.npy", image.astype(np.float32))
+    np.save(folder / "seeds.npy", seeds)
+    assert cli.main(["train", str(folder / "img.npy"), str(folder / "seeds.npy"), "-o",
+                     str(folder / "model.npz")]) == 0
+    return folder, image.astype(np.float32), seeds
+
+
+def test_train_uses_segments_default_method_and_preparation(flat):
+    import inspect
+
+    from napari_seglab import segment
+
+    folder, image, seeds = flat
+    default = inspect.signature(segment).parameters["method"].default
+    model = load_model(folder / "model.npz")
+    assert cli.default_method() == default == model.method
+    np.testing.assert_array_equal(model.predict(image), segment(image, seeds))
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("target", ["img.npy", "seeds.npy"])
+def test_train_never_replaces_an_input(flat, target, capsys):
+    folder, _, _ = flat
+    before = _snapshot(folder)
+    assert cli.main(["train", str(folder / "img.npy"), str(folder / "seeds.npy"), "-o",
+                     str(folder / target), "--overwrite"]) == 2
+    assert "is an input of this run" in capsys.readouterr().err
+    assert _snapshot(folder) == before
+
+
+def test_train_asks_before_replacing_a_model(flat, capsys):
+    folder, _, _ = flat
+    before = (folder / "model.npz").read_bytes()
+    assert cli.main(["train", str(folder / "img.npy"), str(folder / "seeds.npy"), "-o",
+                     str(folder / "model.npz"), "--method", "nearest_mean"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (folder / "model.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd", ".tif", ".npy", ".zarr"])
+def test_every_output_format_keeps_2d_as_2d(flat, suffix, capsys):
+    from napari_seglab.io import read_image
+
+    folder, image, _ = flat
+    out = folder / f"labels2d{suffix}"
+    assert cli.main(["apply", str(folder / "model.npz"), str(folder / "img.npy"), "-o",
+                     str(out), "--overwrite"]) == 0, capsys.readouterr().err
+    got = (zarr.open_array(str(out), mode="r")[...] if suffix == ".zarr"
+           else read_image(out).data)
+    np.testing.assert_array_equal(got, load_model(folder / "model.npz").predict(image))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), str(out), "--json"]) == 0  # 2D reads back as 2D
+    assert json.loads(capsys.readouterr().out)["mean_dice"] == 1.0
+
+
+def test_two_inputs_of_one_name_are_refused_before_writing(flat, tmp_path, capsys):
+    folder, image, _ = flat
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        np.save(tmp_path / sub / "x.npy", image)
+    out = tmp_path / "out"
+    assert cli.main(["apply", str(folder / "model.npz"), str(tmp_path / "a" / "x.npy"),
+                     str(tmp_path / "b" / "x.npy"), "-o", str(out), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "would both be written to" in err and "x.zarr" in err
+    assert not out.exists()
+
+
+def test_labels_folder_output_keeps_the_other_label_images(files, capsys):
+    folder, image, _, model = files
+    path = folder / "siblings.ome.zarr"
+    root = zarr.open_group(str(path), mode="w")
+    root.create_array("0", data=image)
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": a, "type": "space"} for a in "zyx"],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 1.0, 1.0]}]}]}]}
+    from napari_seglab.io.zarr_store import create_labels_array
+
+    create_labels_array(path / "labels", image.shape, image.shape, np.uint8,
+                        name="expert")[...] = 7
+    labels = path / "labels"
+    args = ["apply", str(model), str(path), "-o", str(labels), "--chunks", "9,20,22"]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    assert cli.main(args) == 2  # labels/seglab exists: asks
+    assert "labels/seglab exists" in capsys.readouterr().err
+    assert cli.main(args + ["--overwrite"]) == 0
+    opened = open_zarr(path)
+    assert set(opened.labels) == {"expert", "seglab"}
+    assert (np.asarray(opened.labels["expert"].array) == 7).all()
+    np.testing.assert_array_equal(opened.labels["seglab"].array[...],
+                                  load_model(model).predict(image))
+    assert not [p for p in labels.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.parametrize("mapping", [None, "0:1,1:2,2:3", '{"1": 2, "2": 1}'])
+def test_evaluate_agrees_with_metrics_evaluate(tmp_path, mapping, capsys):
+    from napari_seglab.metrics import evaluate
+
+    _, truth = tissue_phantom((30, 34), random_state=2)
+    truth = truth.astype(np.int16)
+    cases = {"negated": (-truth, truth), "shifted": (truth, truth + 1),
+             "same": (truth, truth)}
+    for name, (t, p) in cases.items():
+        np.save(tmp_path / f"{name}_t.npy", t)
+        np.save(tmp_path / f"{name}_p.npy", p)
+        extra = [] if mapping is None else ["--mapping", mapping]
+        assert cli.main(["evaluate", str(tmp_path / f"{name}_t.npy"),
+                         str(tmp_path / f"{name}_p.npy"), "--json", "--chunks", "8"]
+                        + extra) == 0
+        got = json.loads(capsys.readouterr().out)
+        table = None if mapping is None else cli._mapping(mapping)
+        want = evaluate(t, p, mapping=table)
+        assert got["labels"] == want.labels, name
+        assert got["confusion"] == want.confusion.tolist(), name
+        np.testing.assert_equal(got["mean_dice"], want.mean_dice)
+        np.testing.assert_equal(got["accuracy"], want.accuracy)
+
+
+@pytest.mark.parametrize("option", [
+    ["--memory-limit", "1e999"], ["--memory-limit", "1KB"], ["--memory-limit", "nan"],
+    ["--chunks", "2,2,2"], ["--chunks", "0"], ["--workers", "0"], ["--spacing", "nan,1,1"],
+    ["--spacing", "1,inf,1"]])
+def test_bad_numbers_are_refused_at_parse_time(files, option, capsys):
+    folder, _, _, model = files
+    assert cli.main(["apply", str(model), str(folder / "img.npy"), "-o",
+                     str(folder / "never.zarr")] + option) == 2
+    err = capsys.readouterr().err
+    assert option[0] in err and "Traceback" not in err
+    assert not (folder / "never.zarr").exists()
+
+
+def test_chunks_smaller_than_the_margin_are_refused_before_running(files, capsys):
+    folder, _, _, model = files
+    assert cli.main(["apply", str(model), str(folder / "img.npy"), "-o",
+                     str(folder / "tiny.zarr"), "--chunks", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "margin" in err and "at least" in err
+    assert not (folder / "tiny.zarr").exists()
+
+
+def test_no_traceback_for_an_unexpected_error(files, monkeypatch, capsys):
+    folder, _, _, model = files
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("napari_seglab.core.blockwise.predict_blockwise", broken)
+    assert cli.main(["apply", str(model), str(folder / "img.npy"), "-o",
+                     str(folder / "boom.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly(files, monkeypatch, capsys):
+    folder, _, truth, _ = files
+
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+    monkeypatch.setattr("sys.stdout", Closed())
+    code = cli.main(["evaluate", str(folder / "truth.npy"), str(folder / "truth.npy"),
+                     "--csv"])
+    assert code == cli.EXIT_PIPE
+    assert capsys.readouterr().err == ""
+
+
+def test_a_hostile_zarr_input_is_one_clear_line(files, tmp_path, capsys):
+    folder, _, _, model = files
+    path = tmp_path / "huge.zarr"
+    zarr.create_array(str(path), shape=(10**8,) * 3, chunks=(1, 1, 1), dtype="uint8")
+    assert cli.main(["apply", str(model), str(path), "-o", str(tmp_path / "o.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_damaged_zarr_chunk_names_the_input(files, tmp_path, capsys):
+    folder, image, _, model = files
+    path = tmp_path / "damaged.zarr"
+    zarr.create_array(str(path), data=image, chunks=(6, 20, 22))
+    chunk = next(p for p in path.rglob("*") if p.is_file() and p.name.isdigit())
+    chunk.write_bytes(b"not a compressed chunk")
+    assert cli.main(["apply", str(model), str(path), "-o", str(tmp_path / "o.zarr")]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert str(path) in err and "damaged" in err
+    assert not (tmp_path / "o.zarr").exists()

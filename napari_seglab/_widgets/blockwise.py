@@ -6,17 +6,18 @@ a model file) labels a whole image layer block by block
 worker, written chunk by chunk to a zarr folder under a temporary name that
 is renamed when complete; the result opens lazily as a Labels layer.
 Progress shows in the section's own bar; Cancel stops between blocks and
-removes the partial output.
+removes the partial output. The run is a :class:`~.jobs.Job`: it stops (and
+removes the partial output) when its image layer is removed or changes shape,
+or the section or viewer is closed. An existing folder is replaced only once
+the user has confirmed that exact folder (the dialog's name plus ``.zarr``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
@@ -29,6 +30,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .jobs import Job
+from .save_dialog import confirm_replace
+
 if TYPE_CHECKING:
     import napari
 
@@ -36,32 +40,27 @@ __all__ = ["BlockwiseWidget", "iter_write_blockwise"]
 
 
 def iter_write_blockwise(model, data, out, *, spacing=None, channel_axis=None,
-                         batch=2, chunks=None):
+                         batch=2, chunks=None, overwrite=True):
     """Label ``data`` block by block into the zarr folder ``out``: a generator.
 
     Yields ``(done, total)`` after each batch of blocks; returns ``out``.
-    Closing the generator stops the work and removes the partial folder.
+    Closing the generator stops the work and removes the partial folder; an
+    existing ``out`` is replaced only when complete, and only with
+    ``overwrite`` (else ``FileExistsError`` before any work).
     """
     import dask
 
-    from .._zarr import create_plain_array
     from ..core.blockwise import predict_blockwise
+    from ..core.files import atomic_replace
+    from ..io.zarr_store import block_regions, create_plain_array
 
     out = Path(out)
     labels = predict_blockwise(model, data, spacing=spacing, channel_axis=channel_axis,
                                chunks=chunks)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    finished = False
-    try:
+    with atomic_replace(out, folder=True, overwrite=overwrite) as tmp:
         target = create_plain_array(tmp, labels.shape, tuple(c[0] for c in labels.chunks),
                                     labels.dtype)
-        blocks = labels.to_delayed()
-        items = []
-        for index in np.ndindex(*blocks.shape):
-            region = tuple(slice(sum(c[:i]), sum(c[:i + 1]))
-                           for c, i in zip(labels.chunks, index, strict=True))
-            items.append((blocks[index], region))
+        items = block_regions(labels)
         total = len(items)
         for start in range(0, total, batch):
             part = items[start:start + batch]
@@ -70,14 +69,12 @@ def iter_write_blockwise(model, data, out, *, spacing=None, channel_axis=None,
             for value, (_, region) in zip(values, part, strict=True):
                 target[region] = value
             yield min(start + batch, total), total
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        finished = True
-    finally:
-        if not finished:
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _source_path(layer):
+    path = getattr(getattr(layer, "source", None), "path", None)
+    return None if path is None else os.path.realpath(os.fspath(path))
 
 
 class BlockwiseWidget(QWidget):
@@ -88,8 +85,6 @@ class BlockwiseWidget(QWidget):
         self.viewer = napari_viewer
         self._model = None
         self._model_source = ""
-        self._worker = None
-        self._generation = 0
 
         self.image_combo = QComboBox()
         self.image_combo.setToolTip("The image layer to segment (read block by block)")
@@ -120,13 +115,27 @@ class BlockwiseWidget(QWidget):
         grid.addWidget(self.progress, 3, 0, 1, 3)
         grid.addWidget(self.status, 4, 0, 1, 3)
 
+        self.job = Job("Segment whole volume to zarr", self, self.status.setText,
+                       bar=self.progress, cancel_button=self.cancel_button,
+                       viewer=napari_viewer)
+        self.job.done.connect(self._job_done)
         self.load_button.clicked.connect(self._choose_model_file)
         self.run_button.clicked.connect(self._choose_output)
         self.cancel_button.clicked.connect(self.cancel)
-        self.viewer.layers.events.inserted.connect(self._refresh_images)
-        self.viewer.layers.events.removed.connect(self._refresh_images)
-        self.viewer.layers.events.changed.connect(self._refresh_images)
+        events = self.viewer.layers.events
+        for emitter in (events.inserted, events.removed, events.changed):
+            emitter.connect(self._refresh_images)
+        # A closed section (or viewer) is deleted without a closeEvent: let go of napari.
+        self.destroyed.connect(lambda *_: self._unhook(events))
         self._refresh_images()
+
+    def _unhook(self, events):
+        """Disconnect from the viewer's layer list (no Qt calls: runs on destroy)."""
+        for emitter in (events.inserted, events.removed, events.changed):
+            try:
+                emitter.disconnect(self._refresh_images)
+            except (RuntimeError, TypeError, ValueError):
+                pass
 
     # -- model --
 
@@ -155,6 +164,10 @@ class BlockwiseWidget(QWidget):
     # -- layers --
 
     def _refresh_images(self, event=None):
+        from .jobs import alive
+
+        if not alive(self.image_combo):
+            return
         current = self.image_combo.currentText()
         self.image_combo.blockSignals(True)
         self.image_combo.clear()
@@ -171,15 +184,24 @@ class BlockwiseWidget(QWidget):
     # -- running --
 
     def _choose_output(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Write labels to zarr", "",
-                                              "Zarr folders (*.zarr)")
-        if path:
-            self.run(path if path.endswith(".zarr") else path + ".zarr")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Write labels to zarr", "", "Zarr folders (*.zarr)",
+            options=QFileDialog.Option.DontConfirmOverwrite)  # asked below, for the real name
+        if not path:
+            return None
+        path = path if path.endswith(".zarr") else path + ".zarr"
+        if not confirm_replace(self, path):
+            self.status.setText(f"Not written: {path} was kept.")
+            return None
+        return self.run(path, overwrite=True)
 
-    def run(self, path):
-        """Label the chosen image into the zarr folder ``path`` in a thread worker."""
-        from napari.qt.threading import create_worker
+    def run(self, path, overwrite=False, chunks=None):
+        """Label the chosen image into the zarr folder ``path`` in a thread worker.
 
+        An existing ``path`` is replaced only with ``overwrite`` (once the new
+        labels are complete), and never the image's own file. ``chunks``: the
+        block size (default: chosen from the model's margin and the memory).
+        """
         layer = self._image_layer()
         if layer is None:
             show_error("choose an image layer to segment")
@@ -187,51 +209,56 @@ class BlockwiseWidget(QWidget):
         if self._model is None:
             show_error("no model: train one in the segmentation panel or load a model file")
             return None
+        path = str(path)
+        source = _source_path(layer)
+        if source is not None and (source == os.path.realpath(path)
+                                   or source.startswith(os.path.realpath(path) + os.sep)):
+            show_error(f"{path} holds the image '{layer.name}' itself: choose another folder")
+            return None
+        if os.path.lexists(path) and not overwrite:
+            show_error(f"{path} exists: choose another name, or confirm replacing it")
+            return None
         data = layer.data[0] if layer.multiscale else layer.data
         channel_axis = -1 if layer.rgb else None
         ndim = layer.ndim
-        spacing = tuple(float(s) for s in layer.scale[-(ndim if not layer.rgb else ndim):])
-        self.cancel()
-        self._generation += 1
-        generation = self._generation
-        steps = iter_write_blockwise(self._model, data, path, spacing=spacing,
-                                     channel_axis=channel_axis)
-        worker = create_worker(lambda: (yield from steps), _start_thread=False)
-        worker.yielded.connect(lambda v, g=generation: self._on_progress(g, v))
-        worker.returned.connect(lambda out, g=generation, lay=layer: self._on_done(g, out, lay))
-        worker.errored.connect(lambda err, g=generation: self._on_error(g, err))
-        worker.finished.connect(lambda g=generation: self._on_finished(g))
-        # A cancelled generator is closed once it has stopped: its partial folder goes.
-        worker.aborted.connect(steps.close)
-        self._worker = worker
-        self.progress.setRange(0, 0)
+        spacing = tuple(float(s) for s in layer.scale[-ndim:])
+        model = self._model
+
+        writing = iter_write_blockwise(model, data, path, spacing=spacing,
+                                       channel_axis=channel_axis, overwrite=overwrite,
+                                       chunks=chunks)
+
+        def steps():
+            while True:
+                try:
+                    done, total = next(writing)
+                except StopIteration as stop:
+                    return stop.value
+                yield "blocks", done, total
+
+        worker = self.job.start(steps, on_result=lambda out, lay=layer: self._on_done(out, lay),
+                                what=f"Segmenting '{layer.name}' to {Path(path).name}",
+                                reads=(layer,))
+        # stopped (Cancel, the image removed or reshaped, the viewer closed): the
+        # generator is closed once the worker has let go of it, removing the partial folder
+        worker.aborted.connect(writing.close)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"segmenting {layer.name}…")
-        worker.start()
         return worker
 
     def cancel(self):
         """Stop the running job between blocks (its partial folder is removed)."""
-        if self._worker is not None:
-            self._generation += 1
-            self._worker.quit()
-            self._worker = None
-            self.status.setText("cancelled")
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+        self.job.cancel()
 
-    def _on_progress(self, generation, value):
-        if generation != self._generation:
-            return
-        done, total = value
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
+    def _job_done(self, result):
+        from .jobs import alive
 
-    def _on_done(self, generation, out, layer):
-        if generation != self._generation or out is None:
+        if alive(self):
+            self.run_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+
+    def _on_done(self, out, layer):
+        if out is None:
             return
         import dask.array as da
 
@@ -246,19 +273,3 @@ class BlockwiseWidget(QWidget):
             self.viewer.layers.selection.active = active
         self.status.setText(f"wrote {out}")
         show_info(f"whole-volume labels written to {out}")
-
-    def _on_error(self, generation, err):
-        if generation != self._generation:
-            return
-        self.status.setText("failed")
-        show_error(f"segmenting the whole volume failed: {err}")
-
-    def _on_finished(self, generation):
-        if generation != self._generation:
-            return
-        self._worker = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)

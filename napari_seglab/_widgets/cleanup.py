@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core import postprocess
+from .jobs import InputWatch, alive
 from .layers import _Failure, unwrap
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class CleanUpWidget(QWidget):
         super().__init__()
         self.viewer = unwrap(napari_viewer)  # not napari's public-only proxy
         self._worker = None
+        self._dropped = None  # a run whose layer went: its result is not written
+        self._inputs = InputWatch(self.viewer, self, self._input_lost)
         self.layer_combo = QComboBox()
         self.layer_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
                                        QSizePolicy.Policy.Fixed)
@@ -197,11 +200,20 @@ class CleanUpWidget(QWidget):
         worker.errored.connect(lambda exc: show_error(f"Clean up failed: {exc}"))
         worker.finished.connect(self._on_finished)
         self._worker = worker
+        self._inputs.watch((layer,))
         self.progress.setVisible(True)
         self.status.setText(f"{operation}...")
         worker.start()
 
+    def _input_lost(self, text):
+        """The layer being cleaned went or changed shape: the running result is dropped."""
+        self._dropped = self._worker
+        self.progress.setVisible(False)
+        self.status.setText(f"Clean up stopped: {text}; nothing was written.")
+
     def _on_returned(self, layer, before, operation, result):
+        if not alive(self) or self._dropped is not None:
+            return  # the section was closed, or the layer went (said by _input_lost)
         if isinstance(result, _Failure):
             self.status.setText(result.message)
             show_warning(result.message)
@@ -220,8 +232,10 @@ class CleanUpWidget(QWidget):
                             f"({seconds:.2f} s; Ctrl+Z on '{layer.name}' undoes it).")
 
     def _on_finished(self):
-        self._worker = None
-        self.progress.setVisible(False)
+        self._worker = self._dropped = None
+        if alive(self):
+            self._inputs.clear()
+            self.progress.setVisible(False)
 
     def _unhook(self):
         """Disconnect from the viewer (no Qt calls: also runs on destroy)."""

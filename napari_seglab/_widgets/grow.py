@@ -38,6 +38,7 @@ from qtpy.QtWidgets import (
 from superqt import QLabeledDoubleRangeSlider
 
 from ..core.growcut import GrowFromSeeds, locality_unit
+from .jobs import InputWatch, alive
 from .layers import (
     InputError,
     PaintedCounts,
@@ -139,6 +140,8 @@ class GrowFromSeedsWidget(QWidget):
         self._applied: dict = {}
         self._generation = 0
         self._worker = None
+        # a run stops when its image, seeds or mask is removed or reshaped (as a Job does)
+        self._inputs = InputWatch(self.viewer, self, self._input_lost)
         self._pending: _Request | None = None
         self._seeds_layer: Labels | None = None
         self._mask_layer = None
@@ -507,11 +510,25 @@ class GrowFromSeedsWidget(QWidget):
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
         self._worker = worker
+        self._inputs.watch((self.image_layer, self.seeds_layer, self.mask_layer))
         self.progress.setVisible(True)
         self.status.setText("Growing...")
         worker.start()
 
+    def _input_lost(self, text):
+        """An input of the running update went: it is outdated, its session dropped."""
+        self._generation += 1
+        self._pending = None
+        self._drop_session()
+        self.progress.setVisible(False)
+        self.status.setText(f"Grow from seeds stopped: {text}. Pick the layers, then "
+                            "paint or press Preview.")
+
     def _on_returned(self, request, result):
+        if not alive(self):  # the section was closed meanwhile
+            return
+        if self.image_layer is None or self.seeds_layer is None:
+            return  # an input went: _input_lost said so and dropped the session
         if request.key == self._session_key:  # not cancelled or re-keyed meanwhile
             self._session, self._applied = result[1], result[2]
         if isinstance(result[0], _Failure):
@@ -538,6 +555,9 @@ class GrowFromSeedsWidget(QWidget):
 
     def _on_finished(self):
         self._worker = None
+        if not alive(self):
+            return
+        self._inputs.clear()
         pending, self._pending = self._pending, None
         if pending is not None and pending.generation == self._generation:
             self._start(pending)

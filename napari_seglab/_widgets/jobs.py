@@ -9,7 +9,9 @@ features, ranking, grow from seeds) goes through a :class:`Job`:
   own :class:`QProgressBar` and status line, with the elapsed time. napari's
   ``progress`` widget is not used: its update processes events, and drawing a
   canvas whose image layer was just removed crashed the process;
-* a job stops (and says so) when one of the layers it reads is removed;
+* a job stops (and says so) when one of the layers it reads is removed or
+  changes shape (:class:`InputWatch`, also used by the sections that run
+  their own workers: Grow from seeds, Clean up);
 * failures: a :class:`Failure` returned, or a ``ValueError``/``TypeError``
   raised in the worker, becomes a warning notification that says what to do;
   anything else an error notification. Nothing the user painted is touched;
@@ -35,7 +37,7 @@ from psygnal import Signal
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QProgressBar
 
-__all__ = ["Failure", "Job", "make_progress_bar"]
+__all__ = ["Failure", "InputWatch", "Job", "alive", "make_progress_bar"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,81 @@ def _alive(qobject) -> bool:
     except RuntimeError:  # the C++ object was deleted (panel closed)
         return False
     return True
+
+
+alive = _alive
+
+
+def _shape(layer):
+    data = getattr(layer, "data", None)
+    if getattr(layer, "multiscale", False):
+        data = data[0]
+    return tuple(getattr(data, "shape", ()))
+
+
+class InputWatch:
+    """Calls ``on_lost(reason)`` when a watched layer is removed or changes shape.
+
+    ``watch(layers)`` while a job runs, ``clear()`` when it ends. Nothing
+    is called once ``owner`` (the section) is deleted: the viewer's signals
+    are let go of then.
+    """
+
+    def __init__(self, viewer, owner, on_lost: Callable[[str], None]):
+        self.viewer, self.owner, self.on_lost = viewer, owner, on_lost
+        self._layers = ()
+        self._shapes = {}
+        self._connected = False
+        if viewer is not None:
+            viewer.layers.events.removed.connect(self._removed)
+            self._connected = True
+            owner.destroyed.connect(self.close)
+
+    def watch(self, layers):
+        self.clear()
+        self._layers = tuple(layer for layer in layers if layer is not None)
+        for layer in self._layers:
+            self._shapes[id(layer)] = _shape(layer)
+            layer.events.data.connect(self._data_changed)
+
+    def clear(self):
+        for layer in self._layers:
+            with _quiet():
+                layer.events.data.disconnect(self._data_changed)
+        self._layers, self._shapes = (), {}
+
+    def close(self, *args):
+        self.clear()
+        if self._connected:
+            self._connected = False
+            with _quiet():
+                self.viewer.layers.events.removed.disconnect(self._removed)
+
+    def _lost(self, text):
+        self.clear()
+        if _alive(self.owner):
+            self.on_lost(text)
+
+    def _removed(self, event):
+        if any(event.value is layer for layer in self._layers):
+            self._lost(f"layer '{event.value.name}' was removed")
+
+    def _data_changed(self, event=None):
+        for layer in self._layers:
+            before, now = self._shapes.get(id(layer)), _shape(layer)
+            if before is not None and now != before:
+                self._lost(f"layer '{layer.name}' changed shape from {before} to {now}")
+                return
+
+
+class _quiet:
+    """Ignore what disconnecting an already disconnected or deleted slot raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        return kind is not None and issubclass(kind, (RuntimeError, TypeError, ValueError))
 
 
 class Job:
@@ -105,7 +182,6 @@ class Job:
         self._started = 0.0
         self._step_text = ""
         self._last_step = None
-        self._watched = ()
         self._tick = QTimer(owner)  # elapsed time in the status line
         self._tick.setInterval(250)
         self._tick.timeout.connect(self._show_elapsed)
@@ -114,8 +190,8 @@ class Job:
         self._busy_timer = QTimer(owner)
         self._busy_timer.setSingleShot(True)
         self._busy_timer.timeout.connect(self._busy_now)
+        self._watch = InputWatch(viewer, owner, self._input_lost)
         if viewer is not None:
-            viewer.layers.events.removed.connect(self._layer_removed)
             owner.destroyed.connect(self._disconnect)
 
     # -- state -------------------------------------------------------------------
@@ -130,11 +206,7 @@ class Job:
             log.info("%s: stopped, its panel was closed (the result is discarded)",
                      self._what)
         self.worker = None
-        if self.viewer is not None:
-            try:
-                self.viewer.layers.events.removed.disconnect(self._layer_removed)
-            except (RuntimeError, TypeError, ValueError):
-                pass
+        self._watch.close()
 
     # -- run -----------------------------------------------------------------------
     def start(self, function, *args, on_result, what, reads=(), name=None, **kwargs):
@@ -156,7 +228,7 @@ class Job:
         self._step_text = ""
         self._last_step = None
         self._started = time.perf_counter()
-        self._watched = tuple(reads)
+        self._watch.watch(reads)
         worker.returned.connect(lambda result: self._returned(result, generation, on_result))
         worker.errored.connect(lambda exc: self._errored(exc, generation))
         if hasattr(worker, "yielded"):
@@ -186,6 +258,7 @@ class Job:
         self.generation += 1
         worker.quit()
         self.worker = None
+        self._watch.clear()
         if not _alive(self.owner):  # closing: no widget left to tell
             log.info("%s: stopped, its panel was closed (the result is discarded)",
                      self._what)
@@ -267,6 +340,7 @@ class Job:
     def _finished(self, generation):
         if self._current(generation):
             self.worker = None
+            self._watch.clear()
             self._show_busy(False)
 
     def _show_busy(self, busy):
@@ -278,7 +352,10 @@ class Job:
                 return  # never shown: nothing to hide, no repaint
         self._busy_shown = busy
         if self.cancel_button is not None:
-            self.cancel_button.enabled = busy
+            if hasattr(self.cancel_button, "setEnabled"):  # a QPushButton
+                self.cancel_button.setEnabled(busy)
+            else:  # a magicgui button
+                self.cancel_button.enabled = busy
         if busy:
             self._tick.start()
         else:
@@ -287,6 +364,6 @@ class Job:
             self.bar.setVisible(busy)
             self.bar.setRange(0, 0)  # busy until the first step says how many
 
-    def _layer_removed(self, event):
-        if self.worker is not None and any(event.value is layer for layer in self._watched):
-            self.cancel(reason=f"{self.run_name} stopped: layer '{event.value.name}' was removed.")
+    def _input_lost(self, text):
+        if self.worker is not None:
+            self.cancel(reason=f"{self.run_name} stopped: {text}.")

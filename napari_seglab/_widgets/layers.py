@@ -350,24 +350,16 @@ def follow_undo(layer) -> None:
     layer._seglab_follows_undo = True
 
 
-#: An integer Image layer with at most this many values is a label map (a
-#: ground-truth mask opened from a TIFF/PNG).
-MAX_LABEL_VALUES = 64
-
-
 def looks_like_labels(layer) -> bool:
-    """An integer or boolean image with few distinct values: a mask or label map.
+    """An integer or boolean image with few distinct values (or a telling name): a label map.
 
     Such layers are offered as ground truth (converted on use) and never as
-    extra channels (training on the answer would leak it).
+    extra channels (training on the answer would leak it). The rule is the
+    reader's (:func:`napari_seglab.io.looks_like_labels`).
     """
+    from ..io import looks_like_labels as _looks_like_labels
+
     data = getattr(layer, "data", None)
     if data is None or getattr(layer, "rgb", False) or getattr(layer, "multiscale", False):
         return False
-    dtype = np.asarray(data[:0] if hasattr(data, "__getitem__") else data).dtype
-    if dtype.kind not in "biu":
-        return False
-    sample = np.asarray(data).ravel()
-    if sample.size > 1 << 18:  # a strided sample is enough to tell a photo
-        sample = sample[:: sample.size // (1 << 18)]
-    return np.unique(sample).size <= MAX_LABEL_VALUES
+    return _looks_like_labels(data, getattr(layer, "name", ""))

@@ -49,6 +49,7 @@ from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
 from ..io.base import is_axis_aligned
 from .layers import follow_undo, unwrap
+from .save_dialog import confirm_replace
 from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
@@ -538,7 +539,9 @@ class MeasureWidget(QWidget):
             self, "Export label map", f"{layer.name}.nii.gz", ";;".join(EXPORT_FILTERS))
         if path:
             if "DICOM" in chosen and not path.lower().endswith(".dcm"):
-                path += ".dcm"
+                path += ".dcm"  # a name the dialog did not confirm: ask about it
+                if not confirm_replace(self, path):
+                    return
             self.export_labels(path)
 
     def export_labels(self, path):

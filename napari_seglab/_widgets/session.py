@@ -107,9 +107,10 @@ def capture_session(panel: SeglabPanel) -> tuple[Session, list[str]]:
             raise SessionError(f"The seeds layer '{seeds_layer.name}' has shape {data.shape}, "
                                f"but the image '{image.name}' has {shape}: choose the seeds "
                                "painted on this image, then save.")
+        # bincount only for small values: a label of 3e9 would allocate 24 GB
+        small = data.dtype.kind in "ub" and data.size and int(data.max()) < (1 << 16)
         labels = sorted(set(np.flatnonzero(np.bincount(data.ravel())).tolist()
-                            if data.dtype.kind in "ub" and data.size
-                            else np.unique(data).tolist()) - {0})
+                            if small else np.unique(data).tolist()) - {0})
         names = class_names(seeds_layer)
         seeds = SeedsState(
             data, name=seeds_layer.name, classes=names,

@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -338,11 +339,37 @@ def load_session(path) -> Session:
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     for ref, entry in zip([*session.images, session.truth],
                           [*header["images"], header["truth"]]):
-        if ref is not None and ref.path is not None and not os.path.exists(ref.path):
-            moved = entry.get("relative_path")
-            if isinstance(moved, str) and os.path.exists(os.path.join(folder, moved)):
-                ref.path = os.path.normpath(os.path.join(folder, moved))
+        if ref is not None and ref.path is not None:
+            ref.path = _image_path(path, folder, ref.path, entry.get("relative_path"))
     return session
+
+
+def _image_path(session_path, folder, recorded, moved):
+    """The image file a session names: as recorded, else moved with the session's folder.
+
+    The recorded path is the file the user opened; the ``relative_path``
+    fallback is confined to the session's folder (a session cannot reach
+    ``../../elsewhere``). Either must be a regular file or a folder (a DICOM
+    series, a zarr): a FIFO or a device would block the reader forever.
+    """
+    from ..io.safety import check_regular, confine
+
+    where = recorded
+    if not os.path.exists(recorded) and isinstance(moved, str):
+        try:
+            candidate = confine(moved, folder, "image path", session_path)
+        except ValueError as err:  # not followed: the image is reported missing
+            warnings.warn(f"{err}; {recorded} is gone too", UserWarning, stacklevel=3)
+            candidate = None
+        if candidate is not None and candidate.exists():
+            where = os.path.normpath(candidate)
+    if os.path.exists(where):
+        try:
+            check_regular(where, "image", folders=True)
+        except ValueError as err:
+            raise InvalidFileError(session_path, FORMAT_NAME,
+                                   f"its image {err}") from None
+    return where
 
 
 def _is_int(value) -> bool:

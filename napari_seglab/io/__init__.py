@@ -1,5 +1,14 @@
 """Medical and microscopy images in and out, in true units.
 
+The one front door for files: the npe2 reader (``napari_seglab._reader``), the
+``seglab`` command line (:func:`open_lazy`), sessions and the panel read
+through here. Every reader opens regular files (or folders) only, keeps the
+files a header names (NRRD ``data file``, OME-Zarr paths, a session's
+``relative_path``) inside the folder of the file naming them, checks declared
+sizes against the bytes on disk and the memory budget before allocating, and
+refuses non-finite or degenerate geometry naming the tag
+(:mod:`napari_seglab.io.safety`).
+
 Headless use::
 
     from napari_seglab.io import read_image, write_labels
@@ -19,6 +28,7 @@ from pathlib import Path
 from .base import Volume, looks_like_labels, world_affine
 from .dicom import MissingDecoderError, is_dicom_file, read_dicom
 from .rle import rle_decode, rle_encode
+from .safety import check_regular
 from .volumes import (
     LABEL_SUFFIXES,
     read_nifti,
@@ -29,7 +39,7 @@ from .volumes import (
     write_volume,
 )
 
-__all__ = ["Volume", "read_image", "read_dicom", "write_labels", "write_dicom_seg",
+__all__ = ["Volume", "read_image", "open_lazy", "read_dicom", "write_labels", "write_dicom_seg",
            "rle_encode", "rle_decode", "looks_like_labels", "world_affine",
            "MissingDecoderError", "READ_SUFFIXES", "LABEL_SUFFIXES"]
 
@@ -72,14 +82,15 @@ def read_image(path, series=None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path} does not exist")
+    check_regular(path, "image file", folders=True)  # a FIFO or device never ends
     suffix = suffix_of(path)
     if path.is_file() and suffix in _READERS:
         return _READERS[suffix](path)
     if path.is_dir() or suffix == ".dcm" or is_dicom_file(path):
         volumes = read_dicom(path)
         return _choose_series(path, volumes, series)
-    raise ValueError(f"cannot read {path.name!r}: not a DICOM file or folder, and not one "
-                     f"of {', '.join(_READERS)}")
+    raise ValueError(f"{path}: cannot read it: not a DICOM file or folder, and not one "
+                     f"of {', '.join(_READERS)}; convert it to one of these")
 
 
 def _choose_series(path, volumes, series):
@@ -141,6 +152,13 @@ def write_labels(path, labels, *, spacing=None, origin=None, direction=None):
     """
     return write_volume(path, labels, spacing=spacing, origin=origin, direction=direction,
                         labels=True)
+
+
+def open_lazy(path):
+    """Open an image for block-by-block work; see :func:`.lazy.open_lazy`."""
+    from .lazy import open_lazy as _open
+
+    return _open(path)
 
 
 def write_dicom_seg(path, labels, source, **kwargs):

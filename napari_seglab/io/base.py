@@ -61,12 +61,18 @@ class Volume:
 def looks_like_labels(data, name="") -> bool:
     """Whether an array is a label map: integers with few values, or a telling name.
 
+    The one rule for files (the reader) and layers (the panel's pickers):
+    integer or boolean values, and either "label", "seg" or "mask" in the
+    name, or at most :data:`MAX_LABEL_VALUES` distinct values, none negative,
+    in a strided sample (a lazy array is sampled on its middle slice, never
+    read whole).
+
     Parameters
     ----------
-    data : numpy.ndarray
-        The array.
+    data : array-like
+        The array (NumPy, dask, zarr).
     name : str, optional
-        File or layer name; "label", "seg" or "mask" in it mark a label map.
+        File or layer name.
 
     Returns
     -------
@@ -80,14 +86,26 @@ def looks_like_labels(data, name="") -> bool:
     >>> looks_like_labels(np.linspace(0, 1, 4).reshape(2, 2))
     False
     """
-    data = np.asarray(data)
-    if data.dtype.kind not in "iub":
+    dtype = getattr(data, "dtype", None)
+    dtype = np.asarray(data).dtype if dtype is None else np.dtype(dtype)
+    if dtype.kind not in "iub":
         return False
-    if any(word in name.lower() for word in _LABEL_WORDS):
+    if any(word in str(name).lower() for word in _LABEL_WORDS):
         return True
-    sample = data.ravel()[:: max(1, data.size // 2_000_000)]
-    values = np.unique(sample)
+    values = np.unique(_sample(data))
     return bool(len(values) <= MAX_LABEL_VALUES and values.min(initial=0) >= 0)
+
+
+_SAMPLE = 1 << 18
+
+
+def _sample(data) -> np.ndarray:
+    """A strided sample of about :data:`_SAMPLE` values (a lazy array: its middle slice)."""
+    if not isinstance(data, np.ndarray) and int(np.prod(np.shape(data))) > 4 * _SAMPLE \
+            and np.ndim(data) > 2:
+        data = data[np.shape(data)[0] // 2]
+    flat = np.asarray(data).ravel()
+    return flat[:: max(1, flat.size // _SAMPLE)]
 
 
 def direction_from_metadata(metadata, ndim=3) -> np.ndarray:

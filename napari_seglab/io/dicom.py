@@ -23,7 +23,9 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from ..core.memory import format_bytes, memory_budget
 from .base import Volume, clean_float_tuple, is_axis_aligned
+from .safety import check_regular, file_kind, finite_values, is_regular_file, open_regular
 
 __all__ = ["DicomReadWarning", "MissingDecoderError", "read_dicom", "is_dicom_file",
            "find_dicom_files"]
@@ -35,6 +37,10 @@ SPACING_TOLERANCE = 0.01
 #: SOP class of DICOM Segmentation objects (read by :mod:`.dicom_seg`).
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 _MAX_NAMES = 5
+#: Missing slices are filled with empty ones only while the volume stays within
+#: this many times the images read (3 slices at z = 0, 0.002, 200 are not a
+#: 100,001-slice volume).
+MAX_FILL_RATIO = 2
 _DEFER_BYTES = 64 * 1024
 
 
@@ -57,10 +63,12 @@ def is_dicom_file(path) -> bool:
     >>> is_dicom_file(__file__)
     False
     """
+    if not is_regular_file(path):  # a FIFO would block open() forever
+        return False
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(132)
-    except OSError:
+    except (OSError, ValueError):
         return False
     return len(head) == 132 and head[128:] == b"DICM"
 
@@ -74,6 +82,13 @@ def find_dicom_files(folder, limit=None):
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
             path = os.path.join(root, name)
+            if not is_regular_file(path):
+                try:
+                    kind = file_kind(os.stat(path).st_mode)
+                except OSError:
+                    kind = "a broken link"
+                other.append(f"{path} ({kind})")
+                continue
             (dicom if is_dicom_file(path) else other).append(path)
             if limit is not None and len(dicom) >= limit:
                 return dicom, other
@@ -132,6 +147,9 @@ def read_dicom(path) -> list[Volume]:
 def _read_dicom(path) -> list[Volume]:
     """:func:`read_dicom` without the warnings filter."""
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    check_regular(path, "DICOM file or folder", folders=True)  # never a FIFO or device
     if path.is_dir():
         files, others = find_dicom_files(path)
         if others:
@@ -149,7 +167,8 @@ def _read_dicom(path) -> list[Volume]:
         groups = {key: members for key, members in groups.items()
                   if any(h["path"] == str(path) for h in members)}
     if not groups:
-        raise ValueError(f"no DICOM image found in {path}")
+        raise ValueError(f"{path}: no DICOM image found; choose the folder (or a file) of "
+                         "an image series")
     return [_read_group(members, part=key[1])
             for key, members in sorted(groups.items(), key=lambda kv: _series_order(kv[1][0]))]
 
@@ -258,9 +277,15 @@ def _orientation(ds):
     """Row and column direction cosines (LPS, x y z), normal and whether given."""
     iop = ds.get("ImageOrientationPatient")
     given = iop is not None and len(iop) == 6
-    values = np.asarray(iop if given else [1, 0, 0, 0, 1, 0], float)
+    values = (finite_values(iop, "ImageOrientationPatient",
+                            getattr(ds, "filename", None) or "DICOM file")
+              if given else np.asarray([1, 0, 0, 0, 1, 0], float))
     row, col = values[:3], values[3:]
     normal = np.cross(row, col)
+    if given and np.linalg.norm(normal) < 1e-3:
+        raise ValueError(f"{getattr(ds, 'filename', None) or 'DICOM file'}: "
+                         f"ImageOrientationPatient {values.tolist()} is degenerate (its row "
+                         "and column directions are parallel or zero); fix the tag")
     return row, col, normal / (np.linalg.norm(normal) or 1.0), given
 
 
@@ -273,8 +298,9 @@ def _pixel_spacing(ds):
     """(row spacing = y, column spacing = x) and whether it was given."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = ds.get(keyword)
-        if value is not None and len(value) == 2 and all(float(v) > 0 for v in value):
-            return float(value[0]), float(value[1]), True
+        if value is not None and len(value) == 2:
+            values = finite_values(value, keyword, ds.filename or "DICOM file", positive=True)
+            return float(values[0]), float(values[1]), True
     return 1.0, 1.0, False
 
 
@@ -300,7 +326,8 @@ def _read_series(members, part=None):
     positions = [h["ds"].get("ImagePositionPatient") for h in members]
     notes = []
     if all(p is not None and len(p) == 3 for p in positions):
-        points = np.asarray(positions, float)
+        points = np.asarray([finite_values(p, "ImagePositionPatient", h["path"])
+                             for p, h in zip(positions, members, strict=True)])
         depth = points @ normal
         order = np.argsort(depth, kind="stable")
     else:
@@ -316,6 +343,8 @@ def _read_series(members, part=None):
         points = points[order]
         members, depth, points = _drop_duplicates(members, depth, points, notes)
     dy, dx, has_spacing = _pixel_spacing(first)
+    for header in members:  # every file's spacing must be finite, not only the first's
+        _pixel_spacing(header["ds"])
     if not has_spacing:
         notes.append("no PixelSpacing: 1 mm pixels assumed")
     dz, slot = _slice_spacing(first, depth, points is not None, notes)
@@ -330,11 +359,13 @@ def _read_series(members, part=None):
     if notes:
         warnings.warn(f"{label}: " + "; ".join(notes), DicomReadWarning, stacklevel=2)
 
-    slopes = np.array([float(h["ds"].get("RescaleSlope", 1) or 1) for h in members])
-    intercepts = np.array([float(h["ds"].get("RescaleIntercept", 0) or 0) for h in members])
-    data = _rescale([h["pixels"] for h in members], slopes, intercepts)
+    slopes = np.array([_rescale_value(h["ds"], "RescaleSlope", 1, h["path"]) for h in members])
+    intercepts = np.array([_rescale_value(h["ds"], "RescaleIntercept", 0, h["path"])
+                           for h in members])
     slot = [int(s) for s in slot]
     n_slots = slot[-1] + 1
+    _check_slots(n_slots, members[0]["pixels"], label, members[0]["path"])
+    data = _rescale([h["pixels"] for h in members], slopes, intercepts)
     missing = sorted(set(range(n_slots)) - set(slot))
     if missing:
         # keep the geometry: empty slices (lowest value) where files are missing
@@ -360,6 +391,23 @@ def _read_series(members, part=None):
     return Volume(data=data, spacing=clean_float_tuple((dz, dy, dx)),
                   origin=clean_float_tuple(origin), name=label, metadata=metadata,
                   kind="dicom")
+
+
+def _rescale_value(ds, keyword, default, path):
+    """RescaleSlope / RescaleIntercept as a finite float (an empty value is the default)."""
+    value = ds.get(keyword, default)
+    if value is None or value == "":
+        return float(default)
+    return float(finite_values(value, keyword, path)[0])
+
+
+def _check_slots(n_slots, plane, label, path):
+    """Refuse a volume the slice positions stretch beyond what memory (or sense) allows."""
+    nbytes = n_slots * np.asarray(plane).size * 4
+    if nbytes > memory_budget():
+        raise ValueError(f"{label} ({path}): the ImagePositionPatient values spread the "
+                         f"slices over {n_slots} slots ({format_bytes(nbytes)}), more than "
+                         "the memory budget; check the positions, or read the files one by one")
 
 
 def _drop_duplicates(members, depth, points, notes):
@@ -390,6 +438,13 @@ def _slice_spacing(ds, depth, have_positions, notes):
     if np.all(np.abs(ratio - 1) <= SPACING_TOLERANCE):
         spacing = float(np.mean(steps))
         return spacing, np.arange(len(depth))
+    gaps_fit = whole.sum() + 1 <= MAX_FILL_RATIO * len(depth) + 8
+    if np.all(np.abs(ratio - whole) <= SPACING_TOLERANCE) and not gaps_fit:
+        notes.append(f"the slice positions ({steps.min():.3g} to {steps.max():.3g} mm apart) "
+                     f"would leave {int(whole.sum()) + 1 - len(depth)} empty slices between "
+                     f"{len(depth)} images: stacked as given, positions are approximate "
+                     "(the true positions are in the layer metadata)")
+        return float(np.median(steps)), np.arange(len(depth))
     if np.all(np.abs(ratio - whole) <= SPACING_TOLERANCE):
         slot = np.r_[0, np.cumsum(whole)].astype(int)
         gaps = [(round(float(depth[i]), 2), round(float(depth[i + 1]), 2), int(whole[i]) - 1)
@@ -455,16 +510,17 @@ def _read_multiframe(header):
     else:
         dy = dx = 1.0
         notes.append("no PixelSpacing: 1 mm pixels assumed")
-    slopes = np.array([float(_functional(ds, f, "PixelValueTransformationSequence",
-                                         "RescaleSlope") or ds.get("RescaleSlope", 1) or 1)
-                       for f in per_frame])
-    intercepts = np.array([float(_functional(ds, f, "PixelValueTransformationSequence",
-                                             "RescaleIntercept")
-                                 or ds.get("RescaleIntercept", 0) or 0) for f in per_frame])
+    slopes = finite_values([float(_functional(ds, f, "PixelValueTransformationSequence",
+                                              "RescaleSlope") or ds.get("RescaleSlope", 1) or 1)
+                            for f in per_frame], "RescaleSlope", path)
+    intercepts = finite_values([float(_functional(ds, f, "PixelValueTransformationSequence",
+                                                  "RescaleIntercept")
+                                      or ds.get("RescaleIntercept", 0) or 0)
+                                for f in per_frame], "RescaleIntercept", path)
     pixels = raw.reshape((n_frames, int(ds.Rows), int(ds.Columns)) + (
         (int(ds.SamplesPerPixel),) if int(ds.get("SamplesPerPixel", 1)) > 1 else ()))
     if all(p is not None for p in positions):
-        points = np.asarray(positions, float)
+        points = finite_values(positions, "ImagePositionPatient", path).reshape(-1, 3)
         depth = points @ normal
         order = np.argsort(depth, kind="stable")
         depth, points = depth[order], points[order]
@@ -523,10 +579,17 @@ def _decode(ds, path):
             decoder = get_decoder(syntax)
         except NotImplementedError:
             decoder = None
-        if decoder is None or not decoder.is_available:
+        if decoder is None:  # no package anywhere decodes it: installing will not help
+            raise ValueError(
+                f"{path}: pixel data in transfer syntax {syntax.name} ({syntax}), which "
+                "pydicom cannot decode; convert the series to an uncompressed syntax "
+                "(e.g. gdcmconv --raw or dcmdjpeg) and open it again")
+        if not decoder.is_available:
+            missing = "; ".join(str(m) for m in getattr(decoder, "missing_dependencies", []))
             raise MissingDecoderError(
-                f"{path}: no decoder for transfer syntax {syntax.name} ({syntax}); "
-                f"install one with {DICOM_EXTRA}")
+                f"{path}: no decoder installed for transfer syntax {syntax.name} ({syntax}); "
+                f"install one with {DICOM_EXTRA}" + (f" (missing: {missing})" if missing
+                                                     else ""))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

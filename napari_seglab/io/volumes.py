@@ -9,22 +9,29 @@ data, spacing and origin.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..core.files import atomic_write
+from ..core.files import atomic_replace, atomic_write
 from .base import (
     Volume,
     clean_float_tuple,
     geometry_from_affine,
     world_affine,
+)
+from .safety import (
+    check_regular,
+    check_size,
+    confine,
+    finite_values,
+    is_regular_file,
+    open_regular,
+    reason,
 )
 
 __all__ = ["LABEL_SUFFIXES", "read_nifti", "read_nrrd", "read_tiff", "read_npy",
@@ -90,11 +97,20 @@ def read_nifti(path) -> Volume:
     """
     import nibabel as nib
 
+    check_regular(path, "NIfTI file")
     try:
         image = nib.load(str(path))
+        header = image.header
+        check_size(header.get_data_shape(), header.get_data_dtype(), path,
+                   on_disk=os.stat(path).st_size, compressed=suffix_of(path) == ".nii.gz")
+        _check_nifti_affine(image, path)
         data = np.asanyarray(image.dataobj)
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise _unreadable(path, "NIfTI", exc) from None
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NIfTI: {exc}") from exc
+        raise _unreadable(path, "NIfTI", exc) from None
     if data.ndim < 2:
         raise ValueError(f"{path}: a NIfTI image needs 2 or more dimensions; got {data.shape}")
     if data.ndim == 2:
@@ -112,6 +128,33 @@ def read_nifti(path) -> Volume:
     if data.shape[0] == 1 and data.ndim == 3:
         data, affine = data[0], _drop_first_axis(affine)
     return _spatial_to_volume(data, affine, path, "nifti")
+
+
+def _unreadable(path, fmt, exc) -> ValueError:
+    """The error for a file a library could not parse: the file, why, what to do."""
+    return ValueError(f"{path} could not be read as {fmt} ({reason(exc)}); the file is "
+                      f"damaged or not {fmt}: export it again")
+
+
+def _check_nifti_affine(image, path):
+    """Refuse a NaN / inf or non-invertible affine, naming the header fields it came from."""
+    header = image.header
+    if int(header["sform_code"]) > 0:
+        tag = "sform (srow_x, srow_y, srow_z)"
+    elif int(header["qform_code"]) > 0:
+        tag = "qform (quatern_b/c/d, qoffset_x/y/z, pixdim)"
+    else:
+        tag = "pixdim"
+    affine = np.asarray(image.affine, float)
+    if not np.all(np.isfinite(affine)):
+        raise ValueError(f"{path}: the NIfTI {tag} holds values that are not finite; fix "
+                         "the header (e.g. nibabel's set_sform / set_qform) and save again")
+    linear = affine[:3, :3]
+    scale = np.linalg.norm(linear, axis=0)
+    if not np.all(scale > 0) or abs(np.linalg.det(linear / scale)) < 1e-6:
+        raise ValueError(f"{path}: the NIfTI {tag} is degenerate (not invertible: "
+                         f"{np.round(linear, 4).tolist()}); fix the header's geometry and "
+                         "save again")
 
 
 def _drop_first_axis(affine):
@@ -155,10 +198,18 @@ def read_nrrd(path) -> Volume:
     """
     import nrrd
 
+    path = Path(path)
     try:
-        data, header = nrrd.read(str(path), index_order="C")
+        with open_regular(path, "NRRD file") as fh:
+            header = nrrd.read_header(fh)
+            _check_nrrd_header(header, path)
+            data = nrrd.read_data(header, fh, str(path), index_order="C")
+    except (ValueError, FileNotFoundError) as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise _unreadable(path, "NRRD", exc) from None
     except Exception as exc:  # noqa: BLE001 - pynrrd raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NRRD: {exc}") from exc
+        raise _unreadable(path, "NRRD", exc) from None
     directions = header.get("space directions")
     n_file_axes = data.ndim
     if directions is not None:
@@ -180,6 +231,12 @@ def read_nrrd(path) -> Volume:
             affine[:3, k] = vectors[2 - k][::-1]
         origin = np.asarray(header.get("space origin", np.zeros(3)), float) * signs
         affine[:3, 3] = origin[::-1]
+    elif directions is not None and n == 2 and len(directions[spatial[0]]) == 2:
+        vectors = [directions[i] for i in spatial]  # file order x, y
+        for k in range(2):
+            affine[:2, k] = vectors[1 - k][::-1]
+        origin = np.asarray(header.get("space origin", np.zeros(2)), float)
+        affine[:2, 2] = origin[::-1]
     else:
         spacings = header.get("spacings")
         if spacings is not None:
@@ -189,6 +246,52 @@ def read_nrrd(path) -> Volume:
             affine[:n, :n] = np.diag([float(np.linalg.norm(directions[i]))
                                       for i in spatial][::-1])
     return _spatial_to_volume(data, affine, path, "nrrd")
+
+
+_NRRD_COMPRESSED = ("gzip", "gz", "bzip2", "bz2")
+_NRRD_TEXT = ("ascii", "text", "txt")
+
+
+def _check_nrrd_header(header, path):
+    """The data file inside the header's folder, a regular file, big enough; finite geometry."""
+    from nrrd.reader import _TYPEMAP_NRRD2NUMPY
+
+    detached = header.get("data file") or header.get("datafile")
+    if detached is not None:
+        text = str(detached)
+        if text.upper().startswith("LIST") or len(text.split()) > 1:
+            raise ValueError(f"{path}: a data file list ({text!r}) is not supported; "
+                             "save the volume as one .nrrd file")
+        where = confine(text, path.parent, "data file", path)
+        check_regular(where, "NRRD data file")
+        on_disk = os.stat(where).st_size
+    else:
+        on_disk = os.stat(path).st_size
+    dtype = np.dtype(_TYPEMAP_NRRD2NUMPY.get(str(header.get("type")), "u1"))
+    encoding = str(header.get("encoding", "raw")).lower()
+    if encoding in _NRRD_TEXT:  # at least two characters a value ("0 ")
+        on_disk = on_disk * max(1, dtype.itemsize // 2)
+    check_size(header.get("sizes", ()), dtype, path, on_disk=on_disk,
+               compressed=encoding in _NRRD_COMPRESSED, what="volume")
+    if header.get("space origin") is not None:
+        finite_values(header["space origin"], "'space origin'", path)
+    directions = header.get("space directions")
+    if directions is not None:
+        vectors = [np.asarray(d, float) for d in directions
+                   if d is not None and not np.all(np.isnan(np.asarray(d, float)))]
+        for vector in vectors:
+            finite_values(vector, "'space directions'", path)
+        if vectors and len(vectors) == len(vectors[0]):
+            matrix = np.asarray(vectors)
+            norms = np.linalg.norm(matrix, axis=1)
+            if not np.all(norms > 0) or abs(np.linalg.det(matrix / norms[:, None])) < 1e-6:
+                raise ValueError(f"{path}: 'space directions' {matrix.tolist()} are "
+                                 "degenerate (not invertible); fix the header")
+    if header.get("spacings") is not None:
+        values = np.asarray(header["spacings"], float)
+        if np.any(np.isinf(values)):
+            raise ValueError(f"{path}: 'spacings' {values.tolist()} holds an infinite "
+                             "value; fix the header")
 
 
 def _described_volume(data, spacing, origin, description, path, kind) -> Volume:
@@ -214,13 +317,21 @@ def read_tiff(path) -> Volume:
     """
     import tifffile
 
+    check_regular(path, "TIFF file")
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            data = tif.series[0].asarray()
+            series = tif.series[0]
+            compressed = any(int(getattr(page, "compression", 1)) != 1
+                             for page in tif.pages[:1])
+            check_size(series.shape, series.dtype, path, on_disk=os.stat(path).st_size,
+                       compressed=compressed)
+            data = series.asarray()
             shaped = tif.shaped_metadata[0] if tif.shaped_metadata else {}
             imagej = tif.imagej_metadata or {}
     except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as TIFF: {exc}") from exc
+        if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+            raise
+        raise _unreadable(path, "TIFF", exc) from None
     ndim = min(data.ndim, 3)
     spacing = shaped.get("spacing")
     origin = shaped.get("origin")
@@ -248,13 +359,23 @@ def read_npy(path) -> Volume:
     Volume
     """
     try:
+        with open_regular(path, "NPY file") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(fh)
+            check_size(shape, dtype, path, on_disk=os.stat(path).st_size - fh.tell())
         data = np.load(str(path), allow_pickle=False)
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise _unreadable(path, "NPY", exc) from None
     except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on bad files
-        raise ValueError(f"{path} could not be read as NPY: {exc}") from exc
+        raise _unreadable(path, "NPY", exc) from None
     ndim = min(data.ndim, 3)
     geometry = {}
     sidecar = _sidecar(path)
-    if sidecar.is_file():
+    if is_regular_file(sidecar):
         try:
             geometry = json.loads(sidecar.read_text())
         except (OSError, ValueError):
@@ -321,23 +442,6 @@ def _lps_xyz_affine(spacing, origin, direction):
     return affine
 
 
-@contextlib.contextmanager
-def _temporary_beside(path, suffix):
-    """A temporary file name beside ``path``; moved over it on success."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_volume(path, data, *, spacing=None, origin=None, direction=None, labels=True):
     """Write an array by extension (.nii, .nii.gz, .nrrd, .tif/.tiff, .npy), atomically.
 
@@ -378,8 +482,8 @@ def write_volume(path, data, *, spacing=None, origin=None, direction=None, label
     fmt = LABEL_SUFFIXES[suffix]
     if fmt == "nifti":
         _write_nifti(path, *_as_3d(data, spacing, origin, direction), gz=suffix == ".nii.gz")
-    elif fmt == "nrrd":
-        _write_nrrd(path, *_as_3d(data, spacing, origin, direction))
+    elif fmt == "nrrd":  # 2D stays 2D (a 2D NRRD space), 3D in LPS
+        _write_nrrd(path, data, spacing, origin, direction)
     elif fmt == "tiff":
         import tifffile
 
@@ -418,13 +522,20 @@ def _write_nifti(path, data, spacing, origin, direction, gz=False):
 def _write_nrrd(path, data, spacing, origin, direction):
     import nrrd
 
-    affine = _lps_xyz_affine(spacing, origin, direction)
-    header = {
-        "space": "left-posterior-superior",
-        "space directions": affine[:3, :3].T,  # one row per file axis (x, y, z)
-        "space origin": affine[:3, 3],
-        "kinds": ["domain"] * 3,
-        "encoding": "gzip",
-    }
-    with _temporary_beside(path, ".nrrd") as tmp:
-        nrrd.write(tmp, data, header, index_order="C")
+    n = data.ndim
+    if n == 2:
+        rows = (np.asarray(direction, float).T * np.asarray(spacing, float))[::-1, ::-1]
+        header = {"space dimension": 2, "space directions": rows.T,
+                  "space origin": (np.asarray(direction, float).T @ origin)[::-1],
+                  "kinds": ["domain"] * 2, "encoding": "gzip"}
+    else:
+        affine = _lps_xyz_affine(spacing, origin, direction)
+        header = {
+            "space": "left-posterior-superior",
+            "space directions": affine[:3, :3].T,  # one row per file axis (x, y, z)
+            "space origin": affine[:3, 3],
+            "kinds": ["domain"] * 3,
+            "encoding": "gzip",
+        }
+    with atomic_replace(path) as tmp:
+        nrrd.write(str(tmp), data, header, index_order="C")
