@@ -44,6 +44,7 @@ from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
 from ..io.base import is_axis_aligned
 from .layers import follow_undo
+from .panel_model import LayerPicker, is_helper, model_for
 from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
@@ -86,7 +87,8 @@ class MeasureWidget(QWidget):
         self._workers = set()
         self._alive = True  # False once closed or deleted: workers still finishing touch no Qt
 
-        self.labels_combo = QComboBox()
+        # The segmentation role: never the ground truth, the seeds or a preview.
+        self.labels_combo = LayerPicker(model_for(napari_viewer), "segmentation")
         self.image_combo = QComboBox()
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
@@ -172,16 +174,14 @@ class MeasureWidget(QWidget):
 
     def _layers(self, kind):
         cls = Labels if kind == "labels" else Image
-        return [layer for layer in self.viewer.layers if isinstance(layer, cls)]
+        return [layer for layer in self.viewer.layers if isinstance(layer, cls)
+                and not is_helper(layer)]
 
     def _fill_choices(self, event=None):
-        labels = [layer.name for layer in self._layers("labels")]
         images = [layer.name for layer in self._layers("image")]
-        current_labels = self.labels_combo.currentText()
         current_image = self.image_combo.currentText()
         for combo, names, current, default in (
-                (self.labels_combo, labels, current_labels, "segmentation"),
-                (self.image_combo, [NO_IMAGE] + images, current_image, None)):
+                (self.image_combo, [NO_IMAGE] + images, current_image, None),):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
@@ -205,8 +205,7 @@ class MeasureWidget(QWidget):
 
     @property
     def labels_layer(self):
-        name = self.labels_combo.currentText()
-        return (self.viewer.layers[name] if name in self.viewer.layers else None)
+        return self.labels_combo.layer
 
     @property
     def image_layer(self):

@@ -191,7 +191,8 @@ class PanelModel:
             return [layer for layer in layers if isinstance(layer, Image)
                     and not is_result(layer) and (role == "image" or not looks_like_labels(layer))]
         if role == "seeds":
-            segmentation = self._roles["segmentation"]
+            # the segmentation shown (chosen or default) is never the seeds
+            segmentation = self.get("segmentation")
             out = [layer for layer in layers if isinstance(layer, Labels)
                    and not is_result(layer) and not _same(layer, truth)
                    and not _same(layer, segmentation)]
@@ -539,6 +540,7 @@ class LayerPicker(QComboBox):
             self.setCurrentIndex(self.findText(text) if text in names else -1)
             self.blockSignals(False)
             if self.currentText() != before:
+                self.currentIndexChanged.emit(self.currentIndex())
                 self.currentTextChanged.emit(self.currentText())
         finally:
             self.blockSignals(False)
