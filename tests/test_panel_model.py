@@ -166,3 +166,37 @@ def test_model_roles_without_qt():
     assert model.segmentation is other and model.seeds.name == "seeds"
     viewer.layers.remove(other)
     assert model.segmentation is None
+
+
+def test_named_classes_flow_to_evaluation_csv_results_and_feature_space(
+        make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    panel = _panel(viewer)
+    seg, ev = panel.segmentation, panel.evaluation
+    segmentation = _segment(panel, viewer, qtbot)
+    qtbot.waitUntil(lambda: "Mean Dice" in ev.results.value, timeout=10_000)
+    # Truth → class chosen by name (the truth's 0 "background" is class 1), and said.
+    assert panel.segmentation.panel_model.mapping == {0: 1, 1: 2, 2: 3}
+    assert "class name" in ev.mapping_note.value
+    editor = seg.class_editor
+    qtbot.waitUntil(lambda: set(editor.rows) == {1, 2, 3}, timeout=5000)
+    editor.rename(2, "grey matter")
+    editor.pick_colour(3, "#ff8000")
+    # The seeds, the result, the Evaluation table and CSV, the legend: one name.
+    assert seg.panel_model.class_names()[2] == "grey matter"
+    assert list(segmentation.features["name"]) == ["background", "grey matter", "fluid"]
+    assert tuple(np.round(segmentation.get_color(3)[:3] * 255)) == (255, 128, 0)
+    qtbot.waitUntil(lambda: "grey matter" in ev.results.value, timeout=5000)
+    assert "grey matter" in ev.last_csv
+    qtbot.waitUntil(lambda: "grey matter" in seg.legend.value, timeout=5000)
+    fs = panel.widgets["Feature space"]
+    panel.expand("Feature space")
+    qtbot.waitUntil(lambda: "grey matter" in fs.legend.text(), timeout=30_000)
+    # The mapping stays as the user sets it, through another Segment.
+    ev._mapping_widgets[2].value = 2  # fluid scored as tissue: a deliberate choice
+    assert seg.panel_model.mapping == {0: 1, 1: 2, 2: 2}
+    assert "as you set it" in ev.mapping_note.value
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.run.native.click()
+    qtbot.waitUntil(lambda: ev._mapping_widgets[2].value == 2, timeout=5000)
+    assert seg.panel_model.mapping == {0: 1, 1: 2, 2: 2}

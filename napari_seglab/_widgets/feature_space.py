@@ -131,6 +131,7 @@ class FeatureSpaceWidget(QWidget):
         # The image and seeds roles: Paint as seeds writes only into the seeds.
         model = model_for(self.viewer)
         self.image_combo = LayerPicker(model, "image")
+        model.classes_changed.connect(self._redraw_seeds)
         self.seeds_combo = LayerPicker(model, "seeds")
         self.spec_combo = QComboBox()
         self.x_combo = QComboBox()
@@ -194,6 +195,10 @@ class FeatureSpaceWidget(QWidget):
         layout.setSpacing(2)
         layout.addLayout(form)
         layout.addWidget(self.plot)
+        # The classes by name, as the Seeds & method legend names them.
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        layout.addWidget(self.legend)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
 
@@ -523,9 +528,15 @@ class FeatureSpaceWidget(QWidget):
         self._hook_seeds()
         self._redraw_seeds()
 
+    def _show_legend(self, labels):
+        from .class_editor import legend_html
+
+        self.legend.setText(legend_html(model_for(self.viewer), np.unique(labels)))
+
     def _draw_seeds(self):
         cur = self._current
         where, labels = self._seeds_in_scope()
+        self._show_legend(labels)
         if where.size > MAX_SEED_POINTS:
             keep = np.random.default_rng(0).choice(where.size, MAX_SEED_POINTS, replace=False)
             where, labels = where[keep], labels[keep]

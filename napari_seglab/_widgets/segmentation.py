@@ -30,6 +30,7 @@ from qtpy.QtWidgets import QSizePolicy
 from ..api import prepare_segment
 from ..core.feature_cache import FeatureCache
 from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, uncertainty
+from .class_editor import ClassEditor
 from .feature_choice import FeatureChoiceMixin
 from .feature_grid import METHOD_DEFAULT
 from .jobs import Failure as _Failure
@@ -196,6 +197,13 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         ])
 
         self.native.layout().insertWidget(self.index(self.status) + 1, self.progress_bar)
+        # Name and recolour the classes right under the legend.
+        self.class_editor = ClassEditor(self.panel_model)
+        layout = self.native.layout()
+        row = next(i for i in range(layout.count()) if layout.itemAt(i).widget() is not None
+                   and (layout.itemAt(i).widget() is self.legend.native
+                        or layout.itemAt(i).widget().isAncestorOf(self.legend.native)))
+        layout.insertWidget(row + 1, self.class_editor)
         # Jobs: Segment / Apply / thresholds share one kind (the newest wins,
         # Cancel stops it); live previews are their own kind, one at a time.
         self.job = Job("Segment", self.native, self._set_status, bar=self.progress_bar,
@@ -245,6 +253,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         bind_combo(self.panel_model, "image", self.image)
         bind_combo(self.panel_model, "seeds", self.seeds)
         self.channels.changed.connect(lambda value: self.panel_model.set("channels", value))
+        self.panel_model.classes_changed.connect(self._schedule_legend)
         self._show_method_params()
         self._features_for_method()
         self._show_apply_channels()
@@ -480,6 +489,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
             self.legend.value = ("<b>Classes</b><br>No seeds layer yet: press <i>New seeds "
                                  "layer</i>, then paint label 1, 2, … with the brush.")
             self._offer_thresholds(0)
+            self.class_editor.show_classes({})
             return
         values, counts = self._seed_counts.counts(layer.data)
         self._offer_thresholds(len(values))
@@ -494,3 +504,4 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if unpainted:
             rows.append("<i>not painted yet: " + ", ".join(unpainted) + "</i>")
         self.legend.value = "<b>Classes</b><br>" + "<br>".join(rows or ["none painted"])
+        self.class_editor.show_classes(dict(zip(values.tolist(), counts.tolist())))
