@@ -403,7 +403,14 @@ class FeatureSpaceWidget(QWidget):
                 except RuntimeError:  # the dock was closed while the job ran
                     pass
 
-        worker.returned.connect(on_done)
+        def done(result):
+            try:
+                self.x_combo.objectName()
+            except RuntimeError:  # the dock was deleted while the job ran
+                return
+            on_done(result)
+
+        worker.returned.connect(done)
         worker.errored.connect(lambda err: self._failed(job, err))
         worker.finished.connect(finished)
         worker.start()
