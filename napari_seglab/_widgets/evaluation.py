@@ -500,17 +500,26 @@ class EvaluationWidget(Container):
                 text += f" ({_fmt(summ_all[key])} with seeds)"
             return text
 
-        head = "".join(f"<th>{h}</th>" for h in
-                       ("class", "name", "Dice", "precision", "recall", "truth", "pred"))
-        rows = "".join(
-            f"<tr><td>{c}</td><td>{r['name']}</td><td>{_fmt(r['dice'])}</td>"
-            f"<td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}</td>"
-            f"<td align='right'>{r['truth_voxels']:,}</td>"
-            f"<td align='right'>{r['predicted_voxels']:,}</td></tr>"
-            for c, r in list(per_class.items())[:MAX_CLASSES_SHOWN])
+        # Two narrow tables rather than one wide one: the panel is a narrow dock.
+        shown = list(per_class.items())[:MAX_CLASSES_SHOWN]
+
+        def table(heads, cells):
+            head = "".join(f"<th>{h}</th>" for h in heads)
+            body = "".join("<tr>" + "".join(cells(c, r)) + "</tr>" for c, r in shown)
+            return f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{body}"
+
+        def label(c, r):
+            return f"<td>{c}: {r['name']}</td>" if r["name"] else f"<td>{c}</td>"
+
+        rows = table(("class", "Dice", "precision", "recall"), lambda c, r: (
+            label(c, r), f"<td>{_fmt(r['dice'])}</td>", f"<td>{_fmt(r['precision'])}</td>",
+            f"<td>{_fmt(r['recall'])}</td>"))
         if len(per_class) > MAX_CLASSES_SHOWN:
-            rows += (f"<tr><td colspan='7'>… {len(per_class) - MAX_CLASSES_SHOWN} more classes "
+            rows += (f"<tr><td colspan='4'>… {len(per_class) - MAX_CLASSES_SHOWN} more classes "
                      "(Copy / Export CSV has them all; the matrix is not drawn)</td></tr>")
+        rows += "</table>" + table(("class", "truth px", "predicted px"), lambda c, r: (
+            label(c, r), f"<td align='right'>{r['truth_voxels']:,}</td>",
+            f"<td align='right'>{r['predicted_voxels']:,}</td>")) + "</table>"
         where = "whole image" if len(cm_all) and self.pred.value.ndim == 2 else "whole volume"
         if index is not None:
             where = f"slice {index}"
@@ -518,8 +527,7 @@ class EvaluationWidget(Container):
         if n_seeds:
             scored += f", {n_seeds:,} seed px excluded"
         self.results.value = (
-            f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{rows}</table>"
-            + both("mean_dice", "Mean Dice") + "<br>" + both("accuracy", "Accuracy")
+            rows + both("mean_dice", "Mean Dice") + "<br>" + both("accuracy", "Accuracy")
             + "<br>" + both("mcc", "MCC") + f"<br><small>{scored}</small>"
             + (f"<br><small>{note}</small>" if note else "")
         )
