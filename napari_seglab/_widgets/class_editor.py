@@ -13,10 +13,10 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QColorDialog,
     QGridLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QWidget,
 )
 
@@ -84,7 +84,12 @@ class ClassEditor(QWidget):
             name.setMinimumWidth(40)
             name.editingFinished.connect(lambda v=info.value, w=name: self._renamed(v, w))
             self._grid.addWidget(colour, row, 0)
-            self._grid.addWidget(QLabel(str(info.value)), row, 1)
+            number = QToolButton()
+            number.setText(str(info.value))
+            number.setAutoRaise(True)
+            number.setToolTip(f"Paint class {info.value} next")
+            number.clicked.connect(lambda _=False, v=info.value: self.paint_with(v))
+            self._grid.addWidget(number, row, 1)
             self._grid.addWidget(name, row, 2)
             self.rows[info.value] = (colour, name)
         self._grid.addWidget(self.add_button, len(classes), 0, 1, 3)
@@ -129,6 +134,18 @@ class ClassEditor(QWidget):
             colour = chosen.name()
         self.model.recolor_class(value, colour)
 
+    def paint_with(self, value: int) -> None:
+        """Make class ``value`` the brush's label, the seeds the active layer, in paint mode."""
+        seeds = self.model.seeds
+        if seeds is None:
+            return
+        seeds.selected_label = int(value)
+        viewer = self.model.viewer
+        if viewer is not None and seeds in viewer.layers:
+            viewer.layers.selection.active = seeds
+        if seeds.mode not in ("paint", "fill", "polygon"):
+            seeds.mode = "paint"
+
     def add_class(self, *args) -> int | None:
         """Name the next free label and make it the brush's label."""
         seeds = self.model.seeds
@@ -136,5 +153,5 @@ class ClassEditor(QWidget):
             return None
         value = max([*self._values, 0]) + 1
         self.model.rename_class(value, f"class {value}")
-        seeds.selected_label = value
+        self.paint_with(value)
         return value
