@@ -153,7 +153,8 @@ class FeatureSpaceWidget(QWidget):
         self.class_spin = QSpinBox()
         self.class_spin.setRange(1, 255)
         self.class_spin.setPrefix("class ")
-        self.class_spin.setMinimumWidth(self.class_spin.sizeHint().width())  # never ":lass"
+        # the style adds − / + buttons the size hint leaves out: never ":lass 1"
+        self.class_spin.setMinimumWidth(self.class_spin.sizeHint().width() + 36)
         self.paint_button = QPushButton("Paint as seeds")
         self.paint_button.setToolTip("Add the selected pixels to the seeds layer (undoable)")
         self.mask_button = QPushButton("Make mask")
