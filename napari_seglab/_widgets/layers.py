@@ -348,10 +348,10 @@ def follow_undo(layer) -> None:
         original = getattr(layer, name)
 
         def wrapped(_original=original):
-            sizes = (len(layer._undo_history), len(layer._redo_history))
+            # Always tell: an undo with nothing to undo costs one recount, and
+            # napari's history lists are private.
             _original()
-            if (len(layer._undo_history), len(layer._redo_history)) != sizes:
-                layer.events.paint(value=[])
+            layer.events.paint(value=[])
 
         setattr(layer, name, wrapped)
     layer._seglab_follows_undo = True
