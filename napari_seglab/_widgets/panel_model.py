@@ -75,6 +75,20 @@ def is_result(layer) -> bool:
     return layer_role(layer) == RESULT
 
 
+_LABEL_LIKE: dict = {}
+
+
+def _label_like(layer) -> bool:
+    """:func:`looks_like_labels`, remembered per data array (pickers ask on every refill)."""
+    data = getattr(layer, "data", None)
+    key = (id(layer), id(data), getattr(data, "shape", None))
+    if key not in _LABEL_LIKE:
+        if len(_LABEL_LIKE) > 256:
+            _LABEL_LIKE.clear()
+        _LABEL_LIKE[key] = looks_like_labels(layer)
+    return _LABEL_LIKE[key]
+
+
 def _same(a, b) -> bool:
     # napari hands plugin docks public-only proxies; a proxy equals its layer.
     return a is b or (a is not None and b is not None and a == b)
@@ -189,7 +203,7 @@ class PanelModel:
         seeds = self._roles["seeds"] if "seeds" in self._chosen else None
         if role in ("image", "channels"):
             return [layer for layer in layers if isinstance(layer, Image)
-                    and not is_result(layer) and (role == "image" or not looks_like_labels(layer))]
+                    and not is_result(layer) and (role == "image" or not _label_like(layer))]
         if role == "seeds":
             # the segmentation shown (chosen or default) is never the seeds
             segmentation = self.get("segmentation")
@@ -210,7 +224,7 @@ class PanelModel:
         if role == "truth":
             out = [layer for layer in layers
                    if (isinstance(layer, Labels) or (isinstance(layer, Image)
-                                                     and looks_like_labels(layer)))
+                                                     and _label_like(layer)))
                    and not is_result(layer) and not _same(layer, seeds)
                    and (_SEEDS_NAME.search(layer.name) is None or _same(layer, truth))]
             out.sort(key=lambda layer: _TRUTH_NAME.search(layer.name) is None)
@@ -219,7 +233,7 @@ class PanelModel:
             return [layer for layer in layers if isinstance(layer, (Labels, Image))
                     and not is_result(layer) and not _same(layer, seeds)
                     and not _same(layer, truth)
-                    and (isinstance(layer, Labels) or looks_like_labels(layer))]
+                    and (isinstance(layer, Labels) or _label_like(layer))]
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
 
     def default(self, role: str):
