@@ -52,7 +52,48 @@ def shoot(width, height, sample):
     return out
 
 
+def shoot_sections(width, height, sample="phantom_2d"):
+    """Every section expanded, one picture of the panel scrolled to each.
+
+    Writes docs/panel_sections_<w>x<h>/<section>.png: what the dock shows at
+    its default width, to check that nothing is clipped.
+    """
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(width, height)
+    viewer.open_sample("napari-seglab", sample)
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seeds = viewer.layers["seeds"]
+    strokes = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(strokes)
+    seeds.data_setitem(index, strokes[index])
+    done = []
+    panel.segmentation.finished_run.connect(done.append)
+    panel.segmentation.run.native.click()
+    _wait(lambda: bool(done))
+    _wait(lambda: "Mean Dice" in panel.evaluation.results.value, 10)
+    folder = DOCS / f"panel_sections_{width}x{height}"
+    folder.mkdir(exist_ok=True)
+    for title in panel.sections:
+        panel.expand(title)
+    _wait(lambda: False, 3)  # feature space and measure fill in
+    paths = []
+    for title, section in panel.sections.items():
+        panel.scroll.verticalScrollBar().setValue(section.y())
+        _wait(lambda: False, 0.3)
+        out = folder / (title.lower().replace(" & ", "_").replace(" ", "_") + ".png")
+        panel.grab().save(str(out))
+        paths.append(out)
+    viewer.close()
+    return paths
+
+
 if __name__ == "__main__":
+    import sys
+
+    if "--sections" in sys.argv:
+        for size in ((1280, 800), (1920, 1080)):
+            print(*shoot_sections(*size), sep="\n")
+        raise SystemExit
     for size in ((1280, 800), (1920, 1080)):
         for sample in ("phantom_2d", "phantom_3d"):
             print(shoot(*size, sample))

@@ -177,8 +177,9 @@ def test_panel_updates_after_paint(make_napari_viewer, qtbot):
 
     # The segmentation goes away: the panel says what to do, no stale numbers.
     viewer.layers.remove(layer)
-    qtbot.waitUntil(lambda: "Pick a ground-truth layer" in ev.results.value
-                    or "same layer" in ev.results.value, timeout=3000)
+    qtbot.waitUntil(lambda: "Pick a segmentation" in ev.results.value, timeout=3000)
+    # ... and the stale confusion overlay went with its input.
+    assert "confusion" not in viewer.layers
     assert ev.last_scores == {} and ev.last_csv == ""
 
 

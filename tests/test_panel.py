@@ -47,3 +47,60 @@ def test_feature_grid_button_opens_the_features_section(make_napari_viewer, qtbo
     # Presets chosen in the method section reach the grid in the panel.
     panel.segmentation.feature_choice.value = "minimal"
     assert panel.features.value == "minimal"
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_every_section_fits_the_dock_width(make_napari_viewer, qtbot, size):
+    """No section asks for more width than the scroll area shows (nothing clipped)."""
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(*size)
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    with qtbot.waitSignal(panel.segmentation.finished_run, timeout=60_000):
+        panel.segmentation.run.native.click()
+    qtbot.waitUntil(lambda: "Mean Dice" in panel.evaluation.results.value, timeout=10_000)
+    for title in panel.sections:
+        panel.expand(title)
+    viewport = panel.scroll.viewport().width()
+    assert viewport >= 300
+    too_wide = {title: section.minimumSizeHint().width()
+                for title, section in panel.sections.items()
+                if section.minimumSizeHint().width() > viewport}
+    assert not too_wide, f"viewport {viewport} px: {too_wide}"
+    assert panel.scroll.widget().minimumSizeHint().width() <= viewport
+
+
+def test_wheel_over_a_combo_scrolls_the_panel_unless_it_has_focus(make_napari_viewer, qtbot):
+    from qtpy.QtCore import QPoint, QPointF, Qt
+    from qtpy.QtGui import QWheelEvent
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1280, 800)
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    for title in panel.sections:
+        panel.expand(title)
+    combo = panel.segmentation.method.native
+    bar = panel.scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5000)
+    bar.setValue(0)
+    before = combo.currentText()
+
+    def wheel():
+        centre = QPointF(combo.rect().center())
+        event = QWheelEvent(centre, QPointF(combo.mapToGlobal(combo.rect().center())),
+                            QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(combo, event)
+
+    wheel()
+    assert combo.currentText() == before and bar.value() > 0
+    combo.hasFocus = lambda: True  # as after a click (Xvfb gives no window focus)
+    wheel()
+    assert combo.currentText() != before  # a focused combo takes the wheel

@@ -180,8 +180,8 @@ def _bad_files(tmp_path, phantom):
          lambda p: p.write_bytes(session.model))
     case("wrong_version", "'version' must be an int",
          lambda p: _rewrite(good, p, lambda h: h.update(version="1")))
-    case("future_version", "format version 2 is not supported",
-         lambda p: _rewrite(good, p, lambda h: h.update(version=2)))
+    case("future_version", "format version 3 is not supported",
+         lambda p: _rewrite(good, p, lambda h: h.update(version=3)))
     case("huge_member", "exceed", lambda p: _huge_member(good, p))
     case("json_bomb", "nested too deeply", lambda p: _json_bomb(good, p))
     case("seeds_shape", r"seeds have shape \(4, 4\)",
@@ -261,8 +261,8 @@ def test_gui_round_trip_restores_layers_panel_and_model(make_napari_viewer, qtbo
     seg.model = None
     other, panel2 = viewer, panel
     assert panel2.session.open(path=path) is not None, shown
-    names = [layer.name for layer in other.layers]
-    assert names == ["phantom 2D", "ground truth", "seeds"]
+    names = [layer.name for layer in other.layers if layer.name != "confusion"]
+    assert names == ["phantom 2D", "ground truth", "seeds", "segmentation"]
     seg2 = panel2.segmentation
     assert seg2.image.value is other.layers["phantom 2D"]
     assert seg2.seeds.value is other.layers["seeds"]
@@ -277,7 +277,8 @@ def test_gui_round_trip_restores_layers_panel_and_model(make_napari_viewer, qtbo
     assert other.layers.selection.active is other.layers["seeds"]
     # Opening it again where the image is open reuses it; the seeds come as a new layer.
     assert panel2.session.open(path=path) is not None
-    assert [layer.name for layer in other.layers] == names + ["seeds [1]"]
+    assert [layer.name for layer in other.layers if layer.name != "confusion"] == (
+        names + ["seeds [1]", "segmentation [1]"])
     assert panel2.segmentation.seeds.value is other.layers["seeds [1]"]
     assert panel2.evaluation.seeds.value is other.layers["seeds [1]"]
     assert not shown
@@ -340,3 +341,44 @@ def test_gui_refuses_bad_files_and_keeps_what_is_open(make_napari_viewer, tmp_pa
     assert panel.session.open(path=good) is None
     assert "layers it had added were removed" in shown[0]
     assert [layer.name for layer in viewer.layers] == before
+
+
+@pytest.mark.gui
+def test_session_restores_the_model_exactly(make_napari_viewer, qtbot, tmp_path):
+    """Edited segmentation, the user's mapping, class names and a hidden truth come back."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    panel = _panel(viewer)
+    seg, ev = panel.segmentation, panel.evaluation
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.run.native.click()
+    result = viewer.layers["segmentation"]
+    result.data_setitem((np.arange(10, 40), np.arange(10, 40)), 3)  # a hand correction
+    qtbot.waitUntil(lambda: set(ev._mapping_widgets) == {0, 1, 2}, timeout=10_000)
+    ev._mapping_widgets[2].value = 2  # the user's mapping, not the guess
+    qtbot.waitUntil(lambda: set(seg.class_editor.rows) == {1, 2, 3}, timeout=5000)
+    seg.class_editor.rename(3, "CSF")
+    assert not viewer.layers["ground truth"].visible  # the sample's truth starts hidden
+    edited, mapping = np.array(result.data), dict(seg.panel_model.mapping)
+    path = tmp_path / "work.seglab-session.npz"
+    assert panel.session.save(path=path) == path
+    viewer.layers.clear()
+    assert panel.session.open(path=path) is not None
+    restored = viewer.layers["segmentation"]
+    np.testing.assert_array_equal(restored.data, edited)
+    model = seg.panel_model
+    assert model.segmentation is restored and ev.pred.value is restored
+    assert model.mapping == mapping == {0: 1, 1: 2, 2: 2}
+    assert model.class_names()[3] == "CSF" and "CSF" in list(restored.features["name"])
+    assert not viewer.layers["ground truth"].visible and viewer.layers["seeds"].visible
+    qtbot.waitUntil(lambda: ev._mapping_widgets.get(2) is not None
+                    and ev._mapping_widgets[2].value == 2, timeout=10_000)
+    assert "from the session" in ev.mapping_note.value
+    # A new Segment never overwrites the restored (edited) result.
+    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
+        seg.run.native.click()
+    np.testing.assert_array_equal(restored.data, edited)

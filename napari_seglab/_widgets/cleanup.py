@@ -20,7 +20,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from qtpy.QtWidgets import (
 from ..core import postprocess
 from .jobs import InputWatch, alive
 from .layers import _Failure, unwrap
+from .panel_model import LayerPicker, model_for
 
 if TYPE_CHECKING:
     import napari
@@ -95,9 +95,8 @@ class CleanUpWidget(QWidget):
         self._worker = None
         self._dropped = None  # a run whose layer went: its result is not written
         self._inputs = InputWatch(self.viewer, self, self._input_lost)
-        self.layer_combo = QComboBox()
-        self.layer_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
-                                       QSizePolicy.Policy.Fixed)
+        # The segmentation role: never the ground truth, the seeds or a preview.
+        self.layer_combo = LayerPicker(model_for(napari_viewer), "segmentation")
         self.operation = QComboBox()
         self.operation.addItems(list(OPERATIONS))
         self.size_label = QLabel("Size")
@@ -135,34 +134,12 @@ class CleanUpWidget(QWidget):
         self.operation.currentTextChanged.connect(self._update_size_row)
         self.layer_combo.currentTextChanged.connect(self._update_size_row)
         self.apply_button.clicked.connect(self.apply)
-        events = self.viewer.layers.events
-        events.inserted.connect(self._refresh_choices)
-        events.removed.connect(self._refresh_choices)
-        self.destroyed.connect(lambda *_: self._unhook())  # deleted docks get no closeEvent
-        self._refresh_choices()
+        self._update_size_row()
 
     @property
     def labels_layer(self):
-        name = self.layer_combo.currentText()
-        layer = (self.viewer.layers[name] if name in self.viewer.layers else None)
+        layer = self.layer_combo.layer
         return layer if isinstance(layer, Labels) else None
-
-    def _refresh_choices(self, event=None):
-        for layer in self.viewer.layers:
-            layer.events.name.connect(self._refresh_choices)  # twice is a no-op
-        names = [la.name for la in self.viewer.layers if isinstance(la, Labels)]
-        if [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())] == names:
-            return
-        current = self.layer_combo.currentText()
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        elif DEFAULT_LAYER in names:
-            self.layer_combo.setCurrentText(DEFAULT_LAYER)
-        self.layer_combo.blockSignals(False)
-        self._update_size_row()
 
     def _update_size_row(self, *args):
         _, _, kind = OPERATIONS[self.operation.currentText()]
@@ -237,14 +214,3 @@ class CleanUpWidget(QWidget):
             self._inputs.clear()
             self.progress.setVisible(False)
 
-    def _unhook(self):
-        """Disconnect from the viewer (no Qt calls: also runs on destroy)."""
-        events = self.viewer.layers.events
-        events.inserted.disconnect(self._refresh_choices)
-        events.removed.disconnect(self._refresh_choices)
-        for layer in self.viewer.layers:
-            layer.events.name.disconnect(self._refresh_choices)
-
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
-        self._unhook()
-        super().closeEvent(event)

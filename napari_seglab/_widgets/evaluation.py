@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, PushButton, Table
-from napari.layers import Image, Labels
+from napari.layers import Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
@@ -28,7 +28,8 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 from .. import metrics
 from ..core.evaluation import map_truth
 from ..core.files import atomic_write
-from .layers import META_KEY, class_names, layer_role, looks_like_labels, write_labels
+from .layers import META_KEY, class_names, write_labels
+from .panel_model import bind_combo, model_choices, model_for
 from .slice_curve import SliceCurve
 
 if TYPE_CHECKING:
@@ -107,7 +108,11 @@ class EvaluationWidget(Container):
         self.last_scores: dict = {}
         self.last_csv: str = ""
 
-        self.truth = ComboBox(label="Ground truth", choices=self._truth_choices)
+        #: The roles, classes and mapping every section shares.
+        self.panel_model = model_for(napari_viewer)
+        self.truth = ComboBox(label="Ground truth", choices=self._truth_choices,
+                              tooltip="The reference to score against. Without one, "
+                                      "nothing is scored.")
         self.pred = ComboBox(label="Segmentation", choices=self._pred_choices)
         self.exclude_seeds = CheckBox(text="Exclude seed pixels", value=EXCLUDE_SEEDS_DEFAULT,
                                       tooltip="Seeds are training data: a score that "
@@ -115,13 +120,14 @@ class EvaluationWidget(Container):
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices,
                               tooltip="Pixels painted here are left out of the scores.")
         self.fov = ComboBox(
-            label="Evaluate inside", choices=self._fov_choices, value=None,
+            label="Evaluate inside", choices=self._fov_choices,
             tooltip="A mask layer (non-zero = scored), e.g. a retina field of view; "
                     "pixels outside it count nowhere.")
         self.scope = ComboBox(label="Scope", choices=[WHOLE, SLICE], value=WHOLE,
                               tooltip="Current slice: the slice shown along the first "
                                       "axis of a volume (2D view).")
         self.mapping = Container(label="Truth → class", labels=True)
+        self.mapping_note = Label(value="")
         self._class_choices: list = []  # (text, label) of the segmentation's classes
         # Callables, not lists: napari re-evaluates choices on every layer change.
         self.positive = ComboBox(label="Overlay class",
@@ -145,7 +151,7 @@ class EvaluationWidget(Container):
             QHeaderView.ResizeMode.ResizeToContents)
         self.extend([self.truth, self.pred, self.exclude_seeds, self.seeds, self.fov,
                      self.scope,
-                     self.mapping, self.positive, self.opacity, self.results,
+                     self.mapping, self.mapping_note, self.positive, self.opacity, self.results,
                      self.matrix, buttons])
         self.results.native.setWordWrap(True)
         # Volumes: mean Dice per slice; a click goes to that slice.
@@ -163,6 +169,12 @@ class EvaluationWidget(Container):
         self._timer.setInterval(30)
         self._timer.timeout.connect(self.refresh)
 
+        bind_combo(self.panel_model, "truth", self.truth)
+        bind_combo(self.panel_model, "segmentation", self.pred)
+        bind_combo(self.panel_model, "seeds", self.seeds)
+        bind_combo(self.panel_model, "mask", self.fov)
+        self.panel_model.mapping_changed.connect(self._show_mapping)
+        self.panel_model.classes_changed.connect(self._classes_renamed)
         self.truth.changed.connect(self._layers_changed)
         self.pred.changed.connect(self._layers_changed)
         self.seeds.changed.connect(self._layers_changed)
@@ -180,62 +192,27 @@ class EvaluationWidget(Container):
         self._seeds_toggled()
         self._layers_changed()
 
-    # -- layer choices -------------------------------------------------------
-    def _labels_layers(self):
-        # Seeds are training data, neither truth nor a result.
-        return [layer for layer in self.viewer.layers if isinstance(layer, Labels)
-                and "seed" not in layer.name.lower()]
-
+    # -- layer choices: the model's roles ----------------------------------------
     def _truth_choices(self, widget=None):
-        layers = [layer for layer in self._labels_layers() if layer_role(layer) is None]
-        # A mask opened from a TIFF/PNG is an Image layer: read as labels.
-        layers += [layer for layer in self.viewer.layers if isinstance(layer, Image)
-                   and layer_role(layer) is None and looks_like_labels(layer)]
-        layers.sort(key=lambda layer: "truth" not in layer.name.lower())
-        return [(layer.name if isinstance(layer, Labels) else f"{layer.name} (image → labels)",
-                 layer) for layer in layers]
+        return [(text if layer is None or isinstance(layer, Labels)
+                 else f"{layer.name} (image → labels)", layer)
+                for text, layer in model_choices(self.panel_model, "truth")()]
 
     def _pred_choices(self, widget=None):
-        truth = self.truth.value if hasattr(self, "truth") else None
-        # Never the truth itself, nor another ground truth (two samples open).
-        layers = [layer for layer in self._labels_layers()
-                  if layer_role(layer) != "confusion" and layer is not truth
-                  and (layer_role(layer) == "segmentation"
-                       or "truth" not in layer.name.lower())]
-        # Our segmentations first, newest first; then the user's own layers.
-        ours = [layer for layer in layers if layer_role(layer) == "segmentation"]
-        rest = [layer for layer in layers if layer_role(layer) != "segmentation"]
-        return [(layer.name, layer) for layer in ours[::-1] + rest]
+        return model_choices(self.panel_model, "segmentation")()
 
     def _fov_choices(self, widget=None):
-        skip = (self.truth.value, self.pred.value)
-        return [("everywhere", None)] + [
-            (layer.name, layer) for layer in self.viewer.layers
-            if isinstance(layer, (Labels, Image)) and layer_role(layer) is None
-            and "seed" not in layer.name.lower() and layer not in skip]
+        return model_choices(self.panel_model, "mask", none_text="everywhere")()
+
+    def _seeds_choices(self, widget=None):
+        return model_choices(self.panel_model, "seeds")()
 
     def _fov_mask(self, shape):
         """Pixels to score (None: all) and a note when the mask does not fit."""
         return _nonzero_mask(self.fov.value, shape, "scoring everywhere")
 
-    def _seeds_choices(self, widget=None):
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Labels) and "seed" in layer.name.lower()]
-
     def reset_choices(self, *args):
-        before = self._known_preds
         super().reset_choices(*args)
-        choices = [layer for _, layer in self._pred_choices()]
-        self._known_preds = {id(layer) for layer in choices}
-        new_ours = [layer for layer in choices if id(layer) not in before
-                    and layer_role(layer) == "segmentation"]
-        # Follow a fresh result; never compare the ground truth with itself.
-        if new_ours:
-            self.pred.value = new_ours[0]
-        elif self.pred.value is self.truth.value:
-            others = [layer for layer in choices if layer is not self.truth.value]
-            if others:
-                self.pred.value = others[0]
         self._layers_changed()
 
     # -- wiring ----------------------------------------------------------------
@@ -287,8 +264,12 @@ class EvaluationWidget(Container):
 
     def _usable_pair(self):
         truth, pred = self.truth.value, self.pred.value
-        if truth is None or pred is None:
-            return None, None, "Pick a ground-truth layer and a segmentation."
+        if truth is None:
+            return None, None, ("No ground truth: nothing to score. Pick the reference "
+                                "labels under 'Ground truth' (a layer you drew or opened "
+                                "as the answer) to see Dice and the confusion overlay.")
+        if pred is None:
+            return None, None, "Pick a segmentation to score (press Segment to make one)."
         if truth is pred:
             return None, None, "Ground truth and segmentation are the same layer."
         t, p = np.asarray(truth.data), np.asarray(pred.data)
@@ -307,12 +288,15 @@ class EvaluationWidget(Container):
         if problem:
             self._class_choices = []
             self.positive.reset_choices()
+            self.mapping_note.value = ""
             return
         classes = _values(p)
-        default = metrics.overlap_mapping(t, p)
+        # Chosen once (by name, else overlap) and kept until the user changes it.
+        default = self.panel_model.truth_mapping(t, p)
         names = self.class_names(default)
         self._class_choices = [
-            (f"{c}: {names[c]}" if c in names else str(c), c) for c in classes]
+            (f"{c}: {names[c]}" if c in names else str(c), c)
+            for c in sorted(set(classes) | set(default.values()))]
         truth_names = class_names(self.truth.value)
         self._mapping = dict(default)
         if len(default) > MAX_CLASSES_SHOWN:
@@ -327,6 +311,7 @@ class EvaluationWidget(Container):
                 combo.changed.connect(partial(self._set_mapping, value))
                 self._mapping_widgets[value] = combo
                 self.mapping.append(combo)
+        self._show_mapping()
         # Overlay the least frequent class by default: usually the foreground.
         counts = np.bincount(np.searchsorted(classes, p.ravel()), minlength=len(classes))
         with self.positive.changed.blocked():
@@ -334,8 +319,34 @@ class EvaluationWidget(Container):
         self.positive.value = classes[int(np.argmin(counts))]
 
     def _set_mapping(self, value, target):
-        self._mapping[value] = target
-        self.refresh()
+        if self._mapping.get(value) == target:
+            return
+        mapping = dict(self._mapping)
+        mapping[value] = target
+        self.panel_model.set_mapping(mapping, "user")
+
+    def _show_mapping(self, *args):
+        """Show the model's mapping in the combos and say how it was chosen."""
+        mapping = self.panel_model.mapping
+        if mapping is None:
+            self.mapping_note.value = ""
+            return
+        self._mapping = dict(mapping)
+        for value, combo in self._mapping_widgets.items():
+            if value in mapping and combo.value != mapping[value]:
+                with combo.changed.blocked():
+                    combo.value = mapping[value]
+        how = {"name": "matched by class name", "overlap": "by largest overlap",
+               "name and overlap": "by class name, the rest by overlap",
+               "user": "as you set it", "session": "from the session"}.get(
+                   self.panel_model.mapping_how, self.panel_model.mapping_how)
+        self.mapping_note.value = (f"<small>Mapping {how}; it stays until you change it."
+                                   "</small>")
+        self.schedule_refresh()
+
+    def _classes_renamed(self, *args):
+        self._mapping_key = None  # the names in the combos and table changed
+        self._layers_changed()
 
     def mapped_truth(self, t: np.ndarray) -> np.ndarray:
         # Truth values that appeared after the mapping was built: no class (-1).
@@ -370,7 +381,11 @@ class EvaluationWidget(Container):
         if problem:
             self.results.value = problem
             self.matrix.value = {"data": []}
+            self.matrix.visible = False  # no empty table: nothing was scored
+            self.curve_label.visible = False
+            self.curve.setVisible(False)
             self.last_scores, self.last_csv = {}, ""
+            self._drop_overlay()
             return
         if set(_values(t)) - set(self._mapping):
             self._rebuild_mapping()
@@ -432,6 +447,7 @@ class EvaluationWidget(Container):
     def class_names(self, mapping=None) -> dict[int, str]:
         """Names of the classes: the segmentation's, else the mapped truth's."""
         names = class_names(self.pred.value)
+        names.update(self.panel_model.class_names())  # the legend's names win
         truth_names = class_names(self.truth.value)
         if mapping is None:
             mapping = self._mapping
@@ -484,17 +500,26 @@ class EvaluationWidget(Container):
                 text += f" ({_fmt(summ_all[key])} with seeds)"
             return text
 
-        head = "".join(f"<th>{h}</th>" for h in
-                       ("class", "name", "Dice", "precision", "recall", "truth", "pred"))
-        rows = "".join(
-            f"<tr><td>{c}</td><td>{r['name']}</td><td>{_fmt(r['dice'])}</td>"
-            f"<td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}</td>"
-            f"<td align='right'>{r['truth_voxels']:,}</td>"
-            f"<td align='right'>{r['predicted_voxels']:,}</td></tr>"
-            for c, r in list(per_class.items())[:MAX_CLASSES_SHOWN])
+        # Two narrow tables rather than one wide one: the panel is a narrow dock.
+        shown = list(per_class.items())[:MAX_CLASSES_SHOWN]
+
+        def table(heads, cells):
+            head = "".join(f"<th>{h}</th>" for h in heads)
+            body = "".join("<tr>" + "".join(cells(c, r)) + "</tr>" for c, r in shown)
+            return f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{body}"
+
+        def label(c, r):
+            return f"<td>{c}: {r['name']}</td>" if r["name"] else f"<td>{c}</td>"
+
+        rows = table(("class", "Dice", "precision", "recall"), lambda c, r: (
+            label(c, r), f"<td>{_fmt(r['dice'])}</td>", f"<td>{_fmt(r['precision'])}</td>",
+            f"<td>{_fmt(r['recall'])}</td>"))
         if len(per_class) > MAX_CLASSES_SHOWN:
-            rows += (f"<tr><td colspan='7'>… {len(per_class) - MAX_CLASSES_SHOWN} more classes "
+            rows += (f"<tr><td colspan='4'>… {len(per_class) - MAX_CLASSES_SHOWN} more classes "
                      "(Copy / Export CSV has them all; the matrix is not drawn)</td></tr>")
+        rows += "</table>" + table(("class", "truth px", "predicted px"), lambda c, r: (
+            label(c, r), f"<td align='right'>{r['truth_voxels']:,}</td>",
+            f"<td align='right'>{r['predicted_voxels']:,}</td>")) + "</table>"
         where = "whole image" if len(cm_all) and self.pred.value.ndim == 2 else "whole volume"
         if index is not None:
             where = f"slice {index}"
@@ -502,8 +527,7 @@ class EvaluationWidget(Container):
         if n_seeds:
             scored += f", {n_seeds:,} seed px excluded"
         self.results.value = (
-            f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{rows}</table>"
-            + both("mean_dice", "Mean Dice") + "<br>" + both("accuracy", "Accuracy")
+            rows + both("mean_dice", "Mean Dice") + "<br>" + both("accuracy", "Accuracy")
             + "<br>" + both("mcc", "MCC") + f"<br><small>{scored}</small>"
             + (f"<br><small>{note}</small>" if note else "")
         )
@@ -562,12 +586,21 @@ class EvaluationWidget(Container):
             scale=pred.scale, translate=pred.translate, opacity=self.opacity.value,
             colormap=DirectLabelColormap(color_dict=OVERLAY_COLORS),
             features=_OVERLAY_NAMES,
+            # removed with either input (PanelModel.drop_helpers_of)
+            info={"inputs": [self.truth.value.name, pred.name]},
         )
         layer.metadata[META_KEY]["edited"] = False  # overlays are never hand-edited
         self.overlay = layer
         layers = self.viewer.layers
         if new or layers.index(pred) > layers.index(layer):
             layers.move(layers.index(layer), len(layers))  # keep it on top
+
+    def _drop_overlay(self):
+        """Remove the confusion overlay: its inputs are gone or no longer scored."""
+        layer = getattr(self, "overlay", None)
+        self.overlay = None
+        if layer is not None and layer in self.viewer.layers:
+            self.viewer.layers.remove(layer)
 
     def _set_opacity(self, value):
         layer = getattr(self, "overlay", None)

@@ -40,7 +40,8 @@ from ..core.feature_space import FeatureSpaceIndex, class_mean_spectra, decision
 from ..core.features import PRESETS, compute_features
 from ..core.segmenters import make_segmenter
 from .feature_space_plot import TOOLS, FeatureSpacePlot, density_picture, rgba255
-from .layers import InputError, image_arrays, layer_role, spatial_shape
+from .layers import InputError, image_arrays, spatial_shape
+from .panel_model import LayerPicker, model_for
 from .visibility import hidden_in_shown_window
 
 if TYPE_CHECKING:
@@ -127,8 +128,11 @@ class FeatureSpaceWidget(QWidget):
     # -- building -----------------------------------------------------------
 
     def _build(self):
-        self.image_combo = QComboBox()
-        self.seeds_combo = QComboBox()
+        # The image and seeds roles: Paint as seeds writes only into the seeds.
+        model = model_for(self.viewer)
+        self.image_combo = LayerPicker(model, "image")
+        model.classes_changed.connect(self._redraw_seeds)
+        self.seeds_combo = LayerPicker(model, "seeds")
         self.spec_combo = QComboBox()
         self.x_combo = QComboBox()
         self.y_combo = QComboBox()
@@ -149,6 +153,8 @@ class FeatureSpaceWidget(QWidget):
         self.class_spin = QSpinBox()
         self.class_spin.setRange(1, 255)
         self.class_spin.setPrefix("class ")
+        # the style adds − / + buttons the size hint leaves out: never ":lass 1"
+        self.class_spin.setMinimumWidth(self.class_spin.sizeHint().width() + 36)
         self.paint_button = QPushButton("Paint as seeds")
         self.paint_button.setToolTip("Add the selected pixels to the seeds layer (undoable)")
         self.mask_button = QPushButton("Make mask")
@@ -191,6 +197,10 @@ class FeatureSpaceWidget(QWidget):
         layout.setSpacing(2)
         layout.addLayout(form)
         layout.addWidget(self.plot)
+        # The classes by name, as the Seeds & method legend names them.
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        layout.addWidget(self.legend)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
 
@@ -222,39 +232,19 @@ class FeatureSpaceWidget(QWidget):
 
     # -- layers -------------------------------------------------------------
 
-    def _layers(self, kind):
-        from napari.layers import Image, Labels
-
-        cls = Image if kind == "image" else Labels
-        return [layer for layer in self.viewer.layers if isinstance(layer, cls)
-                and layer_role(layer) is None and layer.name != SELECTION_LAYER]
-
     def _refresh_layer_choices(self, *_):
-        for combo, kind in ((self.image_combo, "image"), (self.seeds_combo, "labels")):
-            current = combo.currentText()
-            names = [layer.name for layer in self._layers(kind)]
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            if current in names:
-                combo.setCurrentText(current)
-            combo.blockSignals(False)
+        # the pickers fill themselves from the panel model
         self._hook_seeds()
         if self._data is None or self._data.get("image") is not self.image_layer:
             self._on_image_changed()
 
     @property
     def image_layer(self):
-        name = self.image_combo.currentText()
-        return (self.viewer.layers[name] if name in self.viewer.layers else None)
+        return self.image_combo.layer
 
     @property
     def seeds_layer(self):
-        hooked = self._seed_layer_hooked
-        name = self.seeds_combo.currentText()
-        if hooked is not None and hooked.name == name and hooked in self.viewer.layers:
-            return hooked
-        return (self.viewer.layers[name] if name in self.viewer.layers else None)
+        return self.seeds_combo.layer
 
     def _hook_seeds(self):
         layer = self.seeds_layer
@@ -415,7 +405,14 @@ class FeatureSpaceWidget(QWidget):
                 except RuntimeError:  # the dock was closed while the job ran
                     pass
 
-        worker.returned.connect(on_done)
+        def done(result):
+            try:
+                self.x_combo.objectName()
+            except RuntimeError:  # the dock was deleted while the job ran
+                return
+            on_done(result)
+
+        worker.returned.connect(done)
         worker.errored.connect(lambda err: self._failed(job, err))
         worker.finished.connect(finished)
         worker.start()
@@ -540,9 +537,15 @@ class FeatureSpaceWidget(QWidget):
         self._hook_seeds()
         self._redraw_seeds()
 
+    def _show_legend(self, labels):
+        from .class_editor import legend_html
+
+        self.legend.setText(legend_html(model_for(self.viewer), np.unique(labels)))
+
     def _draw_seeds(self):
         cur = self._current
         where, labels = self._seeds_in_scope()
+        self._show_legend(labels)
         if where.size > MAX_SEED_POINTS:
             keep = np.random.default_rng(0).choice(where.size, MAX_SEED_POINTS, replace=False)
             where, labels = where[keep], labels[keep]

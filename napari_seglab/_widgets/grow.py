@@ -22,7 +22,6 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -49,6 +48,7 @@ from .layers import (
     image_arrays,
     unwrap,
 )
+from .panel_model import LayerPicker, model_for, tag_helper
 from .views import OrthogonalViews
 
 if TYPE_CHECKING:
@@ -159,9 +159,11 @@ class GrowFromSeedsWidget(QWidget):
         self._edit_timer.setInterval(0)
         self._edit_timer.timeout.connect(self._after_seeds_edit)
 
-        self.image_combo = _compact(QComboBox())
-        self.seeds_combo = _compact(QComboBox())
-        self.mask_combo = _compact(QComboBox())
+        # The image, seeds and mask roles of the panel model (never a preview).
+        self.panel_model = model_for(napari_viewer)
+        self.image_combo = _compact(LayerPicker(self.panel_model, "image"))
+        self.seeds_combo = _compact(LayerPicker(self.panel_model, "seeds"))
+        self.mask_combo = _compact(LayerPicker(self.panel_model, "mask"))
         self.mask_combo.setToolTip("Optional: growth stays where this layer is nonzero")
         self.locality = QDoubleSpinBox()
         self.locality.setRange(0.0, 10.0)
@@ -275,18 +277,12 @@ class GrowFromSeedsWidget(QWidget):
         return layer if isinstance(layer, Labels) else None
 
     def _refresh_choices(self, event=None):
-        layers = list(self.viewer.layers)
-        for layer in layers:  # follow renames (connecting twice is a no-op)
-            layer.events.name.connect(self._refresh_choices)
-        ours = (PREVIEW_NAME, SEGMENTATION_NAME)
-        images = [la.name for la in layers if isinstance(la, Image)]
-        labels = [la.name for la in layers if isinstance(la, Labels) and la.name not in ours]
-        masks = [_NONE] + [la.name for la in layers if isinstance(la, (Image, Labels))
-                           and la.name != PREVIEW_NAME]
-        seeds_default = "seeds" if "seeds" in labels else (labels[-1] if labels else None)
-        self._fill(self.image_combo, images, images[0] if images else None)
-        self._fill(self.seeds_combo, labels, seeds_default)
-        self._fill(self.mask_combo, masks, _NONE)
+        # the pickers fill themselves from the panel model's roles
+        for combo in (self.image_combo, self.seeds_combo, self.mask_combo):
+            combo.refill()
+        self._on_image_changed()  # each returns at once when its layer is unchanged
+        self._on_seeds_changed()
+        self._on_mask_changed()
 
     @staticmethod
     def _fill(combo, names, default):
@@ -580,7 +576,8 @@ class GrowFromSeedsWidget(QWidget):
         if layer is None:
             layer = Labels(labels, name=PREVIEW_NAME, opacity=self.opacity.value(),
                            scale=image.scale, translate=image.translate,
-                           colormap=seeds.colormap)
+                           colormap=seeds.colormap,
+                           metadata=tag_helper(None, "grow preview", inputs=[seeds.name]))
             if "name" in getattr(seeds.features, "columns", ()):
                 layer.features = seeds.features
             index = self.viewer.layers.index(seeds) if seeds in self.viewer.layers else None
@@ -612,7 +609,10 @@ class GrowFromSeedsWidget(QWidget):
             return
         result = self.last_result
         image, seeds = self.image_layer, self.seeds_layer
-        target = self._layer(SEGMENTATION_NAME)
+        # The segmentation role (never the ground truth), else a new 'segmentation'.
+        target = self.panel_model.segmentation
+        if target is None or target.data.shape != result.shape:
+            target = self._layer(SEGMENTATION_NAME)
         if target is not None and (not isinstance(target, Labels)
                                    or target.data.shape != result.shape):
             show_warning(f"'{SEGMENTATION_NAME}' is not a Labels layer of shape "
@@ -623,7 +623,9 @@ class GrowFromSeedsWidget(QWidget):
                 np.zeros(result.shape, result.dtype), name=SEGMENTATION_NAME,
                 scale=image.scale if image is not None else preview.scale,
                 translate=image.translate if image is not None else preview.translate,
-                colormap=(seeds or preview).colormap)
+                colormap=(seeds or preview).colormap,
+                metadata={"napari_seglab": {"role": "segmentation", "source": "grow",
+                                            "edited": True}})
             if seeds is not None and "name" in getattr(seeds.features, "columns", ()):
                 target.features = seeds.features
         # Only voxels the preview labels: outside the mask/range the segmentation keeps
@@ -634,7 +636,7 @@ class GrowFromSeedsWidget(QWidget):
         target.data_setitem(indices, result[indices].astype(current.dtype, copy=False))
         count = int(write.sum())
         self._finish()
-        self.status.setText(f"Applied: {count} voxels written to '{SEGMENTATION_NAME}' "
+        self.status.setText(f"Applied: {count} voxels written to '{target.name}' "
                             "(Ctrl+Z there undoes it). Tick Auto-update to grow again.")
 
     def cancel(self) -> None:

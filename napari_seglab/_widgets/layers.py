@@ -297,6 +297,8 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
         layer = viewer.add_labels(
             data, name=name,
             metadata={META_KEY: {"role": role, "source": source, "edited": False,
+                                 # anything but a result is a display layer
+                                 **({} if role == "segmentation" else {"helper": True}),
                                  **(info or {})}},
             **style, **kwargs,
         )
@@ -305,16 +307,21 @@ def write_labels(viewer: napari.Viewer, data: np.ndarray, *, role: str, source: 
             viewer.layers.selection.active = active
             if mode is not None:
                 active.mode = mode
-        return layer
-    for key, value in style.items():  # before the data: observers see both
-        setattr(layer, key, value)
-    meta = layer.metadata[META_KEY]
-    meta.update(info or {})
-    meta["writing"] = True
-    try:
-        layer.data = data
-    finally:
-        meta["writing"] = False
+    else:
+        for key, value in style.items():  # before the data: observers see both
+            setattr(layer, key, value)
+        meta = layer.metadata[META_KEY]
+        meta.update(info or {})
+        meta["writing"] = True
+        try:
+            layer.data = data
+        finally:
+            meta["writing"] = False
+    if role == "segmentation":
+        from .panel_model import model_for
+
+        # the newest result is the segmentation the next tool edits
+        model_for(viewer).set("segmentation", layer)
     return layer
 
 
@@ -341,10 +348,10 @@ def follow_undo(layer) -> None:
         original = getattr(layer, name)
 
         def wrapped(_original=original):
-            sizes = (len(layer._undo_history), len(layer._redo_history))
+            # Always tell: an undo with nothing to undo costs one recount, and
+            # napari's history lists are private.
             _original()
-            if (len(layer._undo_history), len(layer._redo_history)) != sizes:
-                layer.events.paint(value=[])
+            layer.events.paint(value=[])
 
         setattr(layer, name, wrapped)
     layer._seglab_follows_undo = True

@@ -49,6 +49,7 @@ from ..core.resample import isotropic_spacing, resample, resample_to_axes
 from ..io import write_dicom_seg, write_labels
 from ..io.base import is_axis_aligned
 from .layers import follow_undo, unwrap
+from .panel_model import LayerPicker, is_helper, model_for
 from .save_dialog import confirm_replace
 from .visibility import hidden_in_shown_window
 
@@ -128,7 +129,8 @@ class MeasureWidget(QWidget):
         self._probabilities = None  # (labels layer, proba, classes) of the last Segment run
         self._surface_shown = None  # (labels layer, label): the surface that follows edits
 
-        self.labels_combo = QComboBox()
+        # The segmentation role: never the ground truth, the seeds or a preview.
+        self.labels_combo = LayerPicker(model_for(napari_viewer), "segmentation")
         self.image_combo = QComboBox()
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels([c[0] for c in TABLE_COLUMNS])
@@ -220,16 +222,14 @@ class MeasureWidget(QWidget):
 
     def _layers(self, kind):
         cls = Labels if kind == "labels" else Image
-        return [layer for layer in self.viewer.layers if isinstance(layer, cls)]
+        return [layer for layer in self.viewer.layers if isinstance(layer, cls)
+                and not is_helper(layer)]
 
     def _fill_choices(self, event=None):
-        labels = [layer.name for layer in self._layers("labels")]
         images = [layer.name for layer in self._layers("image")]
-        current_labels = self.labels_combo.currentText()
         current_image = self.image_combo.currentText()
         for combo, names, current, default in (
-                (self.labels_combo, labels, current_labels, "segmentation"),
-                (self.image_combo, [NO_IMAGE] + images, current_image, None)):
+                (self.image_combo, [NO_IMAGE] + images, current_image, None),):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
@@ -253,8 +253,7 @@ class MeasureWidget(QWidget):
 
     @property
     def labels_layer(self):
-        name = self.labels_combo.currentText()
-        return (self.viewer.layers[name] if name in self.viewer.layers else None)
+        return self.labels_combo.layer
 
     @property
     def image_layer(self):

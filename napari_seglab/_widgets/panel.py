@@ -14,8 +14,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer
 from qtpy.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFormLayout,
     QFrame,
     QLabel,
     QScrollArea,
@@ -89,6 +95,72 @@ def _wrap_labels(root: QWidget) -> None:
         label.setMinimumWidth(0)
 
 
+#: Narrowest a table, list or plot gets: below it, it scrolls inside itself.
+MIN_VIEW_WIDTH = 120
+#: Characters a combo needs at the least (longer names are elided).
+MIN_COMBO_CHARS = 8
+
+
+def _fit_narrow(root: QWidget) -> None:
+    """Let every section shrink to a narrow dock: combos elide, long form rows wrap,
+    tables and plots scroll inside themselves instead of widening the panel."""
+    for combo in root.findChildren(QComboBox):
+        _fit_narrow_combo(combo)
+    for view in root.findChildren(QAbstractScrollArea):
+        view.setMinimumWidth(min(view.minimumWidth() or MIN_VIEW_WIDTH, MIN_VIEW_WIDTH))
+    for form in root.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    for widget in root.findChildren(QWidget):
+        # plots (pyqtgraph) ask for their drawing size as a minimum: a hint only
+        if type(widget).__name__.endswith("Plot") or type(widget).__name__ == "SliceCurve":
+            widget.setMinimumWidth(MIN_VIEW_WIDTH)
+
+
+def _fit_narrow_combo(combo: QComboBox) -> None:
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(min(combo.minimumContentsLength() or MIN_COMBO_CHARS,
+                                       MIN_COMBO_CHARS))
+
+
+class _WheelScrollsPanel(QObject):
+    """The mouse wheel over a combo, spin box or slider scrolls the panel, unless it has focus.
+
+    Qt gives the wheel to whatever is under the pointer, so scrolling down a
+    long panel changed the value of every combo passing under it.
+    """
+
+    def __init__(self, scroll: QScrollArea):
+        super().__init__(scroll)
+        self.scroll = scroll
+
+    def watch(self, root: QWidget) -> None:
+        """Watch the controls in ``root``, and those sections add later (mapping combos)."""
+        self._root = root
+        root.installEventFilter(self)
+        self._scan()
+
+    def _scan(self):
+        seen = self.__dict__.setdefault("_seen", set())
+        for widget in self._root.findChildren((QComboBox, QAbstractSpinBox, QAbstractSlider)):
+            if id(widget) not in seen and widget is not self.scroll.verticalScrollBar():
+                seen.add(id(widget))
+                widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # no focus by wheel
+                widget.installEventFilter(self)
+                if isinstance(widget, QComboBox):
+                    _fit_narrow_combo(widget)
+
+    def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if obj is self._root:
+            if kind == QEvent.Type.LayoutRequest:
+                self._scan()  # controls a section made since (e.g. Truth → class)
+            return False
+        if kind == QEvent.Type.Wheel and not obj.hasFocus():
+            QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
+        return False
+
+
 def _native(widget) -> QWidget:
     return widget.native if hasattr(widget, "native") else widget
 
@@ -142,6 +214,9 @@ class SeglabPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         self.scroll = scroll
+        _fit_narrow(content)
+        self.wheel = _WheelScrollsPanel(scroll)
+        self.wheel.watch(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         # Save session… / Open session…: above the sections, always in reach.

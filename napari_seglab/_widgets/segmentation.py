@@ -21,7 +21,7 @@ from magicgui.widgets import (
     Select,
     SpinBox,
 )
-from napari.layers import Image, Labels
+from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 from psygnal import Signal
 from qtpy.QtCore import QTimer
@@ -30,6 +30,7 @@ from qtpy.QtWidgets import QSizePolicy
 from ..api import prepare_segment
 from ..core.feature_cache import FeatureCache
 from ..core.segmenters import SEGMENTERS, THRESHOLD_METHODS, uncertainty
+from .class_editor import ClassEditor
 from .feature_choice import FeatureChoiceMixin
 from .feature_grid import METHOD_DEFAULT
 from .jobs import Failure as _Failure
@@ -53,6 +54,7 @@ from .lazy_segment import is_lazy, start_lazy_segmentation
 from .live_preview import LivePreviewMixin
 from .methods import METHODS, humanize
 from .model_files import ModelFilesMixin
+from .panel_model import bind_combo, model_choices, model_for
 from .threshold_gallery import ThresholdGalleryMixin
 
 if TYPE_CHECKING:
@@ -105,13 +107,15 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self._prepared = None  # (layer, data version, float32 array)
         self._data_versions: dict[int, int] = {}
 
-        self.image = ComboBox(label="Image", choices=self._image_choices)
+        #: The roles, classes and mapping every section shares.
+        self.panel_model = model_for(napari_viewer)
+        self.image = ComboBox(label="Image", choices=model_choices(self.panel_model, "image"))
         self.channels = Select(
             label="Add channels", choices=self._channel_choices, value=[],
             tooltip="Other images of the same shape (e.g. a FLAIR beside a T1) "
                     "used as extra channels of the chosen image.")
         _compact_list(self.channels)
-        self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
+        self.seeds = ComboBox(label="Seeds", choices=model_choices(self.panel_model, "seeds"))
         self.new_seeds = PushButton(text="New seeds layer")
         self.method = ComboBox(label="Method", choices=list(METHODS), value="Blend (kNN + logistic)")
         self.n_neighbors = SpinBox(label="Neighbours (k)", value=5, min=1, max=99)
@@ -193,6 +197,13 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         ])
 
         self.native.layout().insertWidget(self.index(self.status) + 1, self.progress_bar)
+        # Name and recolour the classes right under the legend.
+        self.class_editor = ClassEditor(self.panel_model)
+        layout = self.native.layout()
+        row = next(i for i in range(layout.count()) if layout.itemAt(i).widget() is not None
+                   and (layout.itemAt(i).widget() is self.legend.native
+                        or layout.itemAt(i).widget().isAncestorOf(self.legend.native)))
+        layout.insertWidget(row + 1, self.class_editor)
         # Jobs: Segment / Apply / thresholds share one kind (the newest wins,
         # Cancel stops it); live previews are their own kind, one at a time.
         self.job = Job("Segment", self.native, self._set_status, bar=self.progress_bar,
@@ -239,6 +250,10 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         self.seeds.changed.connect(self._follow_seeds_layer)
         self.image.changed.connect(self._update_legend)
         self.image.changed.connect(self._show_channel_choices)
+        bind_combo(self.panel_model, "image", self.image)
+        bind_combo(self.panel_model, "seeds", self.seeds)
+        self.channels.changed.connect(lambda value: self.panel_model.set("channels", value))
+        self.panel_model.classes_changed.connect(self._schedule_legend)
         self._show_method_params()
         self._features_for_method()
         self._show_apply_channels()
@@ -274,11 +289,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         return stacked_arrays(image, extra)
 
     def _seeds_choices(self, widget=None):
-        candidates = [layer for layer in self.viewer.layers
-                      if isinstance(layer, Labels) and layer_role(layer) is None]
-        # Layers called "seeds" first: that is what the user paints.
-        candidates.sort(key=lambda layer: "seed" not in layer.name.lower())
-        return [(layer.name, layer) for layer in candidates]
+        return model_choices(self.panel_model, "seeds")()
 
     def reset_choices(self, *args):
         super().reset_choices(*args)
@@ -307,8 +318,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         layer.selected_label = 1
         layer.brush_size = max(3, min(shape[-2:]) // 64)
         layer.mode = "paint"
-        self.reset_choices()
-        self.seeds.value = layer
+        self.panel_model.set("seeds", layer)
         return layer
 
     def _params(self) -> dict:
@@ -479,6 +489,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
             self.legend.value = ("<b>Classes</b><br>No seeds layer yet: press <i>New seeds "
                                  "layer</i>, then paint label 1, 2, … with the brush.")
             self._offer_thresholds(0)
+            self.class_editor.show_classes({})
             return
         values, counts = self._seed_counts.counts(layer.data)
         self._offer_thresholds(len(values))
@@ -493,3 +504,4 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         if unpainted:
             rows.append("<i>not painted yet: " + ", ".join(unpainted) + "</i>")
         self.legend.value = "<b>Classes</b><br>" + "<br>".join(rows or ["none painted"])
+        self.class_editor.show_classes(dict(zip(values.tolist(), counts.tolist())))

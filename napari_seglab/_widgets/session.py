@@ -33,14 +33,16 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
 
 from ..core.session import (
     ImageRef,
+    ResultState,
     SeedsState,
     Session,
     image_ref,
     load_session,
     save_session,
 )
-from .layers import class_color_hex, class_names, unwrap
+from .layers import META_KEY, class_color_hex, class_names, unwrap
 from .methods import METHODS
+from .panel_model import is_result, model_for
 
 if TYPE_CHECKING:
     from .panel import SeglabPanel
@@ -90,14 +92,15 @@ def capture_session(panel: SeglabPanel) -> tuple[Session, list[str]]:
         be written.
     """
     seg = panel.segmentation
-    image = seg.image.value
+    model = model_for(panel.viewer)  # the roles, classes and mapping: not the widgets
+    image = model.image
     if image is None:
         raise SessionError("No image chosen: open an image and pick it under 'Image' "
                            "before saving a session.")
     refs = [_ref(image, "image")]
-    refs += [_ref(layer, "channel") for layer in seg.channels.value if layer is not image]
+    refs += [_ref(layer, "channel") for layer in model.channels if layer is not image]
     shape = refs[0].spatial_shape
-    seeds_layer = seg.seeds.value
+    seeds_layer = model.seeds
     if seeds_layer is None:
         seeds = SeedsState(np.zeros(shape, np.uint8), scale=refs[0].scale,
                            translate=refs[0].translate)
@@ -117,16 +120,16 @@ def capture_session(panel: SeglabPanel) -> tuple[Session, list[str]]:
             colors={v: class_color_hex(seeds_layer, v) for v in sorted({*labels, *names})
                     if v > 0},
             scale=tuple(seeds_layer.scale), translate=tuple(seeds_layer.translate))
-    truth_layer = panel.evaluation.truth.value
+    truth_layer = model.truth
     truth = None
     if truth_layer is not None and np.shape(truth_layer.data) == shape:
         truth = _ref(truth_layer, "truth")
-    model = None
+    trained = None
     if seg.model is not None:
         from ..core.blockwise import model_to_bytes
 
         try:
-            model = model_to_bytes(seg.model)
+            trained = model_to_bytes(seg.model)
         except (ValueError, OSError) as exc:
             raise SessionError(f"The trained model cannot be saved with the session: {exc}. "
                                "Press Segment again, or choose another method.") from None
@@ -136,13 +139,36 @@ def capture_session(panel: SeglabPanel) -> tuple[Session, list[str]]:
           "exclude_seeds": bool(panel.evaluation.exclude_seeds.value),
           "expanded": [title for title, section in panel.sections.items()
                        if section.expanded]}
+    results, current = _results(panel.viewer, model, shape)
+    visible = {"image": bool(image.visible)}
+    if seeds_layer is not None:
+        visible["seeds"] = bool(seeds_layer.visible)
+    if truth is not None:
+        visible["truth"] = bool(truth_layer.visible)
     session = Session(images=refs, seeds=seeds, truth=truth, features=features,
-                      method=METHODS[seg.method.value], params=seg._params(), model=model,
-                      model_trained_on=seg._model_source, ui=ui)
+                      method=METHODS[seg.method.value], params=seg._params(),
+                      model=trained, model_trained_on=seg._model_source, ui=ui,
+                      results=results, segmentation=current,
+                      mapping=model.mapping if truth is not None else None,
+                      mapping_how=model.mapping_how, visible=visible)
     notes = [f"'{ref.name}' has no file and is too large to embed: reopening needs it open "
              "under that name." for ref in [*refs, truth]
              if ref is not None and ref.path is None and ref.data is None]
     return session, notes
+
+
+def _results(viewer, model, shape):
+    """The segmentation layers of this image (edits included) and the current one's index."""
+    current = model.segmentation
+    layers = [layer for layer in viewer.layers
+              if (is_result(layer) or layer is current) and isinstance(layer, Labels)
+              and np.shape(layer.data) == tuple(shape)
+              and np.asarray(layer.data).dtype.kind in "biu"]
+    results = [ResultState(np.asarray(layer.data), name=layer.name,
+                           scale=tuple(layer.scale), translate=tuple(layer.translate),
+                           visible=bool(layer.visible)) for layer in layers]
+    index = next((i for i, layer in enumerate(layers) if layer is current), None)
+    return results, index
 
 
 def save_session_file(panel: SeglabPanel, path=None):
@@ -284,6 +310,35 @@ def _add_seeds(viewer, seeds: SeedsState, added):
     return layer
 
 
+def _add_result(viewer, result: ResultState, seeds, image, added):
+    """A saved segmentation as a layer of ours that no run overwrites (it holds edits)."""
+    kwargs = {"name": result.name, "scale": result.scale, "translate": result.translate,
+              "visible": result.visible, "colormap": seeds.colormap, "opacity": 0.5,
+              "metadata": {META_KEY: {"role": "segmentation", "source": image.name,
+                                      "seeds": seeds.name, "edited": True,
+                                      "restored": True}}}
+    if "name" in getattr(seeds, "features", {}):
+        kwargs["features"] = seeds.features
+    layer = viewer.add_labels(np.array(result.data), **kwargs)
+    added.append(layer)
+    return layer
+
+
+def _restore_model(panel, session, image, seeds, truth, results):
+    """The roles, the mapping and the visibility, as saved."""
+    model = model_for(panel.viewer)
+    model.set("image", image)
+    model.set("seeds", seeds)
+    model.set("truth", truth)
+    if session.segmentation is not None:
+        model.set("segmentation", results[session.segmentation])
+    if truth is not None and session.mapping is not None:
+        model.set_mapping(session.mapping, "session")
+    for role, layer in (("image", image), ("seeds", seeds), ("truth", truth)):
+        if layer is not None and role in session.visible:
+            layer.visible = session.visible[role]
+
+
 def _restore_panel(panel, session, images, seeds, truth, model, path):
     seg = panel.segmentation
     panel.reset_choices()
@@ -348,7 +403,10 @@ def open_session(panel: SeglabPanel, path=None):
         image_layers = [_add(viewer, plan, added) for plan in images]
         truth_layer = None if truth is None else _add(viewer, truth, added)
         seeds_layer = _add_seeds(viewer, session.seeds, added)
+        results = [_add_result(viewer, result, seeds_layer, image_layers[0], added)
+                   for result in session.results]
         _restore_panel(panel, session, image_layers, seeds_layer, truth_layer, model, path)
+        _restore_model(panel, session, image_layers[0], seeds_layer, truth_layer, results)
     except Exception as exc:  # noqa: BLE001 - undo a half restore whatever napari raised
         for layer in reversed(added):
             if layer in viewer.layers:

@@ -7,8 +7,8 @@ state. It is a data file (:mod:`napari_seglab.core.datafile`, the container
 of model files too: a ``.npz`` archive that ``np.load(path,
 allow_pickle=False)`` also opens).
 
-Session file format (version 1)
--------------------------------
+Session file format (version 2; version 1 files still load)
+------------------------------------------------------------
 ``header``
     A JSON object::
 
@@ -24,6 +24,12 @@ Session file format (version 1)
          "features": null | preset name | {"filters": [[name, sigma], ...], ...},
          "method": str, "params": {...},          # make_segmenter(method, **params)
          "model_trained_on": str | null, "ui": {...},
+         # version 2:
+         "results": [{"name": str, "scale": [...], "translate": [...],
+                      "visible": bool}, ...],       # segmentation layers
+         "segmentation": int | null,               # the result playing that role
+         "mapping": {"<truth value>": class, ...} | null, "mapping_how": str,
+         "visible": {"image": bool, "seeds": bool, "truth": bool},
          "arrays": {...}, "software": {...}}
 
 ``seeds``
@@ -34,6 +40,8 @@ Session file format (version 1)
     layer) and of at most :data:`MAX_EMBED_BYTES` (64 MiB); larger ones
     without a file are recorded by name only, and reopening needs a layer
     of that name and shape open in the viewer.
+``result_<i>``
+    The segmentation layers (grow and clean-up edits included), embedded.
 ``model``
     The trained model's own file (:mod:`~napari_seglab.core.model_io`), as
     uint8 bytes: it is checked by the model loader as any model file is.
@@ -62,11 +70,11 @@ from .features import PRESETS, FeatureSpec
 from .segmenters import SEGMENTERS
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_EMBED_BYTES", "MAX_SESSION_BYTES",
-           "ImageRef", "SeedsState", "Session", "image_ref", "load_session",
+           "ImageRef", "ResultState", "SeedsState", "Session", "image_ref", "load_session",
            "save_session"]
 
 FORMAT_NAME = "napari-seglab-session"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Largest image (or ground truth) embedded when it has no file of its own.
 MAX_EMBED_BYTES = 64 << 20
 #: Most bytes all the arrays of a session file may take once read (seeds of a
@@ -134,6 +142,17 @@ class SeedsState:
 
 
 @dataclass
+class ResultState:
+    """A segmentation layer: its labels (embedded), name, geometry and visibility."""
+
+    data: np.ndarray = field(repr=False)
+    name: str = "segmentation"
+    scale: tuple = ()
+    translate: tuple = ()
+    visible: bool = True
+
+
+@dataclass
 class Session:
     """Everything a session file holds (see the module doc).
 
@@ -152,6 +171,14 @@ class Session:
     model: bytes | None = field(default=None, repr=False)
     model_trained_on: str | None = None
     ui: dict = field(default_factory=dict)
+    #: Segmentation layers (:class:`ResultState`) and which one is the segmentation.
+    results: list = field(default_factory=list)
+    segmentation: int | None = None
+    #: The truth → class mapping the user kept (None: choose again), and how.
+    mapping: dict | None = None
+    mapping_how: str = ""
+    #: Visibility of the "image", "seeds" and "truth" layers.
+    visible: dict = field(default_factory=dict)
     version: int = FORMAT_VERSION
 
     def feature_value(self):
@@ -251,6 +278,14 @@ def save_session(path, session: Session) -> None:
             arrays["truth"] = np.asarray(session.truth.data)
     if session.model is not None:
         arrays["model"] = np.frombuffer(bytes(session.model), np.uint8)
+    results = []
+    for i, result in enumerate(session.results):
+        arrays[f"result_{i}"] = np.asarray(result.data)
+        rdim = np.ndim(result.data)
+        results.append({"name": str(result.name),
+                        "scale": list(_floats(result.scale or None, rdim, 1.0)),
+                        "translate": list(_floats(result.translate or None, rdim, 0.0)),
+                        "visible": bool(result.visible)})
     features = session.features
     if isinstance(features, FeatureSpec):
         features = features.to_dict()
@@ -270,6 +305,12 @@ def save_session(path, session: Session) -> None:
         "params": dict(session.params),
         "model_trained_on": session.model_trained_on,
         "ui": dict(session.ui),
+        "results": results,
+        "segmentation": session.segmentation,
+        "mapping": None if session.mapping is None else
+        {str(int(k)): int(v) for k, v in session.mapping.items()},
+        "mapping_how": str(session.mapping_how),
+        "visible": {str(k): bool(v) for k, v in session.visible.items()},
         "software": _software(),
     }
     header["arrays"] = {k: {"dtype": v.dtype.str, "shape": list(v.shape)}
@@ -327,7 +368,7 @@ def load_session(path) -> Session:
     FileNotFoundError, PermissionError
         The path itself is at fault.
     """
-    members = ("seeds", "truth", "model", "image_*")
+    members = ("seeds", "truth", "model", "image_*", "result_*")
     header, arrays = read_datafile(path, format_name=FORMAT_NAME,
                                    max_version=FORMAT_VERSION, allowed_members=members,
                                    max_bytes=MAX_SESSION_BYTES)
@@ -494,6 +535,7 @@ def _check(header, arrays, validate_model):
         if name.startswith("image_") and not (name[6:].isdigit()
                                               and int(name[6:]) < len(refs)):
             raise ValueError(f"entry {name!r} belongs to no image")
+    results, segmentation, mapping, mapping_how, visible = _check_v2(header, arrays, shape)
     method = header.get("method")
     if method not in SEGMENTERS:
         raise ValueError(f"unknown method {method!r:.40}; methods are {', '.join(SEGMENTERS)}")
@@ -514,7 +556,9 @@ def _check(header, arrays, validate_model):
         model = model.tobytes()
     session = Session(images=refs, seeds=seeds, truth=truth, features=features,
                       method=method, params=params, model=model,
-                      model_trained_on=trained_on, ui=ui, version=header["version"])
+                      model_trained_on=trained_on, ui=ui, results=results,
+                      segmentation=segmentation, mapping=mapping, mapping_how=mapping_how,
+                      visible=visible, version=header["version"])
     if validate_model and model is not None:
         try:
             session.load_model()
@@ -523,6 +567,58 @@ def _check(header, arrays, validate_model):
             reason = getattr(err, "reason", str(err))
             raise ValueError(f"its model is not valid: {reason}") from None
     return session
+
+
+def _check_v2(header, arrays, shape):
+    """The version-2 fields (results, mapping, visibility); empty for a version-1 file."""
+    entries = header.get("results") or []
+    if not (isinstance(entries, list) and len(entries) <= MAX_IMAGES):
+        raise ValueError(f"'results' must be a list of at most {MAX_IMAGES}; "
+                         f"got {entries!r:.80}")
+    results = []
+    for i, entry in enumerate(entries):
+        data = arrays.get(f"result_{i}")
+        if not isinstance(entry, dict) or data is None:
+            raise ValueError(f"result {i} must be an object with an entry 'result_{i}'")
+        if data.dtype.kind not in "biu" or data.shape != shape:
+            raise ValueError(f"result {i} must be integer labels of shape {shape}; got "
+                             f"{data.dtype} {data.shape}")
+        visible = entry.get("visible", True)
+        if not isinstance(visible, bool):
+            raise ValueError(f"result {i} 'visible' must be true or false")
+        results.append(ResultState(
+            data=data, name=_text(entry.get("name"), f"result {i} 'name'"),
+            scale=_numbers(entry.get("scale"), len(shape), f"result {i} 'scale'",
+                           positive=True),
+            translate=_numbers(entry.get("translate"), len(shape), f"result {i} 'translate'"),
+            visible=visible))
+    for name in arrays:
+        if name.startswith("result_") and not (name[7:].isdigit()
+                                               and int(name[7:]) < len(results)):
+            raise ValueError(f"entry {name!r} belongs to no result")
+    segmentation = header.get("segmentation")
+    if segmentation is not None and not (_is_int(segmentation)
+                                         and 0 <= segmentation < len(results)):
+        raise ValueError(f"'segmentation' must be the index of a result; got "
+                         f"{segmentation!r:.20}")
+    mapping = header.get("mapping")
+    if mapping is not None:
+        mapping = _check_classes(mapping, "mapping", _check_label)
+    how = header.get("mapping_how", "")
+    if not (isinstance(how, str) and len(how) <= 32):
+        raise ValueError(f"'mapping_how' must be a short text; got {how!r:.40}")
+    visible = header.get("visible") or {}
+    if not (isinstance(visible, dict) and set(visible) <= {"image", "seeds", "truth"}
+            and all(isinstance(v, bool) for v in visible.values())):
+        raise ValueError(f"'visible' must map image/seeds/truth to true or false; "
+                         f"got {visible!r:.80}")
+    return results, segmentation, mapping, how, dict(visible)
+
+
+def _check_label(value):
+    if not (_is_int(value) and 0 <= value < 2**63):
+        raise ValueError(f"a class must be a label value; got {value!r:.20}")
+    return value
 
 
 def _check_color(value):
