@@ -296,3 +296,17 @@ def test_itk_missing_says_what_to_install(monkeypatch):
     monkeypatch.setattr(slice_interpolation, "itk_available", lambda: False)
     with pytest.raises(ImportError, match=r"napari-seglab\[interpolation\]"):
         fill_between_slices(_cone_volume(), method="itk")
+
+
+def test_a_threshold_mask_keeps_grow_from_seeds_inside_it():
+    from napari_seglab import GrowFromSeeds
+
+    image = np.tile(np.linspace(0, 100, 40, dtype=np.float32), (30, 1))
+    seeds = np.zeros(image.shape, np.uint8)
+    seeds[10:20, 14:26] = 1             # a stroke: the crop covers the range
+    mask = threshold_mask(image, 30, 70)
+    session = GrowFromSeeds(image, mask=mask)
+    session.warn_notes = False          # one segment inside a mask: a note, not a failure
+    grown = session.update(seeds)
+    assert not grown[~mask].any()                  # never beyond the range
+    assert (grown[15][mask[15]] == 1).all()          # the seed's row: all of the range

@@ -141,8 +141,23 @@ def test_threshold_preview_apply_and_paint_mask(make_napari_viewer, qtbot):
     assert (layer.data[..., 10:25] == 1).all() and not (layer.data[..., :10] == 1).any()
     layer.undo()
     np.testing.assert_array_equal(layer.data, labels)
+    widget.mask_button.click()
+    kept = viewer.layers["threshold mask"]
+    assert layer_role(kept) is None                  # the user's layer, not a helper
+    np.testing.assert_array_equal(kept.data[0, 0] != 0, (np.arange(40) >= 10)
+                                  & (np.arange(40) <= 24))
+    assert widget.other_layer.findText("threshold mask") >= 0   # Logical's other
     widget.effect.setCurrentText("Margin")          # another effect: the preview goes
     assert "threshold preview" not in viewer.layers
+    widget.effect.setCurrentText("Threshold")
+    widget.preview.setChecked(True)
+    viewer.layers.remove("threshold preview")       # deleted by the user: preview off
+    assert not widget.preview.isChecked() and "threshold preview" not in viewer.layers
+    widget.preview.setChecked(True)
+    viewer.layers.remove("image")                   # its image gone: so is the preview
+    assert "threshold preview" not in viewer.layers
+    viewer.add_image(np.broadcast_to(np.arange(40, dtype=np.float32), SHAPE).copy(),
+                     name="image", scale=SPACING)
 
     widget.effect.setCurrentText("Threshold")
     widget.use_as_mask.setChecked(True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Image, Labels, Shapes
+from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -25,7 +26,6 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +54,10 @@ EFFECTS = ("Threshold", "Margin", "Hollow", "Logical operators", "Islands", "Sci
            "Fill between slices")
 PREVIEW_NAME = "threshold preview"
 SCISSORS_NAME = "scissors"
+MASK_NAME = "threshold mask"
+#: The preview in one colour no segment has by default (Slicer's is the segment's).
+PREVIEW_COLORS = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
+                                                 1: (1.0, 0.9, 0.0, 1.0)})
 
 LOGICAL = {"Copy other into segment": "copy", "Add other (union)": "union",
            "Subtract other": "subtract", "Intersect with other": "intersect",
@@ -109,7 +113,9 @@ class EffectsWidget(QWidget):
         self.segment.setToolTip("The segment to edit: the layer's selected label (the brush's)")
         self.effect = QComboBox()
         self.effect.addItems(EFFECTS)
-        self.pages = QStackedWidget()
+        # One page of parameters per effect; only the current one is shown (a
+        # hidden page takes no room, unlike a QStackedWidget's).
+        self.pages: list[QWidget] = []
         self._build_pages()
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Run the effect (Ctrl+Z on the layer undoes it)")
@@ -127,10 +133,12 @@ class EffectsWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(self.pages)
+        for page in self.pages:
+            layout.addWidget(page)
         layout.addWidget(self.apply_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        self._effect_changed(0)
 
         self.effect.currentIndexChanged.connect(self._effect_changed)
         self.layer_combo.currentTextChanged.connect(self._layer_changed)
@@ -156,6 +164,9 @@ class EffectsWidget(QWidget):
         self.use_as_mask = QCheckBox("Use as paint mask")
         self.use_as_mask.setToolTip("Brush, fill and polygon strokes on the segmentation "
                                     "change only voxels in this range")
+        self.mask_button = QPushButton("Keep as a mask layer")
+        self.mask_button.setToolTip(f"Adds '{MASK_NAME}' (1 = in the range): a mask for "
+                                    "Grow from seeds, or the other of Logical operators")
         bounds = QHBoxLayout()
         bounds.addWidget(self.low)
         bounds.addWidget(QLabel("to"))
@@ -163,17 +174,17 @@ class EffectsWidget(QWidget):
         bounds_row = QWidget()
         bounds_row.setLayout(bounds)
         bounds.setContentsMargins(0, 0, 0, 0)
-        self.pages.addWidget(_form(("Image", self.image_combo), ("Range", bounds_row),
+        self.pages.append(_form(("Image", self.image_combo), ("Range", bounds_row),
                                    (None, self.auto_button), (None, self.preview),
-                                   (None, self.use_as_mask)))
+                                   (None, self.use_as_mask), (None, self.mask_button)))
         # Margin
         self.margin = _spin(-1e4, 1e4, 1.0, 3, " mm")
         self.margin.setToolTip("Grow (> 0) or shrink (< 0) the segment by this distance; "
                                "it never takes another segment's voxels")
-        self.pages.addWidget(_form(("Grow / shrink by", self.margin)))
+        self.pages.append(_form(("Grow / shrink by", self.margin)))
         # Hollow
         self.thickness = _spin(0.001, 1e4, 1.0, 3, " mm")
-        self.pages.addWidget(_form(("Shell thickness", self.thickness)))
+        self.pages.append(_form(("Shell thickness", self.thickness)))
         # Logical
         self.logical_op = QComboBox()
         self.logical_op.addItems(list(LOGICAL))
@@ -183,7 +194,7 @@ class EffectsWidget(QWidget):
         self.other_segment = QSpinBox()
         self.other_segment.setRange(1, 2**31 - 1)
         self.other_segment.setValue(2)
-        self.pages.addWidget(_form(("Operation", self.logical_op),
+        self.pages.append(_form(("Operation", self.logical_op),
                                    ("Other", self.other_layer),
                                    ("Other segment", self.other_segment)))
         # Islands
@@ -191,7 +202,7 @@ class EffectsWidget(QWidget):
         self.islands_mode.addItems(ISLANDS)
         self.min_size = _spin(0.0, 1e12, 0.0, 3, " mm³")
         self.min_size.setToolTip("Islands smaller than this are removed")
-        self.pages.addWidget(_form(("Operation", self.islands_mode),
+        self.pages.append(_form(("Operation", self.islands_mode),
                                    ("Min size", self.min_size)))
         # Scissors
         self.draw_button = QPushButton("Draw a shape")
@@ -201,7 +212,7 @@ class EffectsWidget(QWidget):
         self.scissors_op.addItems(list(SCISSORS))
         self.all_slices = QCheckBox("Through all slices")
         self.all_slices.setChecked(True)
-        self.pages.addWidget(_form((None, self.draw_button),
+        self.pages.append(_form((None, self.draw_button),
                                    ("Operation", self.scissors_op),
                                    (None, self.all_slices)))
         # Fill between slices
@@ -216,7 +227,7 @@ class EffectsWidget(QWidget):
             self.method.setItemData(1, "pip install 'napari-seglab[interpolation]'",
                                     3)  # Qt.ToolTipRole
         self.axis_hint = QLabel("")
-        self.pages.addWidget(_form(("Slices along", self.axis_combo),
+        self.pages.append(_form(("Slices along", self.axis_combo),
                                    (None, self.all_segments), ("Method", self.method),
                                    (None, self.axis_hint)))
 
@@ -226,6 +237,7 @@ class EffectsWidget(QWidget):
         self.preview.toggled.connect(self._threshold_changed)
         self.use_as_mask.toggled.connect(self._update_paint_mask)
         self.auto_button.clicked.connect(self.auto_range)
+        self.mask_button.clicked.connect(self.keep_mask_layer)
         self.draw_button.clicked.connect(self.draw_shape)
         self.islands_mode.currentIndexChanged.connect(self._islands_changed)
         self.other_layer.currentTextChanged.connect(
@@ -275,8 +287,15 @@ class EffectsWidget(QWidget):
             if current in items:
                 combo.setCurrentText(current)
             combo.blockSignals(False)
+        removed = event.value if getattr(event, "type", None) == "removed" else None
+        if removed is not None and removed.name == PREVIEW_NAME and is_helper(removed):
+            self.preview.setChecked(False)  # the user deleted it: preview off
         self._layer_changed()
-        self._threshold_changed()
+        # Follow the layers, never add one: while napari removes every layer
+        # (closing), a preview added back would be removed again, forever.
+        self._update_preview(create=False)
+        if self.paint_mask is not None:
+            self._update_paint_mask()
 
     def _layer_changed(self, *args):
         layer = self.labels_layer
@@ -315,7 +334,8 @@ class EffectsWidget(QWidget):
                                else f"Across the view: axis {axis} (the slices you scroll)")
 
     def _effect_changed(self, index):
-        self.pages.setCurrentIndex(index)
+        for i, page in enumerate(self.pages):
+            page.setVisible(i == index)
         if EFFECTS[index] != "Threshold":
             self.preview.setChecked(False)  # the preview belongs to the effect
 
@@ -349,12 +369,28 @@ class EffectsWidget(QWidget):
             box.blockSignals(False)
         self._threshold_changed()
 
+    def keep_mask_layer(self):
+        """Add the range's mask as a labels layer of the user's (1 = in the range)."""
+        mask = self.threshold_mask()
+        if mask is None:
+            show_warning("Pick an image of the segmentation's shape to threshold.")
+            return None
+        image = self.image_layer
+        layer = self.viewer.add_labels(
+            mask.astype(np.uint8), name=MASK_NAME, scale=image.scale,
+            translate=image.translate, opacity=0.4,
+            metadata={"threshold": {"image": image.name, "low": self.low.value(),
+                                    "high": self.high.value()}})
+        self.status.setText(f"'{layer.name}': {int(mask.sum())} voxels in "
+                            f"[{self.low.value():g}, {self.high.value():g}].")
+        return layer
+
     def _threshold_changed(self, *args):
         self._update_preview()
         if self.paint_mask is not None:
             self._update_paint_mask()
 
-    def _update_preview(self):
+    def _update_preview(self, create=True):
         existing = [layer for layer in self.viewer.layers
                     if layer.name == PREVIEW_NAME and is_helper(layer)]
         mask = self.threshold_mask() if self.preview.isChecked() else None
@@ -362,12 +398,15 @@ class EffectsWidget(QWidget):
             for layer in existing:
                 self.viewer.layers.remove(layer)
             return
+        if not existing and not create:
+            return
         image = self.image_layer
         # Thresholding is one comparison per voxel (a few ms for 10⁷): on the
         # GUI thread, so the preview follows the spin boxes as they turn.
         layer = write_labels(self.viewer, mask.view(np.uint8), role=HELPER_ROLE,
                              source=image.name, name=PREVIEW_NAME, scale=image.scale,
-                             translate=image.translate, opacity=0.5)
+                             translate=image.translate, opacity=0.6,
+                             colormap=PREVIEW_COLORS)
         layer.metadata[META_KEY]["edited"] = False  # ours: always overwritable
 
     def _update_paint_mask(self, *args):
@@ -411,7 +450,7 @@ class EffectsWidget(QWidget):
         if not self._picking_island:
             self.viewer.mouse_drag_callbacks.append(self._pick_island)
             self._picking_island = True
-        self.status.setText("Click the island to keep.")
+        self.status.setText("Click the island to keep (pan/zoom mode, not the brush).")
 
     def _pick_island(self, viewer, event):
         if event.type != "mouse_press":
