@@ -183,6 +183,12 @@ def test_threshold_preview_apply_and_paint_mask(make_napari_viewer, qtbot):
     layer.paint((5, 20, 5), 1)
     assert layer.data[5, 20, 5] == 1                 # unmasked again
 
+    widget.effect.setCurrentText("Threshold")
+    widget.preview.setChecked(True)
+    assert "threshold preview" in viewer.layers
+    viewer.layers.clear()                            # as closing does: no preview comes back
+    assert len(viewer.layers) == 0
+
 
 def test_scissors_erase_through_all_slices_and_fill_one(make_napari_viewer, qtbot):
     labels = np.zeros(SHAPE, np.uint8)
@@ -246,3 +252,33 @@ def test_an_absent_segment_warns_and_leaves_the_layer(make_napari_viewer, qtbot,
     _apply(widget, qtbot)
     assert "not done" in widget.status.text()
     np.testing.assert_array_equal(layer.data, labels)
+
+
+def test_viewing_axis_segmentation_layers_and_shapes_without_qt():
+    from napari.components import ViewerModel
+
+    from napari_seglab._widgets.effect_tools import shapes_region, viewing_axis
+
+    viewer = ViewerModel()
+    seg = viewer.add_labels(np.zeros(SHAPE, np.uint8), name="mine")
+    viewer.add_labels(np.zeros(SHAPE, np.uint8), name="Ground truth")
+    viewer.add_labels(np.zeros(SHAPE, np.uint8), name="overlay",
+                      metadata={META_KEY: {"role": "confusion"}})
+    ours = viewer.add_labels(np.zeros(SHAPE, np.uint8), name="result",
+                             metadata={META_KEY: {"role": "segmentation"}})
+    assert segmentation_layers(viewer) == [ours, seg]
+    assert viewing_axis(viewer, seg) == 0
+    viewer.dims.order = (1, 0, 2)                      # a coronal view: rows across it
+    assert viewing_axis(viewer, seg) == 1
+    shapes = viewer.add_shapes(ndim=3)
+    shapes.add([[0, 3, 10], [0, 3, 30], [6, 3, 30], [6, 3, 10]], shape_type="ellipse")
+    shapes.add([[0, 3, 0], [7, 3, 39]], shape_type="line")
+    region, skipped = shapes_region(shapes, SHAPE, 1, all_slices=False)
+    assert skipped == 1
+    assert region[:, 3].sum() > 0 and not region[:, 2].any()   # only the drawn row
+    assert region[3, 3, 20] and not region[3, 3, 5] and not region[0, 3, 10]  # an ellipse
+    region, _ = shapes_region(shapes, SHAPE, 1)
+    assert (region[3, :, 20]).all()                            # through every row
+    viewer.dims.ndisplay = 3
+    assert viewing_axis(viewer, seg) == 0
+    assert viewing_axis(viewer, viewer.add_labels(np.zeros((4, 4), np.uint8))) is None
