@@ -38,7 +38,7 @@ def test_every_contribution_is_discovered_and_importable():
     assert {s.command for s in contributions.sample_data} <= commands
     assert {w.display_name for w in contributions.widgets} == {
         "Segmentation Lab", "Seeded segmentation", "Evaluation", "Grow from seeds",
-        "Clean up", "Measure & export", "Feature space", "Whole volume to zarr"}
+        "Clean up", "Effects", "Measure & export", "Feature space", "Whole volume to zarr"}
     assert {s.key for s in contributions.sample_data} == {"phantom_2d", "phantom_3d",
                                                           "ct_phantom"}
     for command in contributions.commands:

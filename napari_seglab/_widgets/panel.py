@@ -2,7 +2,7 @@
 
 The sections come in the order of the work: seeds and method, where to
 paint next, features,
-evaluation, then grow from seeds, clean-up, measurements, the feature space
+evaluation, then grow from seeds, clean-up, effects, measurements, the feature space
 and large volumes. Each is a collapsible block; the panel scrolls instead of
 forcing the window taller, so it fits a 1280×800 screen beside napari's own
 layer list. Every section is also its own dock in the Plugins menu, for users
@@ -49,6 +49,7 @@ __all__ = ["SECTIONS", "SeglabPanel"]
 SECTIONS = (
     ("Grow from seeds", "grow", "GrowFromSeedsWidget", False),
     ("Clean up", "cleanup", "CleanUpWidget", False),
+    ("Effects", "effects", "EffectsWidget", False),
     ("Measure", "measure", "MeasureWidget", False),
     ("Feature space", "feature_space", "FeatureSpaceWidget", False),
     ("Large volumes", "blockwise", "BlockwiseWidget", False),
