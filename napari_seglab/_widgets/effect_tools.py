@@ -13,7 +13,8 @@ from qtpy.QtCore import QTimer
 from skimage.draw import polygon2mask
 
 from ..core.effects import extrude
-from .layers import META_KEY, layer_role
+from .layers import META_KEY
+from .panel_model import is_helper, model_for
 
 __all__ = ["HELPER_ROLE", "PaintMask", "is_helper", "segmentation_layers",
            "shapes_region", "viewing_axis"]
@@ -22,28 +23,17 @@ __all__ = ["HELPER_ROLE", "PaintMask", "is_helper", "segmentation_layers",
 #: (threshold preview, scissors shapes): never offered as inputs.
 HELPER_ROLE = "effects helper"
 
-SEGMENTATION_NAME = "segmentation"
-
-
-def is_helper(layer) -> bool:
-    """A layer the plugin made for display (a preview, an overlay, a selection)."""
-    role = layer_role(layer)
-    return role is not None and role != "segmentation"
-
-
 def segmentation_layers(viewer) -> list:
-    """The labels layers an effect may edit, the segmentation first.
+    """The labels layers an effect may edit, the panel model's segmentation first.
 
-    Never a layer the plugin made for display, nor a ground truth (a layer
-    whose name says "truth", as the Evaluation section tells them). This is
-    the one place that decides which layer is the segmentation: the panel
-    model's segmentation role replaces it.
+    The panel model's candidates for the segmentation role: never a layer the
+    plugin made for display, the ground truth or the seeds.
     """
-    layers = [layer for layer in viewer.layers
-              if isinstance(layer, Labels) and not is_helper(layer)
-              and not (layer_role(layer) is None and "truth" in layer.name.lower())]
-    layers.sort(key=lambda layer: (layer_role(layer) != "segmentation",
-                                   layer.name != SEGMENTATION_NAME))
+    model = model_for(viewer)
+    layers = [layer for layer in model.candidates("segmentation")
+              if isinstance(layer, Labels)]
+    current = model.get("segmentation")
+    layers.sort(key=lambda layer: not (current is not None and layer == current))
     return layers
 
 
