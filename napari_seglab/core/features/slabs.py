@@ -1,0 +1,280 @@
+"""Features slab by slab along the first axis, each smoothed plane computed once.
+
+:func:`iter_feature_slabs` yields the features of consecutive slabs of
+planes (``depth`` planes of a volume, or rows of a 2D image) without ever
+holding the whole stack. The separable Gaussians run in two steps: the
+in-plane passes of each plane once (kept while a later slab's window still
+reads it), then the pass along the first axis for the slab's planes only,
+from the window of in-plane-smoothed planes around it. So a slab costs what
+its share of the whole-image computation costs, with no halo recomputed;
+what it holds is the window (the slab plus ``4σ`` planes on each side per
+scale) and the slab's features.
+
+The arithmetic is the engine's (:mod:`.engine`): the same kernels, the same
+reflecting borders, the same derivative and eigenvalue code on the slab; the
+pass along the first axis always sums taps in the engine's narrow-kernel
+order, so values can differ from :func:`compute_features`' in the last float32
+bit where the engine uses its banded matrix products (wide kernels).
+
+Specs with full-image filters (median, structure tensor) or z-scoring are
+not streamed: their slabs are computed with their margin
+(:func:`compute_features` with ``region``), or, when z-scored, once whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import (
+    _blas_threads,
+    _block_features,
+    _compute,
+    _derivative_sigmas,
+    _gauss_kernel,
+    _gaussian,
+    _map,
+    _Plan,
+    _pool,
+    _reflect_index,
+)
+from .spec import _BLOCK, _MATMUL_MIN_RADIUS, FeatureSpec
+
+__all__ = ["iter_feature_slabs", "streamable"]
+
+#: Planes smoothed in one call (see :meth:`_Window._smooth_planes`).
+_GROUP = 8
+_FULL_IMAGE_FILTERS = ("median", "median_residual", "structure_tensor_eigenvalues")
+
+
+def streamable(spec: FeatureSpec) -> bool:
+    """Can ``spec`` be computed slab by slab with every plane smoothed once?"""
+    return not spec.normalize and not any(n in _FULL_IMAGE_FILTERS for n, _ in spec.filters)
+
+
+class _Window:
+    """One channel's in-plane-smoothed planes for one σ, kept while slabs read them."""
+
+    def __init__(self, chan, vsigma, pool):
+        self.chan, self.pool = chan, pool
+        self.plane_sigma = (0.0,) + tuple(vsigma[1:])
+        n = chan.shape[0]
+        self.w = _gauss_kernel(vsigma[0]) if vsigma[0] > 0 and n > 1 else None
+        self.r = 0 if self.w is None else len(self.w) // 2
+        self.planes = {}  # plane index -> in-plane-smoothed plane
+        self.buf = None
+
+    def _smooth_planes(self, wanted):
+        """In-plane Gaussian of the planes in ``wanted`` not yet held.
+
+        In fixed groups of :data:`_GROUP` planes: BLAS rounds a row of a
+        product differently with the product's shape, so a plane is always
+        smoothed within the same group, whatever the slab that asks for it
+        (slabs of any depth, and the whole image, give the same bits).
+        """
+        n = self.chan.shape[0]
+        for g in sorted({z // _GROUP for z in wanted if z not in self.planes}):
+            lo, hi = g * _GROUP, min(n, (g + 1) * _GROUP)
+            block = _gaussian(self.chan[lo:hi], self.plane_sigma, self.pool)
+            for z in range(lo, hi):
+                self.planes.setdefault(z, block[z - lo])
+
+    def smoothed(self, lo, hi, out):
+        """``G[lo:hi]`` (indices reflected at the borders) into ``out``."""
+        n = self.chan.shape[0]
+        need = _reflect_index(np.arange(lo - self.r, hi + self.r), n)
+        self._smooth_planes(need.tolist())
+        # Slabs move forward: a plane below this one is read by no later slab
+        # (the last ones read reflected planes from n - 2 - r up).
+        limit = min(lo - self.r, n - 2 - self.r)
+        for z in [z for z in self.planes if z < limit]:
+            del self.planes[z]
+        if self.w is None:
+            for j, z in enumerate(need):
+                np.copyto(out[j], self.planes[int(z)])
+            return out
+        shape = (need.size,) + self.chan.shape[1:]
+        if self.buf is None or self.buf.shape != shape:
+            self.buf = np.empty(shape, np.float32)
+        for j, z in enumerate(need):
+            np.copyto(self.buf[j], self.planes[int(z)])
+        _pass_first_axis(self.buf, self.w, out, self.pool)
+        return out
+
+
+def _toeplitz(n, w):
+    """``(n, n + 2r)`` float32 matrix ``K`` with ``K[j, j + k] = w[k]``."""
+    key = (n, w.tobytes())
+    K = _TOEPLITZ.get(key)
+    if K is None:
+        K = np.zeros((n, n + len(w) - 1), np.float32)
+        for j in range(n):
+            K[j, j:j + len(w)] = w
+        if len(_TOEPLITZ) > 64:
+            _TOEPLITZ.clear()
+        _TOEPLITZ[key] = K
+    return K
+
+
+_TOEPLITZ: dict = {}
+
+
+def _pass_first_axis(x, w, out, pool):
+    """``out[j] = Σ_k w[k] x[j + k]``, columns in parallel.
+
+    Wide kernels as one banded matrix product per column chunk (BLAS, one
+    thread each), narrow ones as the engine's shifted multiply-adds.
+    """
+    r = len(w) // 2
+    n = out.shape[0]
+    xs = x.reshape(x.shape[0], -1)
+    os_ = out.reshape(n, -1)
+    step = max(1, min(-(-xs.shape[1] // 2), _BLOCK // max(x.shape[0], 1)))
+    if r >= _MATMUL_MIN_RADIUS:
+        K = _toeplitz(n, w)
+
+        def product(c0):
+            cols = slice(c0, c0 + step)
+            np.matmul(K, xs[:, cols], out=os_[:, cols])
+
+        with _blas_threads(1):
+            _map(pool, product, range(0, xs.shape[1], step))
+        return
+
+    def run(c0):
+        cols = slice(c0, c0 + step)
+        dst = os_[:, cols]
+        np.multiply(xs[r:r + n, cols], w[r], out=dst)
+        tmp = np.empty_like(dst)
+        for k in range(1, r + 1):
+            np.add(xs[r - k:r - k + n, cols], xs[r + k:r + k + n, cols], out=tmp)
+            tmp *= w[r + k]
+            dst += tmp
+
+    _map(pool, run, range(0, xs.shape[1], step))
+
+
+class _ChannelStream:
+    """Slab features of one channel (``spatial`` float32, C-contiguous)."""
+
+    def __init__(self, chan, plan, pool):
+        self.chan, self.plan, self.pool = chan, plan, pool
+        self.windows = {s: _Window(chan, plan.vox(s), pool) for s in plan.smooth}
+        self.deriv = set(_derivative_sigmas(plan.spec))
+        self.m = 1 if 0 in plan.axes else 0  # derivative margin along the first axis
+
+    def fill(self, z0, z1, out):
+        """Features of planes ``[z0, z1)`` into ``out`` (``(z1 - z0,) + plane + (Fc,)``)."""
+        plan, chan, m = self.plan, self.chan, self.m
+        n = chan.shape[0]
+        depth = z1 - z0
+        plane_pads = [(1, 1) if a in plan.axes else (0, 0) for a in range(1, chan.ndim)]
+        inner = (slice(m, m + depth),) + tuple(
+            slice(1, -1) if a in plan.axes else slice(None) for a in range(1, chan.ndim))
+        G, padded = {}, {}
+        for s in plan.smooth:
+            lo, hi = (z0 - m, z1 + m) if s in self.deriv else (z0, z1)
+            g = self.windows[s].smoothed(lo, hi, np.empty((hi - lo,) + chan.shape[1:],
+                                                          np.float32))
+            if s in self.deriv:
+                padded[s] = np.pad(g, [(0, 0)] + plane_pads, mode="symmetric")
+                G[s] = padded[s][inner]
+            else:
+                G[s] = g
+        if 0.0 in self.deriv:  # Sobel of the raw image
+            rows = _reflect_index(np.arange(z0 - m, z1 + m), n)
+            padded[0.0] = np.pad(chan[rows], [(0, 0)] + plane_pads, mode="symmetric")
+        _block_features(chan[z0:z1], G, padded, {}, plan, out, self.pool)
+
+
+def iter_feature_slabs(data, spec, spacing, *, depth, num_workers=None, out=None,
+                       start=0, stop=None, want=None):
+    """Features of ``data[start:stop]``, ``depth`` planes at a time.
+
+    Parameters
+    ----------
+    data : ndarray of float32, shape ``spatial + (C,)``
+        Finite values (:func:`~.engine.fill_non_finite` done), channels last.
+    spec : FeatureSpec
+    spacing : tuple of float
+        One per spatial axis.
+    depth : int
+        Planes (along the first spatial axis) per slab.
+    num_workers : int, optional
+        Threads inside a slab (``None``: every core).
+    out : callable, optional
+        ``out(n_planes)`` returns the array to write a slab's features into
+        (reused between slabs); ``None`` allocates one buffer and reuses it.
+    start, stop : int, optional
+        The planes to cover (slabs of the whole first axis by default); the
+        planes around them are read as the filters need.
+    want : callable, optional
+        ``want(z0)``: compute (and yield) the slab starting at plane ``z0``;
+        ``None``: every slab.
+
+    Yields
+    ------
+    z0, z1 : int
+        The slab's planes.
+    features : ndarray of float32, shape ``(z1 - z0,) + spatial[1:] + (F,)``
+        Valid until the next slab is asked for (the buffer is reused).
+
+    Raises
+    ------
+    ValueError
+        What :func:`~.engine.compute_features` raises for a σ too large for
+        the image.
+    """
+    shape = data.shape[:-1]
+    plan = _Plan(spec, shape, spacing)  # checks every σ against the whole image
+    n = shape[0]
+    stop = n if stop is None else int(stop)
+    depth = max(1, int(depth))
+    n_channels = data.shape[-1]
+    fc = spec.n_features(1, len(shape))
+    buffer = None
+
+    def slab_buffer(planes):
+        nonlocal buffer
+        if out is not None:
+            return out(planes)
+        if buffer is None or buffer.shape[0] < planes:
+            buffer = np.empty((min(depth, stop - start),) + shape[1:] + (fc * n_channels,),
+                              np.float32)
+        return buffer[:planes]
+
+    if spec.normalize:  # statistics of the whole image: one slab
+        from .engine import compute_features
+
+        whole = compute_features(data, spec, spacing=spacing, channel_axis=-1,
+                                 num_workers=num_workers)
+        yield start, stop, whole[start:stop]
+        return
+    if not streamable(spec):
+        for z0 in range(start, stop, depth):
+            z1 = min(z0 + depth, stop)
+            if want is not None and not want(z0):
+                continue
+            yield z0, z1, _region(data, spec, spacing, plan, z0, z1, num_workers,
+                                  slab_buffer(z1 - z0))
+        return
+    with _pool(num_workers) as pool:
+        streams = [_ChannelStream(np.ascontiguousarray(data[..., c]), plan, pool)
+                   for c in range(n_channels)]
+        for z0 in range(start, stop, depth):
+            z1 = min(z0 + depth, stop)
+            if want is not None and not want(z0):
+                continue
+            feats = slab_buffer(z1 - z0)
+            for c, stream in enumerate(streams):
+                stream.fill(z0, z1, feats[..., c * fc:(c + 1) * fc])
+            yield z0, z1, feats
+
+
+def _region(data, spec, spacing, plan, z0, z1, num_workers, out):
+    """Planes ``[z0, z1)`` computed with their margin (full-image filters)."""
+    n = data.shape[0]
+    lo, hi = max(0, z0 - plan.halo[0]), min(n, z1 + plan.halo[0])
+    sub = data[lo:hi]
+    feats = _compute(sub, _Plan(spec, sub.shape[:-1], spacing, check=False), num_workers)
+    np.copyto(out, feats[z0 - lo:z1 - lo])
+    return out
