@@ -155,7 +155,9 @@ def test_2d_mode_filters_each_slice():
     vol = compute_features(IMG3, spec)
     assert vol.shape == IMG3.shape + (3,)
     per_slice = compute_features(IMG3[7], FeatureSpec(spec.filters))
-    np.testing.assert_allclose(vol[7], per_slice, rtol=1e-6, atol=1e-7)
+    # Up to float32 rounding: a 2D image is streamed row by row, a slice of a
+    # volume plane by plane (the passes' summation orders differ).
+    np.testing.assert_allclose(vol[7], per_slice, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("region", [(5,), (slice(0, 3),), (slice(10, 20), slice(4, 9))])

@@ -25,14 +25,10 @@ import numpy as np
 from .features import FeatureSpec
 from .features.engine import _Plan, _radius
 from .features.memory import estimate_memory
-from .features.slabs import iter_feature_slabs, streamable
+from .features.slabs import SLAB_VOXELS, default_depth, iter_feature_slabs, streamable
 
 __all__ = ["SLAB_VOXELS", "TileEvaluator", "slab_bytes", "slab_depth"]
 
-#: Voxels per slab by default: about a megavoxel (measured on 160³ with the
-#: blend's bank: 2^18–2^20 voxels per slab within 5 % of each other, the
-#: window of smoothed planes growing with the slab).
-SLAB_VOXELS = 1 << 19
 _MIN_DEPTH = 4
 
 
@@ -43,11 +39,10 @@ def slab_depth(spatial, max_depth=None) -> int:
     that every path over the same image cuts the same slabs and computes
     the same bits.
     """
-    plane = max(1, math.prod(spatial[1:]))
-    depth = max(_MIN_DEPTH, SLAB_VOXELS // plane)
+    depth = default_depth(spatial)
     if max_depth is not None:
         depth = min(depth, max(1, int(max_depth)))
-    return int(min(depth, spatial[0]))
+    return int(depth)
 
 
 def slab_bytes(spec, spatial, n_channels, spacing, depth, *, row_bytes=0) -> int:

@@ -732,8 +732,18 @@ def compute_features(
     data, spacing = _prepare(image, channel_axis, spacing)
     shape = data.shape[:-1]
     plan = _Plan(spec, shape, spacing)  # validates σ against the full image
+    from .slabs import compute_streamed, streamable
+
     if region is not None:
         slices, squeeze = _normalize_region(region, shape)
+        if streamable(spec) and all(s == slice(0, n) for s, n in
+                                    zip(slices[1:], shape[1:], strict=True)):
+            # Planes of the whole image: the same bits as the whole computation.
+            feats = compute_streamed(data, spec, spacing, num_workers=num_workers,
+                                     start=slices[0].start, stop=slices[0].stop)
+            if squeeze:
+                feats = feats.reshape(feats.shape[1:])
+            return feats
         crop = tuple(slice(max(0, s.start - h), min(n, s.stop + h))
                      for s, h, n in zip(slices, plan.halo, shape))
         inner = tuple(slice(s.start - c.start, s.stop - c.start) for s, c in zip(slices, crop))
@@ -744,6 +754,8 @@ def compute_features(
             feats = feats.reshape(tuple(n for a, n in enumerate(feats.shape[:-1])
                                         if a not in squeeze) + feats.shape[-1:])
         return np.ascontiguousarray(feats)
+    if streamable(spec):
+        return compute_streamed(data, spec, spacing, num_workers=num_workers)
     return _compute(data, plan, num_workers)
 
 
