@@ -113,11 +113,12 @@ def plan_run(what, spatial, n_channels, *, route, budget, copy_bytes, model_byte
         while depth > 1 and cost(depth) > budget:
             depth = max(1, depth * 3 // 4 if depth > 4 else depth - 1)
         if cost(depth) <= budget:
-            # Slabs computed for training are kept for prediction within a
-            # quarter of what is left (a 2D image's seeds touch every slab).
-            keep = max(0, (budget - cost(depth)) // 4)
-            return RunPlan("fused", depth=depth, need=need, budget=budget,
-                           keep_bytes=min(keep, 4 * n_inputs * n_pixels))
+            # Slabs computed for training are kept for prediction (a 2D
+            # image's seeds touch every slab) within a quarter of what is
+            # left and twice the image's float32 size (or 64 MiB).
+            keep = min(max(0, (budget - cost(depth)) // 4),
+                       max(64 * 2**20, 8 * n_channels * n_pixels))
+            return RunPlan("fused", depth=depth, need=need, budget=budget, keep_bytes=keep)
     else:
         peak = inputs_peak(what, spatial, n_channels)
         whole = 4 * n_inputs * n_pixels

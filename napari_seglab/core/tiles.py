@@ -113,10 +113,10 @@ class TileEvaluator:
         stop = spatial[0] if stop is None else stop
         return depth, [(z, min(z + depth, stop)) for z in range(start, stop, depth)]
 
-    def _iter(self, data, start, stop, want=None):
+    def _iter(self, data, start, stop, want=None, depth=None):
         spatial = data.shape[:-1]
         spacing = (1.0,) * len(spatial) if self.spacing is None else tuple(self.spacing)
-        depth = slab_depth(spatial, self.depth)
+        depth = slab_depth(spatial, self.depth) if depth is None else depth
         return iter_feature_slabs(data, self.spec, spacing, depth=depth,
                                   num_workers=self.num_workers, start=start, stop=stop,
                                   want=want)
@@ -151,12 +151,17 @@ class TileEvaluator:
             return X, kept
         plane = math.prod(spatial[1:])
         z = index // plane
-        depth, slabs = self._slabs(spatial)
-        seeded = sorted({int(v) // depth for v in np.unique(z)})
+        depth, _ = self._slabs(spatial)
+        planes = np.unique(z)
+        if planes.size * 4 <= spatial[0]:
+            # Strokes on a few slices of a volume: those planes only, one at a
+            # time (their neighbours are smoothed in-plane, not filtered).
+            depth, wanted, keep_bytes = 1, set(planes.tolist()), 0
+        else:
+            wanted = {int(v) // depth * depth for v in planes}
         held = 0
-        wanted = set(seeded)
-        for z0, z1, feats in self._iter(data, 0, spatial[0],
-                                        want=lambda z0: z0 // depth in wanted):
+        for z0, z1, feats in self._iter(data, 0, spatial[0], want=wanted.__contains__,
+                                        depth=depth):
             rows = np.flatnonzero((z >= z0) & (z < z1))
             flat = feats.reshape(-1, n_features)
             X[rows] = flat[index[rows] - z0 * plane]

@@ -113,6 +113,14 @@ class _Window:
         self.smooth[k] = got
         return got
 
+    def buffer(self, name, shape):
+        """A float32 buffer kept for the next slab (no fresh pages per slab)."""
+        bufs = self.__dict__.setdefault("_bufs", {})
+        buf = bufs.get(name)
+        if buf is None or buf.shape != shape:
+            buf = bufs[name] = np.empty(shape, np.float32)
+        return buf
+
     def smoothed(self, lo, hi, out):
         """Smoothed planes ``[lo, hi)`` into ``out``; ``lo`` may be -1 and ``hi``
         one past the end: the engine pads the smoothed image symmetrically by one."""
@@ -129,6 +137,21 @@ class _Window:
         for z in [z for z in self.planes if z < limit]:
             del self.planes[z]
         return out
+
+
+def _pad_plane_border(P, plane):
+    """Fill the one-voxel border of ``P`` along the in-plane axes flagged in
+    ``plane`` with the edge values (numpy's symmetric pad of width 1)."""
+    for a, padded in enumerate(plane, start=1):
+        if not padded:
+            continue
+        n = P.shape[a]
+        edge = [slice(None)] * P.ndim
+        src = list(edge)
+        edge[a], src[a] = 0, 1
+        P[tuple(edge)] = P[tuple(src)]
+        edge[a], src[a] = n - 1, n - 2
+        P[tuple(edge)] = P[tuple(src)]
 
 
 def _toeplitz(n, w):
@@ -197,22 +220,27 @@ class _ChannelStream:
         plan, chan, m = self.plan, self.chan, self.m
         n = chan.shape[0]
         depth = z1 - z0
-        plane_pads = [(1, 1) if a in plan.axes else (0, 0) for a in range(1, chan.ndim)]
-        inner = (slice(m, m + depth),) + tuple(
-            slice(1, -1) if a in plan.axes else slice(None) for a in range(1, chan.ndim))
+        plane = tuple(a in plan.axes for a in range(1, chan.ndim))
+        inner = (slice(m, m + depth),) + tuple(slice(1, -1) if p else slice(None)
+                                               for p in plane)
         G, padded = {}, {}
         for s in plan.smooth:
-            lo, hi = (z0 - m, z1 + m) if s in self.deriv else (z0, z1)
-            g = self.windows[s].smoothed(lo, hi, np.empty((hi - lo,) + chan.shape[1:],
-                                                          np.float32))
+            window = self.windows[s]
             if s in self.deriv:
-                padded[s] = np.pad(g, [(0, 0)] + plane_pads, mode="symmetric")
-                G[s] = padded[s][inner]
+                # Straight into the padded buffer's interior, then its one-voxel
+                # in-plane border (the engine's symmetric pad).
+                P = window.buffer("padded", (depth + 2 * m,) + tuple(
+                    n_ + 2 * p for n_, p in zip(chan.shape[1:], plane, strict=True)))
+                window.smoothed(z0 - m, z1 + m, P[(slice(None),) + inner[1:]])
+                _pad_plane_border(P, plane)
+                padded[s] = P
+                G[s] = P[inner]
             else:
-                G[s] = g
+                G[s] = window.smoothed(z0, z1, window.buffer("slab", (depth,) + chan.shape[1:]))
         if 0.0 in self.deriv:  # Sobel of the raw image
             rows = _reflect_index(np.arange(z0 - m, z1 + m), n)
-            padded[0.0] = np.pad(chan[rows], [(0, 0)] + plane_pads, mode="symmetric")
+            padded[0.0] = np.pad(chan[rows], [(0, 0)] + [(1, 1) if p else (0, 0) for p in plane],
+                                 mode="symmetric")
         _block_features(chan[z0:z1], G, padded, {}, plan, out, self.pool)
 
 
