@@ -171,8 +171,11 @@ class TileEvaluator:
         return X, kept
 
     def iter_predict(self, data, predict, *, predict_proba=None, finite=None, labels=None,
-                     proba=None, kept=None, start=0, stop=None):
+                     proba=None, kept=None, start=0, stop=None, plane_region=None):
         """Label every pixel of planes ``[start, stop)``, slab by slab.
+
+        The next slab's features are computed in a second thread while this
+        slab is predicted (two feature buffers, alternating).
 
         Parameters
         ----------
@@ -183,28 +186,35 @@ class TileEvaluator:
             ``predict_proba(X) -> (n, K)``; needed with ``proba``.
         finite : ndarray of bool, shape ``spatial``, optional
             Pixels to label; the others get 0 (probabilities 0).
-        labels : ndarray, shape ``(stop - start,) + spatial[1:]``
+        labels : ndarray, shape ``(stop - start,) + plane``
             Written in place (cast to its dtype); ``None`` skips labels.
+            ``plane`` is ``spatial[1:]``, or the shape ``plane_region`` cuts.
         proba : ndarray of float32, shape ``labels.shape + (K,)``, optional
             Written in place.
         kept : dict, optional
             Slab features from :meth:`features_at` (used, then dropped).
+        plane_region : tuple of slice, optional
+            Label only this part of every plane (a block's inner part: the
+            rest of the plane is the filters' margin).
 
         Yields
         ------
         done, total : int
             Slabs labelled, after each slab; closing the generator stops.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         spatial = data.shape[:-1]
         stop = spatial[0] if stop is None else int(stop)
-        _, slabs = self._slabs(spatial, start, stop)
+        depth, slabs = self._slabs(spatial, start, stop)
         kept = {} if kept is None else kept
         total = len(slabs)
         n_features = self.spec.n_features(data.shape[-1], len(spatial))
+        cut = (slice(None),) + (tuple(plane_region) if plane_region is not None else ())
 
         def label(z0, z1, feats):
-            rows = feats.reshape(-1, n_features)
-            keep = None if finite is None else finite[z0:z1].ravel()
+            rows = feats[cut].reshape(-1, n_features)
+            keep = None if finite is None else finite[z0:z1][cut].ravel()
             X = rows if keep is None or keep.all() else rows[keep]
             for out, fn in ((labels, predict), (proba, predict_proba)):
                 if out is None:
@@ -218,16 +228,40 @@ class TileEvaluator:
                     flat[...] = 0
                     flat[keep] = res
 
+        buffers = [None, None]
+        turn = [0]
+
+        def buffer(z0, z1):
+            i = turn[0] % 2
+            turn[0] += 1
+            if buffers[i] is None:
+                buffers[i] = np.empty((depth,) + spatial[1:] + (n_features,), np.float32)
+            return buffers[i][:z1 - z0]
+
         reuse = {z0 for z0, _ in slabs if z0 in kept}
-        computed = self._iter(data, start, stop, want=lambda z0: z0 not in reuse)
-        for done, (z0, z1) in enumerate(slabs, 1):
-            if z0 in reuse:
-                feats = kept.pop(z0)
-            else:
-                c0, _, feats = next(computed)
-                assert c0 == z0
-            label(z0, z1, feats)
-            del feats
-            yield done, total
-        kept.clear()
-        computed.close()
+        spacing = (1.0,) * len(spatial) if self.spacing is None else tuple(self.spacing)
+        computed = iter_feature_slabs(data, self.spec, spacing, depth=depth,
+                                      num_workers=self.num_workers, start=start, stop=stop,
+                                      want=lambda z0: z0 not in reuse, out=buffer)
+        pending = None
+        with ThreadPoolExecutor(1) as prefetch:
+            try:
+                if len(reuse) < len(slabs):
+                    pending = prefetch.submit(next, computed)
+                for done, (z0, z1) in enumerate(slabs, 1):
+                    if z0 in reuse:
+                        feats = kept.pop(z0)
+                    else:
+                        c0, _, feats = pending.result()
+                        pending = None
+                        assert c0 == z0
+                        if done < total and any(z not in reuse for z, _ in slabs[done:]):
+                            pending = prefetch.submit(next, computed)
+                    label(z0, z1, feats)
+                    del feats
+                    yield done, total
+            finally:
+                if pending is not None:
+                    pending.exception()  # let the computing thread finish its slab
+                kept.clear()
+                computed.close()

@@ -46,8 +46,7 @@ __all__ = ["SLAB_VOXELS", "compute_streamed", "default_depth", "iter_feature_sla
 #: to 2^20 voxels per slab within 5 % of each other (the window of smoothed
 #: planes grows with the slab).
 SLAB_VOXELS = 1 << 19
-#: Planes smoothed along the first axis in one product, and the least
-#: number smoothed in-plane in one call (see :class:`_Window`).
+#: Planes smoothed in one block (see :class:`_Window`).
 _GROUP = 8
 _FULL_IMAGE_FILTERS = ("median", "median_residual", "structure_tensor_eigenvalues")
 
@@ -58,12 +57,16 @@ def streamable(spec: FeatureSpec) -> bool:
 
 
 class _Window:
-    """One channel's smoothed planes for one σ, kept while slabs still read them.
+    """One channel's smoothed planes for one σ, by fixed blocks of planes.
 
-    Every plane is computed in a fixed group of planes (absolute indices),
-    whatever the slab that asks for it: BLAS rounds a row of a product
-    differently with the product's shape, so fixed groups make slabs of any
-    depth, any start, and the whole image give the same bits.
+    A block of :data:`_GROUP` planes (absolute indices) is smoothed along
+    the first axis from the raw planes around it, then in-plane; the blocks
+    a slab reads are kept until the slabs have moved past them. Every plane
+    is computed in the same block whatever the slab that asks for it: BLAS
+    rounds a row of a product differently with the product's shape, so
+    fixed blocks make slabs of any depth and start, and the whole image,
+    give the same bits. Nothing but the raw image is read: no window of
+    smoothed planes around the slab.
     """
 
     def __init__(self, chan, vsigma, pool):
@@ -72,22 +75,7 @@ class _Window:
         n = chan.shape[0]
         self.w = _gauss_kernel(vsigma[0]) if vsigma[0] > 0 and n > 1 else None
         self.r = 0 if self.w is None else len(self.w) // 2
-        plane = int(np.prod(chan.shape[1:]))
-        # In-plane passes on groups of planes of about _BLOCK values (2D: rows).
-        self.group = max(_GROUP, _BLOCK // max(plane, 1) // _GROUP * _GROUP)
-        self.planes = {}  # plane index -> in-plane-smoothed plane
         self.smooth = {}  # block index -> smoothed planes of that block
-        self.buf = None
-
-    def _smooth_planes(self, wanted):
-        """In-plane Gaussian of the planes in ``wanted`` not yet held, by group."""
-        n = self.chan.shape[0]
-        g = self.group
-        for k in sorted({z // g for z in wanted if z not in self.planes}):
-            lo, hi = k * g, min(n, (k + 1) * g)
-            block = _gaussian(self.chan[lo:hi], self.plane_sigma, self.pool)
-            for z in range(lo, hi):
-                self.planes.setdefault(z, block[z - lo])
 
     def _block(self, k):
         """Smoothed planes of block ``k`` (planes ``[kB, kB + B)``, B = :data:`_GROUP`)."""
@@ -97,19 +85,16 @@ class _Window:
         n = self.chan.shape[0]
         b0, b1 = k * _GROUP, min(n, (k + 1) * _GROUP)
         if self.w is None:
-            self._smooth_planes(range(b0, b1))
-            got = [self.planes[z] for z in range(b0, b1)]
+            along = self.chan[b0:b1]
         else:
-            need = _reflect_index(np.arange(b0 - self.r, b1 + self.r), n)
-            self._smooth_planes(need.tolist())
-            shape = (need.size,) + self.chan.shape[1:]
-            if self.buf is None or self.buf.shape != shape:
-                self.buf = np.empty(shape, np.float32)
-            for j, z in enumerate(need):
-                np.copyto(self.buf[j], self.planes[int(z)])
-            out = np.empty((b1 - b0,) + self.chan.shape[1:], np.float32)
-            _pass_first_axis(self.buf, self.w, out, self.pool)
-            got = list(out)
+            lo, hi = b0 - self.r, b1 + self.r
+            if lo >= 0 and hi <= n:
+                raw = self.chan[lo:hi]
+            else:  # reflected planes at the borders
+                raw = self.chan.take(_reflect_index(np.arange(lo, hi), n), axis=0)
+            along = np.empty((b1 - b0,) + self.chan.shape[1:], np.float32)
+            _pass_first_axis(raw, self.w, along, self.pool)
+        got = _gaussian(along, self.plane_sigma, self.pool)
         self.smooth[k] = got
         return got
 
@@ -128,14 +113,10 @@ class _Window:
         index = np.clip(np.arange(lo, hi), 0, n - 1)
         for j, z in enumerate(index.tolist()):
             np.copyto(out[j], self._block(z // _GROUP)[z % _GROUP])
-        # Slabs move forward: what lies below this slab's reach is dropped
-        # (the last blocks read reflected planes from n - 1 - r - B up).
+        # Slabs move forward: blocks below this slab's are read no more.
         first = int(index[0]) // _GROUP
         for k in [k for k in self.smooth if k < first]:
             del self.smooth[k]
-        limit = min(first * _GROUP - self.r, n - 1 - self.r - 2 * _GROUP)
-        for z in [z for z in self.planes if z < limit]:
-            del self.planes[z]
         return out
 
 
