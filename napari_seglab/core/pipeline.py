@@ -660,6 +660,34 @@ class SeededModel:
         return self._with_seeds([labels] if proba is None else [labels, proba], seeds,
                                 return_proba)
 
+    def predict_block(self, data, inner, *, spacing=None, finite=None, num_workers=None):
+        """Labels of ``data[inner]``, ``data`` being that block plus the filters' margin.
+
+        The fused evaluator on the padded block (features slab by slab, only
+        the inner part of each plane predicted): what the blockwise path runs
+        per block.
+
+        Parameters
+        ----------
+        data : ndarray of float32, shape ``spatial + (C,)``
+            Finite values, channels last.
+        inner : tuple of slice
+            The block inside ``data``, one step-1 slice per spatial axis.
+        spacing : tuple of float, optional
+        finite : ndarray of bool, shape ``spatial``, optional
+            Pixels to label (the others get 0).
+        num_workers : int, optional
+            Threads inside the block.
+        """
+        self._check_fitted()
+        evaluator = TileEvaluator(self.spec_, spacing, num_workers=num_workers)
+        labels = np.empty(tuple(s.stop - s.start for s in inner), self._labels_dtype())
+        for _ in evaluator.iter_predict(data, self.segmenter_.predict, finite=finite,
+                                        labels=labels, start=inner[0].start,
+                                        stop=inner[0].stop, plane_region=inner[1:]):
+            pass
+        return labels
+
     def _labels_dtype(self):
         return np.min_scalar_type(max(int(self.classes_.max()), 1))
 
