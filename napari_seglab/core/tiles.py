@@ -27,7 +27,8 @@ from .features.engine import _Plan, _radius
 from .features.memory import estimate_memory
 from .features.slabs import SLAB_VOXELS, default_depth, iter_feature_slabs, streamable
 
-__all__ = ["SLAB_VOXELS", "TileEvaluator", "slab_bytes", "slab_depth"]
+__all__ = ["SLAB_VOXELS", "TileEvaluator", "iter_predict_features", "slab_bytes",
+           "slab_depth"]
 
 _MIN_DEPTH = 4
 
@@ -213,20 +214,9 @@ class TileEvaluator:
         cut = (slice(None),) + (tuple(plane_region) if plane_region is not None else ())
 
         def label(z0, z1, feats):
-            rows = feats[cut].reshape(-1, n_features)
-            keep = None if finite is None else finite[z0:z1][cut].ravel()
-            X = rows if keep is None or keep.all() else rows[keep]
-            for out, fn in ((labels, predict), (proba, predict_proba)):
-                if out is None:
-                    continue
-                dst = out[z0 - start:z1 - start]
-                flat = dst.reshape((-1,) + dst.shape[len(spatial):])
-                res = fn(X) if X.shape[0] else np.zeros((0,) + flat.shape[1:], flat.dtype)
-                if X is rows:
-                    flat[...] = res
-                else:
-                    flat[...] = 0
-                    flat[keep] = res
+            _label_slab(feats[cut], None if finite is None else finite[z0:z1][cut],
+                        [(None if out is None else out[z0 - start:z1 - start], fn)
+                         for out, fn in ((labels, predict), (proba, predict_proba))])
 
         buffers = [None, None]
         turn = [0]
@@ -265,3 +255,39 @@ class TileEvaluator:
                     pending.exception()  # let the computing thread finish its slab
                 kept.clear()
                 computed.close()
+
+
+def _label_slab(feats, finite, outputs):
+    """Predict the rows of one slab's ``feats`` into each ``(out, fn)`` of ``outputs``."""
+    n_features = feats.shape[-1]
+    rows = feats.reshape(-1, n_features)
+    keep = None if finite is None else finite.ravel()
+    X = rows if keep is None or keep.all() else rows[keep]
+    for out, fn in outputs:
+        if out is None:
+            continue
+        flat = out.reshape((-1,) + out.shape[feats.ndim - 1:])
+        res = fn(X) if X.shape[0] else np.zeros((0,) + flat.shape[1:], flat.dtype)
+        if X is rows:
+            flat[...] = res
+        else:
+            flat[...] = 0
+            flat[keep] = res
+
+
+def iter_predict_features(features, predict, *, depth, predict_proba=None, finite=None,
+                          labels=None, proba=None):
+    """:meth:`TileEvaluator.iter_predict` on features already at hand (a cache's).
+
+    Slabs of ``depth`` planes of ``features`` (``spatial + (F,)``) predicted
+    one after the other, as the evaluator predicts the slabs it computes;
+    yields ``(done, total)`` after each.
+    """
+    n = features.shape[0]
+    starts = range(0, n, max(1, int(depth)))
+    for done, z0 in enumerate(starts, 1):
+        z1 = min(n, z0 + max(1, int(depth)))
+        _label_slab(features[z0:z1], None if finite is None else finite[z0:z1],
+                    [(None if out is None else out[z0:z1], fn)
+                     for out, fn in ((labels, predict), (proba, predict_proba))])
+        yield done, len(starts)
