@@ -179,14 +179,19 @@ def run_crop_and_local(args, model, arr, mem, mb, workdir):
 
 
 def run_whole_local(args, model, arr, mem, mb, workdir):
-    before = peak_rss_mib()
-    seconds, labels = run_local(model, arr, mem, 2, workdir / "labels_local.zarr")
-    peak = peak_rss_mib()
-    margin = tuple(int(c) for c in labels.chunksize)
-    print(f"local threads (2): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
-          f"{labels.npartitions} blocks of {margin}); peak RSS {peak:.0f} MiB "
-          f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
-          f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
+    rates = {}
+    for workers in (1, 2):
+        before = peak_rss_mib()
+        seconds, labels = run_local(model, arr, mem, workers,
+                                    workdir / f"labels_local{workers}.zarr")
+        peak = peak_rss_mib()
+        rates[workers] = mb / seconds
+        chunks = tuple(int(c) for c in labels.chunksize)
+        print(f"local threads ({workers}): {mb / seconds:.2f} MB/s ({seconds:.0f} s, "
+              f"{labels.npartitions} blocks of {chunks}); peak RSS {peak:.0f} MiB "
+              f"(before the run {before:.0f} MiB; cap {args.memory_limit:g} GiB: "
+              f"{'OK' if peak <= args.memory_limit * 1024 else 'OVER'})")
+    print(f"2 threads / 1 thread: {rates[2] / rates[1]:.2f}x (goal: >= 15 MB/s)")
 
 
 def profile_block(model, arr, mem, workdir):
@@ -194,7 +199,6 @@ def profile_block(model, arr, mem, workdir):
     import zarr
 
     from napari_seglab.core.blockwise import block_margin, choose_chunks
-    from napari_seglab.core.features import compute_features
 
     chunks = choose_chunks(model, arr.shape, block_bytes=int(0.5 * mem / 2))
     margin = block_margin(model, arr.shape)
@@ -207,11 +211,9 @@ def profile_block(model, arr, mem, workdir):
     t_read = time.perf_counter() - t
     data = np.ascontiguousarray(block, dtype=np.float32)[..., np.newaxis]
     t = time.perf_counter()
-    inputs = compute_features(data, model.spec_, channel_axis=-1, region=inner)
+    labels = model.predict_block(data, inner, num_workers=1)  # features + predict, fused
     t_feat = time.perf_counter() - t
-    t = time.perf_counter()
-    labels = model.predict_inputs(inputs, None)
-    t_pred = time.perf_counter() - t
+    t_pred = 0.0
     out = zarr.create_array(str(workdir / "profile.zarr"), shape=labels.shape, chunks=chunks,
                             dtype=labels.dtype, fill_value=0)
     t = time.perf_counter()
@@ -224,7 +226,8 @@ def profile_block(model, arr, mem, workdir):
     inner_mb = labels.size * arr.dtype.itemsize / 1e6
     print(f"one block {chunks} (+{margin} halo: padded {block.shape}, "
           f"{block.size / labels.size:.2f}x the voxels): read {t_read:.2f} s, features "
-          f"{t_feat:.2f} s, predict {t_pred:.2f} s, write {t_write:.2f} s = {total:.2f} s "
+          f"and predict (fused, 1 thread) {t_feat:.2f} s, write {t_write:.2f} s = "
+          f"{total:.2f} s "
           f"({inner_mb / total:.2f} MB/s per thread); in memory on the padded block "
           f"{t_mem:.2f} s ({block.nbytes / 1e6 / t_mem:.2f} MB/s); labels equal there: "
           f"{bool((whole[inner] == labels).all())}")
