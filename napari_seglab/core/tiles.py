@@ -3,11 +3,17 @@
 The feature stack of a whole image is never held. :class:`TileEvaluator`
 walks the image in slabs of planes along its first axis (a volume's slices,
 a 2D image's rows) with :func:`~.features.slabs.iter_feature_slabs`, which
-smooths every plane once and keeps only the window of smoothed planes that
-the next slabs still read; each slab's features go to the estimator's
-``predict`` (and ``predict_proba`` when asked), its labels are written out
-and its features dropped (the buffer is reused). Training reads features
-at the seeded pixels only (the slabs that hold them).
+smooths each plane once, in fixed blocks of planes, reading only the raw
+image around them; each slab's features go to the estimator's ``predict``
+(and ``predict_proba`` when asked), its labels are written out and its
+features dropped (two buffers, reused: the next slab is computed in a second
+thread while this one is predicted). Training reads features at the seeded
+pixels only (the seeded planes, or the slabs that hold them).
+
+The slab is the tile: whole planes, so the filters' margin is only along
+the first axis and costs nothing (each plane's smoothing is computed once
+and shared by the two slabs it borders) where square tiles would recompute
+a 4σ halo on every side.
 
 The estimator is any fitted object with ``predict(X)`` / ``predict_proba(X)``
 on feature rows (scikit-learn style); the evaluator never looks inside it.
@@ -25,12 +31,17 @@ import numpy as np
 from .features import FeatureSpec
 from .features.engine import _Plan, _radius
 from .features.memory import estimate_memory
-from .features.slabs import SLAB_VOXELS, default_depth, iter_feature_slabs, streamable
+from .features.slabs import (
+    _GROUP,
+    SLAB_VOXELS,
+    default_depth,
+    iter_feature_slabs,
+    streamable,
+)
 
 __all__ = ["SLAB_VOXELS", "TileEvaluator", "iter_predict_features", "slab_bytes",
            "slab_depth"]
 
-_MIN_DEPTH = 4
 
 
 def slab_depth(spatial, max_depth=None) -> int:
@@ -49,9 +60,10 @@ def slab_depth(spatial, max_depth=None) -> int:
 def slab_bytes(spec, spatial, n_channels, spacing, depth, *, row_bytes=0) -> int:
     """Bytes one slab of ``depth`` planes holds at its peak.
 
-    The windows of smoothed planes (each scale's slab plus ``4σ`` planes on
-    each side, per channel), the slab's smoothed and padded images, its
-    features and the prediction's temporaries (``row_bytes`` per pixel).
+    Per scale and channel, the blocks of smoothed planes a slab holds (the
+    slab and a block on each side), its padded copy and the raw planes a
+    block reads; the slab's features and the prediction's temporaries
+    (``row_bytes`` per pixel).
     Full-image filters (median, structure tensor) are computed per slab with
     their margin: :func:`~.features.estimate_memory` of the padded slab.
     """
@@ -65,14 +77,10 @@ def slab_bytes(spec, spatial, n_channels, spacing, depth, *, row_bytes=0) -> int
         padded = (min(spatial[0], depth + 2 * plan.halo[0]),) + tuple(spatial[1:])
         return out + estimate_memory(padded, spec, n_channels).peak
     plan = _Plan(spec, tuple(spatial), spacing, check=False)
-    planes = 0
-    widest = 0
-    for s in plan.smooth:
-        r = _radius(plan.vox(s)[0]) if spatial[0] > 1 else 0
-        window = min(depth + 2 * r + 2, spatial[0] + _MIN_DEPTH) if r else 0
-        planes += window + 2 * (depth + 2)  # held planes; the slab's smoothed and padded
-        widest = max(widest, depth + 2 * r + 2)
-    planes += widest  # the shared gathering buffer
+    held = min(depth + 2 + 2 * _GROUP, spatial[0] + 2)
+    planes = 2 * held * len(plan.smooth)  # held blocks and the padded slab, per scale
+    widest = max((_radius(plan.vox(s)[0]) for s in plan.smooth), default=0)
+    planes += 2 * (_GROUP + 2 * widest)  # a border block's reflected raw planes, scratch
     return out + 4 * n_channels * planes * (plane + 4 * max(spatial[1:], default=1))
 
 

@@ -1,24 +1,24 @@
-"""Features slab by slab along the first axis, each smoothed plane computed once.
+"""Features slab by slab along the first axis, the whole stack never held.
 
 :func:`iter_feature_slabs` yields the features of consecutive slabs of
-planes (``depth`` planes of a volume, or rows of a 2D image) without ever
-holding the whole stack. The separable Gaussians run in two steps: the
-in-plane passes of each plane once (kept while a later slab's window still
-reads it), then the pass along the first axis for the slab's planes only,
-from the window of in-plane-smoothed planes around it. So a slab costs what
-its share of the whole-image computation costs, with no halo recomputed;
-what it holds is the window (the slab plus ``4σ`` planes on each side per
-scale) and the slab's features.
+planes (``depth`` planes of a volume, or rows of a 2D image). Each scale's
+smoothed image is made by fixed blocks of 8 planes: the pass along the
+first axis from the raw planes around the block, then the in-plane passes;
+a slab reads the blocks it needs (plus one plane on each side for the
+derivatives), which are kept until the slabs have moved past them. So a
+slab costs its own share of the whole-image work (a block at a slab's edge
+is computed once for both slabs), and a few planes cost a few blocks.
 
 The arithmetic is the engine's (:mod:`.engine`): the same kernels, the same
-reflecting borders, the same derivative and eigenvalue code on the slab; the
-pass along the first axis always sums taps in the engine's narrow-kernel
-order, so values can differ from :func:`compute_features`' in the last float32
-bit where the engine uses its banded matrix products (wide kernels).
+reflecting borders, the same derivative and eigenvalue code on the slab.
+Because every plane is computed in the same block whatever the slab, slabs
+of any depth and start give the same bits as the whole image;
+:func:`~.engine.compute_features` itself streams every spec it can, so the
+full stack and the fused path agree exactly.
 
 Specs with full-image filters (median, structure tensor) or z-scoring are
-not streamed: their slabs are computed with their margin
-(:func:`compute_features` with ``region``), or, when z-scored, once whole.
+not streamed: their slabs are computed with their margin (the engine on the
+padded slab), or, when z-scored, once whole.
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ from .spec import _BLOCK, _MATMUL_MIN_RADIUS, FeatureSpec
 __all__ = ["SLAB_VOXELS", "compute_streamed", "default_depth", "iter_feature_slabs",
            "streamable"]
 
-#: Voxels per slab by default: measured on 160³ with the blend's bank, 2^18
-#: to 2^20 voxels per slab within 5 % of each other (the window of smoothed
-#: planes grows with the slab).
-SLAB_VOXELS = 1 << 19
+#: Voxels per slab by default: on 160³ with the blend's bank 2^18 to 2^20
+#: voxels per slab ran within the machine's noise, and the fused path holds
+#: two slabs' features and one slab's prediction temporaries: 2^18 kept
+#: segment()'s memory growth at 5x the float32 image (8x at 2^19).
+SLAB_VOXELS = 1 << 18
 #: Planes smoothed in one block (see :class:`_Window`).
 _GROUP = 8
 _FULL_IMAGE_FILTERS = ("median", "median_residual", "structure_tensor_eigenvalues")
@@ -76,6 +77,7 @@ class _Window:
         self.w = _gauss_kernel(vsigma[0]) if vsigma[0] > 0 and n > 1 else None
         self.r = 0 if self.w is None else len(self.w) // 2
         self.smooth = {}  # block index -> smoothed planes of that block
+        self._bufs = {}
 
     def _block(self, k):
         """Smoothed planes of block ``k`` (planes ``[kB, kB + B)``, B = :data:`_GROUP`)."""
@@ -100,10 +102,9 @@ class _Window:
 
     def buffer(self, name, shape):
         """A float32 buffer kept for the next slab (no fresh pages per slab)."""
-        bufs = self.__dict__.setdefault("_bufs", {})
-        buf = bufs.get(name)
+        buf = self._bufs.get(name)
         if buf is None or buf.shape != shape:
-            buf = bufs[name] = np.empty(shape, np.float32)
+            buf = self._bufs[name] = np.empty(shape, np.float32)
         return buf
 
     def smoothed(self, lo, hi, out):
