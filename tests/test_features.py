@@ -270,8 +270,9 @@ def test_cache_hits_do_not_recompute(monkeypatch):
 
 
 def test_cache_computes_a_block_of_slices_around_a_live_slice(monkeypatch):
-    # Streamed specs: a slice costs its own block of 8 smoothed planes, so the
-    # cache computes that block (painting on a neighbouring slice is free).
+    # Streamed specs: a slice costs its own block of smoothed planes (8 planes
+    # of 128², more of smaller planes), so the cache computes that block
+    # (painting on a neighbouring slice is free).
     # Specs with full-image filters read `halo` slices each side: the
     # 2 halo + 1 around the slice, or the whole stack when that margin covers
     # most of the volume.
@@ -281,7 +282,10 @@ def test_cache_computes_a_block_of_slices_around_a_live_slice(monkeypatch):
     calls = []
     real = fc.compute_features
     monkeypatch.setattr(fc, "compute_features", lambda *a, **k: calls.append(k) or real(*a, **k))
-    deep = ndi.gaussian_filter(RNG.random((60, 24, 28)), 1).astype(np.float32)
+    from napari_seglab.core.features.slabs import block_planes
+
+    deep = ndi.gaussian_filter(RNG.random((60, 128, 128)), 1).astype(np.float32)
+    assert block_planes(deep.shape) == 8
     full = compute_features(deep, "blend")
     cache = FeatureCache()
     for z in (30, 24, 31, 27):
@@ -304,6 +308,7 @@ def test_cache_computes_a_block_of_slices_around_a_live_slice(monkeypatch):
     for z in (4, 12, 19):
         small.get_slice(IMG3, wide, z)
     assert len(calls) == 1 and calls[0].get("region") is None  # the whole stack, once
+    deep = np.ascontiguousarray(deep[:, :24, :28])
     tight = FeatureCache(max_bytes=4 * 5 * deep[0].size * 4 * 2)  # a quarter = 5 slices
     tight.get_slice(deep, FeatureSpec((("intensity", 0.0), ("median", 3.0))), 30)
     assert calls[-1]["region"] == (slice(28, 33),)

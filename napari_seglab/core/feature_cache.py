@@ -182,15 +182,16 @@ class FeatureCache:
         quarter of the budget), or every slice when the margin covers most of
         the volume (then the whole stack, if it fits half the budget)."""
         from .features import feature_halo
-        from .features.slabs import _GROUP, streamable
+        from .features.slabs import block_planes, streamable
         from .validation import image_layout
 
         _, spatial, n_channels = image_layout(image, channel_axis)
         depth = int(spatial[0])
         if streamable(_resolve_spec(spec)):
             feature_halo(spec, spatial, spacing)  # checks every σ against the volume
-            lo = index // _GROUP * _GROUP
-            return lo, min(depth, lo + _GROUP), False
+            group = block_planes(spatial)
+            lo = index // group * group
+            return lo, min(depth, lo + group), False
         slice_bytes = max(4 * _resolve_spec(spec).n_features(n_channels, len(spatial))
                           * int(np.prod(spatial[1:])), 1)
         halo = feature_halo(spec, spatial, spacing)[0]

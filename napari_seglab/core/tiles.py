@@ -32,8 +32,8 @@ from .features import FeatureSpec
 from .features.engine import _Plan, _radius
 from .features.memory import estimate_memory
 from .features.slabs import (
-    _GROUP,
     SLAB_VOXELS,
+    block_planes,
     default_depth,
     iter_feature_slabs,
     streamable,
@@ -77,10 +77,11 @@ def slab_bytes(spec, spatial, n_channels, spacing, depth, *, row_bytes=0) -> int
         padded = (min(spatial[0], depth + 2 * plan.halo[0]),) + tuple(spatial[1:])
         return out + estimate_memory(padded, spec, n_channels).peak
     plan = _Plan(spec, tuple(spatial), spacing, check=False)
-    held = min(depth + 2 + 2 * _GROUP, spatial[0] + 2)
+    group = block_planes(spatial)
+    held = min(depth + 2 + 2 * group, spatial[0] + 2)
     planes = 2 * held * len(plan.smooth)  # held blocks and the padded slab, per scale
     widest = max((_radius(plan.vox(s)[0]) for s in plan.smooth), default=0)
-    planes += 2 * (_GROUP + 2 * widest)  # a border block's reflected raw planes, scratch
+    planes += 2 * (group + 2 * widest)  # a border block's reflected raw planes, scratch
     return out + 4 * n_channels * planes * (plane + 4 * max(spatial[1:], default=1))
 
 

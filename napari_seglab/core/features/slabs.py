@@ -49,6 +49,15 @@ __all__ = ["SLAB_VOXELS", "compute_streamed", "default_depth", "iter_feature_sla
 SLAB_VOXELS = 1 << 18
 #: Planes smoothed in one block (see :class:`_Window`).
 _GROUP = 8
+#: Values per block at least: small planes (a 2D image's rows) go in bigger
+#: blocks, so that each call smooths enough values to pay for itself.
+_BLOCK_VALUES = 1 << 17
+
+
+def block_planes(spatial) -> int:
+    """Planes per block of an image of spatial shape ``spatial`` (a multiple of 8)."""
+    plane = max(1, int(np.prod(spatial[1:])))
+    return _GROUP * max(1, -(-_BLOCK_VALUES // plane) // _GROUP)
 _FULL_IMAGE_FILTERS = ("median", "median_residual", "structure_tensor_eigenvalues")
 
 
@@ -60,7 +69,7 @@ def streamable(spec: FeatureSpec) -> bool:
 class _Window:
     """One channel's smoothed planes for one σ, by fixed blocks of planes.
 
-    A block of :data:`_GROUP` planes (absolute indices) is smoothed along
+    A block of :func:`block_planes` planes (absolute indices) is smoothed along
     the first axis from the raw planes around it, then in-plane; the blocks
     a slab reads are kept until the slabs have moved past them. Every plane
     is computed in the same block whatever the slab that asks for it: BLAS
@@ -78,14 +87,15 @@ class _Window:
         self.r = 0 if self.w is None else len(self.w) // 2
         self.smooth = {}  # block index -> smoothed planes of that block
         self._bufs = {}
+        self.group = block_planes(chan.shape)
 
     def _block(self, k):
-        """Smoothed planes of block ``k`` (planes ``[kB, kB + B)``, B = :data:`_GROUP`)."""
+        """Smoothed planes of block ``k`` (planes ``[kB, kB + B)``, B = ``self.group``)."""
         got = self.smooth.get(k)
         if got is not None:
             return got
         n = self.chan.shape[0]
-        b0, b1 = k * _GROUP, min(n, (k + 1) * _GROUP)
+        b0, b1 = k * self.group, min(n, (k + 1) * self.group)
         if self.w is None:
             along = self.chan[b0:b1]
         else:
@@ -113,9 +123,9 @@ class _Window:
         n = self.chan.shape[0]
         index = np.clip(np.arange(lo, hi), 0, n - 1)
         for j, z in enumerate(index.tolist()):
-            np.copyto(out[j], self._block(z // _GROUP)[z % _GROUP])
+            np.copyto(out[j], self._block(z // self.group)[z % self.group])
         # Slabs move forward: blocks below this slab's are read no more.
-        first = int(index[0]) // _GROUP
+        first = int(index[0]) // self.group
         for k in [k for k in self.smooth if k < first]:
             del self.smooth[k]
         return out
