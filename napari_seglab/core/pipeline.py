@@ -67,14 +67,14 @@ class SeededModel:
         Cut every class to the smallest class's count (see
         :func:`~napari_seglab.core.training.balanced_seed_indices`).
     max_feature_bytes : int or None, default None
-        Memory one run may take: the image's float32 copy, the inputs
-        (estimated with :func:`~napari_seglab.core.features.estimate_memory`
-        before computing), the prediction of a chunk of pixels and the
-        labels. Above it, a volume is labelled slab by slab (inputs of one
-        slab and its margin at a time: the same result, up to float32
-        rounding) when the model is supervised, or applied after training;
-        otherwise the run is refused, before allocating, with a ValueError
-        that says what to do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
+        Memory one run may take: the image's float32 copy, the model, the
+        labels (and probabilities) and either one slab's features and
+        prediction (the fused route: the slab is made as deep as the budget
+        allows) or, for methods that read every pixel at once, the whole
+        image's inputs (:mod:`~napari_seglab.core.run_plan`). A run that
+        does not fit even so is refused, before allocating, with a
+        ValueError that says what to do. ``None``:
+        :data:`FEATURE_RAM_FRACTION` of the RAM.
     **segmenter_params
         Parameters of the method (``make_segmenter(method, **params)``).
 
