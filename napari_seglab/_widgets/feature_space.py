@@ -68,13 +68,10 @@ MAX_SEED_POINTS = 20_000
 KMEANS_SAMPLE = 50_000
 #: Up to this many pixels the selection may follow the lasso while dragging.
 LIVE_POINTS = 4_000_000
-#: A drag selects as it goes only while one selection costs at most this
-#: (ms): a mouse move must stay within a 60 Hz frame. A costlier scope (a
-#: volume of a million pixels took 70-120 ms) selects on release; the
-#: outline follows the mouse either way.
-LIVE_SELECT_MS = 12
-#: Mouse moves are coalesced for this long (ms) between two live selections.
-LIVE_INTERVAL_MS = 50
+#: A drag selects as it goes (every LIVE_INTERVAL_MS) only while one selection
+#: costs at most LIVE_SELECT_MS, so a mouse move stays within a 60 Hz frame;
+#: else on release. The outline follows the mouse either way.
+LIVE_SELECT_MS, LIVE_INTERVAL_MS = 12, 50
 
 
 def _flat_nonzero(flat):
@@ -725,21 +722,18 @@ class FeatureSpaceWidget(QWidget):
     # -- selection ----------------------------------------------------------
 
     def live_selection(self) -> bool:
-        """Does the selection follow a drag (one costs at most :data:`LIVE_SELECT_MS`)?"""
+        """Does the selection follow a drag (one costs at most ``LIVE_SELECT_MS``)?"""
         cur = self._current
-        if cur is None or cur["x"].size > LIVE_POINTS:
-            return False
         scope, seconds = self._live_cost
-        return scope is not cur or 1000 * seconds <= LIVE_SELECT_MS
+        return (cur is not None and cur["x"].size <= LIVE_POINTS
+                and (scope is not cur or 1000 * seconds <= LIVE_SELECT_MS))
 
     def _on_polygon_changed(self, polygon):
-        """A mouse move of a drag: the plot has drawn the outline; select at most
-        every :data:`LIVE_INTERVAL_MS`, and only while that is cheap."""
-        if self._current is None or len(polygon) < 3 or not self.live_selection():
-            return
-        self._pending_polygon = polygon
-        if not self._live_timer.isActive():  # throttle: moves meanwhile only update it
-            self._live_timer.start()
+        """A mouse move of a drag (the plot drew the outline): throttled, cheap selection."""
+        if self._current is not None and len(polygon) >= 3 and self.live_selection():
+            self._pending_polygon = polygon
+            if not self._live_timer.isActive():  # moves meanwhile only update the polygon
+                self._live_timer.start()
 
     def _select_live(self):
         cur = self._current
