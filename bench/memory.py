@@ -108,13 +108,15 @@ def child(name):
         model = SeededModel(method, max_feature_bytes=budget)
         steps = list(model.iter_fit_predict(image, seeds, spacing=spacing))
         plan = model._last_plan
-        info = f"{'slabs ' + str(len(plan.slabs)) if plan.slabs else 'whole'}, " \
-               f"{sum(s == 'predicting' for s, _, _ in steps)} chunks"
+        info = (f"{plan.route}"
+                + (f" slabs of {plan.depth} planes" if plan.route == "fused" else "")
+                + f", {sum(s == 'predicting' for s, _, _ in steps)} steps")
     elif path == "apply":
         steps = list(trained.iter_predict(image, spacing=spacing))
         plan = trained._last_plan
-        info = f"{'slabs ' + str(len(plan.slabs)) if plan.slabs else 'whole'}, " \
-               f"{sum(s == 'predicting' for s, _, _ in steps)} chunks"
+        info = (f"{plan.route}"
+                + (f" slabs of {plan.depth} planes" if plan.route == "fused" else "")
+                + f", {sum(s == 'predicting' for s, _, _ in steps)} steps")
     else:
         data = np.asarray(image, np.float32)[..., None]
         before = _rss("VmRSS:")  # the napari side holds the float32 image

@@ -158,3 +158,51 @@ def test_modes_and_export(setup, tmp_path):
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="PNG"):
         widget.export_plot(tmp_path / "plot.pdf")
+
+
+def test_a_costly_drag_draws_the_outline_and_selects_on_release(setup, qtbot, monkeypatch):
+    """Each mouse move only extends the outline once a selection costs more than a
+    frame; the release selects exactly the pixels inside the lasso."""
+    import napari_seglab._widgets.feature_space as fs
+
+    viewer, widget, image, _ = setup
+    feats = _features(image)
+    x, y = feats[..., 0], feats[..., 1]
+    mx, my = float(np.median(x)), float(np.median(y))
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    lasso = np.c_[mx + 0.2 * np.cos(t), my + 0.15 * np.sin(t)]
+    plot = widget.plot
+    plot.tool = "lasso"
+    widget.select_polygon(lasso[:3])  # a first selection: the highlight layer exists
+    widget.select_polygon(lasso[:3])  # ... and its cost is measured
+    # Say that cost is more than a frame (as a volume of a million pixels).
+    monkeypatch.setattr(fs, "LIVE_SELECT_MS", -1.0)
+    assert not widget.live_selection()
+    plot.begin_drag(tuple(lasso[0]))
+    selected = viewer.layers[SELECTION_LAYER].data.copy()
+    for point in lasso[1:]:
+        plot.extend_drag(tuple(point))
+        # The outline follows the mouse; no selection is pending or running.
+        assert np.allclose(plot.outline.getData()[0][-2], point[0])  # closed: then [0]
+        assert widget._pending_polygon is None and not widget._live_timer.isActive()
+    assert np.array_equal(viewer.layers[SELECTION_LAYER].data, selected)
+    plot.finish_drag()  # release: the exact selection
+    assert np.array_equal(viewer.layers[SELECTION_LAYER].data.astype(bool),
+                          select(x, y, lasso))
+
+
+def test_a_cheap_drag_selects_as_it_goes_throttled(setup, qtbot):
+    viewer, widget, image, _ = setup
+    feats = _features(image)
+    x, y = feats[..., 0], feats[..., 1]
+    plot = widget.plot
+    plot.tool = "rectangle"
+    plot.begin_drag((float(x.min()), float(y.min())))
+    for q in (30, 40, 50):
+        plot.extend_drag((float(np.percentile(x, q)), float(np.percentile(y, q))))
+    assert widget._live_timer.isActive()  # one selection for the three moves
+    box = [(x.min(), y.min()), (np.percentile(x, 50), y.min()),
+           (np.percentile(x, 50), np.percentile(y, 50)), (x.min(), np.percentile(y, 50))]
+    qtbot.waitUntil(lambda: SELECTION_LAYER in viewer.layers and np.array_equal(
+        viewer.layers[SELECTION_LAYER].data.astype(bool), select(x, y, box)), timeout=5000)
+    assert widget.live_selection()  # a 96² image selects well within a frame

@@ -74,8 +74,8 @@ def test_steps_give_fit_predict_result_and_count_progress(two_images, method):
     done = [d for _, d, _ in progress]
     total = progress[0][2]
     assert done == sorted(done) and done[-1] == total == len(progress)
-    if method != "local":  # 96*96 pixels in chunks of 1000, labels then probabilities
-        assert total == 2 + 2 * 10
+    if method != "local":  # 96 rows of 96 pixels in slabs of 10 rows (1000 pixels)
+        assert total == 2 + 10
 
 
 def test_closing_the_steps_stops_before_prediction(two_images):
@@ -91,7 +91,8 @@ def test_apply_steps_match_predict(two_images):
     a, seeds, b, _ = two_images
     model = SeededModel("nearest_mean", "minimal").fit(a, seeds)
     progress, labels = _drain(model.iter_predict(b, chunk_pixels=4096))
-    assert [s for s, _, _ in progress] == ["features"] + ["predicting"] * 3
+    # Features and prediction fused, slab by slab: 96 rows in slabs of 42 rows.
+    assert [s for s, _, _ in progress] == ["predicting"] * 3
     assert np.array_equal(labels, model.predict(b))
 
 

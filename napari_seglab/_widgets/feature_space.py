@@ -16,6 +16,7 @@ results of outdated requests.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,8 +67,12 @@ REGION_RESOLUTION = 128
 MAX_SEED_POINTS = 20_000
 #: Pixels k-means is fitted on for its regions and centres.
 KMEANS_SAMPLE = 50_000
-#: Up to this many pixels the selection follows the lasso while dragging.
+#: Up to this many pixels the selection may follow the lasso while dragging.
 LIVE_POINTS = 4_000_000
+#: A drag selects as it goes (every LIVE_INTERVAL_MS) only while one selection
+#: costs at most LIVE_SELECT_MS, so a mouse move stays within a 60 Hz frame;
+#: else on release. The outline follows the mouse either way.
+LIVE_SELECT_MS, LIVE_INTERVAL_MS = 12, 50
 
 
 def _flat_nonzero(flat):
@@ -120,9 +125,10 @@ class FeatureSpaceWidget(QWidget):
         self._seeds_timer.timeout.connect(self._redraw_seeds)
         self._step_timer = QTimer(self, singleShot=True, interval=60)
         self._step_timer.timeout.connect(self._on_step_settled)
-        self._live_timer = QTimer(self, singleShot=True, interval=0)
+        self._live_timer = QTimer(self, singleShot=True, interval=LIVE_INTERVAL_MS)
         self._live_timer.timeout.connect(self._select_live)
         self._pending_polygon = None
+        self._live_cost = (None, 0.0)  # (scope, seconds of its last selection)
         self.refresh()
 
     # -- building -----------------------------------------------------------
@@ -718,17 +724,25 @@ class FeatureSpaceWidget(QWidget):
 
     # -- selection ----------------------------------------------------------
 
-    def _on_polygon_changed(self, polygon):
+    def live_selection(self) -> bool:
+        """Does the selection follow a drag (one costs at most ``LIVE_SELECT_MS``)?"""
         cur = self._current
-        if cur is None or cur["x"].size > LIVE_POINTS or len(polygon) < 3:
-            return
-        self._pending_polygon = polygon
-        self._live_timer.start()  # coalesce the mouse moves of one event loop turn
+        scope, seconds = self._live_cost
+        return (cur is not None and cur["x"].size <= LIVE_POINTS
+                and (scope is not cur or 1000 * seconds <= LIVE_SELECT_MS))
+
+    def _on_polygon_changed(self, polygon):
+        """A mouse move of a drag (the plot drew the outline): throttled, cheap selection."""
+        if self._current is not None and len(polygon) >= 3 and self.live_selection():
+            self._pending_polygon = polygon
+            if not self._live_timer.isActive():  # moves meanwhile only update the polygon
+                self._live_timer.start()
 
     def _select_live(self):
-        if self._pending_polygon is not None:
+        cur = self._current
+        if self._pending_polygon is not None and cur is not None:
             polygon, self._pending_polygon = self._pending_polygon, None
-            self._apply_selection(polygon, self._current["index"].select(polygon))
+            self._timed_selection(cur, polygon)
 
     def select_polygon(self, polygon):
         """Select the pixels whose point lies in ``polygon`` ((N, 2), plot units).
@@ -743,9 +757,10 @@ class FeatureSpaceWidget(QWidget):
             return
         polygon = np.asarray(polygon, float)
         self._pending_polygon = None
+        self._live_timer.stop()
         self.plot.set_outline(polygon)
         if cur["x"].size <= LIVE_POINTS:
-            self._apply_selection(polygon, cur["index"].select(polygon))
+            self._timed_selection(cur, polygon)
             return
         self._gen["select"] += 1
         gen = self._gen["select"]
@@ -756,6 +771,14 @@ class FeatureSpaceWidget(QWidget):
                 self._apply_selection(polygon, mask)
 
         self._start(lambda: index.select(polygon), done, "selection")
+
+    def _timed_selection(self, cur, polygon):
+        """Select at once, and remember what it cost (the layer's creation aside)."""
+        existed = SELECTION_LAYER in self.viewer.layers
+        start = time.perf_counter()
+        self._apply_selection(polygon, cur["index"].select(polygon))
+        if existed:
+            self._live_cost = (cur, time.perf_counter() - start)
 
     def _apply_selection(self, polygon, mask):
         d = self._data

@@ -3,8 +3,9 @@
 Each output block is computed from its input block plus a margin (the
 feature bank's halo): the block is read with that margin (clipped at the
 image borders, which the features reflect, as the whole-image computation
-does), its features are computed, the margin is cut away and the pixels are
-labelled. The result equals :meth:`SeededModel.predict` on the whole image.
+does) and the fused evaluator (:mod:`.tiles`, the one ``SeededModel`` uses)
+labels its inner part slab by slab, never holding the block's whole feature
+stack. The result equals :meth:`SeededModel.predict` on the whole image.
 Chunks are chosen from the halo and a memory budget per block; the input's
 own chunks are only read, never rechunked, so a chunk smaller than the halo
 is fine.
@@ -28,7 +29,7 @@ import uuid
 
 import numpy as np
 
-from .features import compute_features, estimate_memory, feature_halo
+from .features import feature_halo
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -40,7 +41,8 @@ __all__ = [
     "predict_blockwise",
 ]
 
-#: Peak memory one block may take while it is computed (features + scratch).
+#: Peak memory one block may take while it is computed (its data, one slab's
+#: features and scratch: larger blocks than a whole-block feature stack allowed).
 DEFAULT_BLOCK_BYTES = 512 * 2**20
 
 _MODEL_CACHE: dict = {}
@@ -198,12 +200,20 @@ def block_margin(model, shape, spacing=None) -> tuple:
     return tuple(out)
 
 
-def _bytes_per_voxel(model, ndim, n_channels):
-    """Peak bytes per padded-block voxel while a block is labelled."""
-    base = 4 * n_channels * 2 + 16  # float32 input and its filled copy, labels, masks
+def _block_bytes(model, padded, n_channels, spacing):
+    """Peak bytes while one padded block is labelled (fused: one slab's features)."""
+    voxels = math.prod(padded)
+    base = voxels * (4 * n_channels * 2 + 16)  # float32 input and its filled copy, labels, masks
     if model.segmenter_.input != "features":
-        return base + 8
-    return base + estimate_memory((1,) * ndim, model.spec_, n_channels).peak
+        return base + 8 * voxels
+    from .tiles import slab_bytes, slab_depth
+
+    n_inputs = model.spec_.n_features(n_channels, len(padded))
+    row = 200 + 8 * n_inputs + model.segmenter_.predict_row_bytes(n_inputs,
+                                                                  model.classes_.size)
+    # Two slabs' features at once: one predicted while the next is computed.
+    return base + 2 * slab_bytes(model.spec_, padded, n_channels, spacing,
+                                 slab_depth(padded), row_bytes=row)
 
 
 def choose_chunks(model, shape, *, spacing=None, n_channels=1,
@@ -230,12 +240,11 @@ def choose_chunks(model, shape, *, spacing=None, n_channels=1,
     """
     shape = tuple(int(n) for n in shape)
     margin = block_margin(model, shape, spacing)
-    per_voxel = _bytes_per_voxel(model, len(shape), n_channels)
+    spacing = _spacing(spacing, len(shape))
 
     def cost(side):
         padded = [min(min(side, n) + 2 * m, n) for n, m in zip(shape, margin, strict=False)]
-        return math.prod(padded) * per_voxel
-
+        return _block_bytes(model, padded, n_channels, spacing)
     side = 4096
     while side > 8 and cost(side) > block_bytes:
         side = side - 16 if side > 64 else side - 8
@@ -299,20 +308,22 @@ def _predict_block(model, source, crop, fill, inner, spacing, channel_axis, num_
     data = np.asarray(block)
     data = data[..., np.newaxis] if channel_axis is None else np.moveaxis(data, channel_axis, -1)
     data = np.ascontiguousarray(data, dtype=np.float32)
-    finite = None
+    finite = block_finite = None
     if fill is not None:
         ok = np.isfinite(data)
         if not ok.all():
             data = data.copy() if np.shares_memory(data, block) else data
             for c in range(data.shape[-1]):
                 data[..., c][~ok[..., c]] = fill[c]
-            finite = np.ascontiguousarray(ok.all(axis=-1)[inner])
-    if model.segmenter_.input == "features":
-        inputs = compute_features(data, model.spec_, spacing=spacing, channel_axis=-1,
-                                  region=inner, num_workers=num_workers)
-    else:
+            block_finite = ok.all(axis=-1)
+            finite = np.ascontiguousarray(block_finite[inner])
+    if model.segmenter_.input != "features":
         inputs = data[inner].mean(axis=-1, dtype=np.float32)[..., np.newaxis]
-    return model.predict_inputs(inputs, finite)
+        return model.predict_inputs(inputs, finite)
+    # The fused evaluator on the padded block: its features slab by slab,
+    # labels of the inner part only (the rest is the filters' margin).
+    return model.predict_block(data, inner, spacing=spacing, finite=block_finite,
+                               num_workers=num_workers)
 
 
 # --------------------------------------------------------------------------

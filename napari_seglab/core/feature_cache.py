@@ -134,12 +134,14 @@ class FeatureCache:
 
         Served from a cached full stack or block of slices when one holds
         it. Otherwise a block of slices around ``index`` is computed and
-        kept (with the margin that makes it equal to the full computation):
-        a slice's 3D filters read ``halo`` slices on each side anyway, so
-        the ``2 halo + 1`` slices around it cost about twice one slice, and
-        the next stroke or slice nearby is free. When that block would
-        read most of the volume, the whole stack is computed instead (one
-        slice of a 48-slice volume under a σ = 8 Gaussian reads all 48).
+        kept (equal to the same slices of the full computation). With the
+        streamed engine (:mod:`.features.slabs`) a slice costs its own
+        block of smoothed planes, so the block is the 8 slices the engine
+        smooths together (the next slices nearby are then free). Specs with
+        full-image filters (median, structure tensor) compute their slices
+        with the filters' margin: the ``2 halo + 1`` slices around ``index``
+        (about twice one slice), or the whole stack when that would read
+        most of the volume.
 
         Returns
         -------
@@ -180,10 +182,16 @@ class FeatureCache:
         quarter of the budget), or every slice when the margin covers most of
         the volume (then the whole stack, if it fits half the budget)."""
         from .features import feature_halo
+        from .features.slabs import block_planes, streamable
         from .validation import image_layout
 
         _, spatial, n_channels = image_layout(image, channel_axis)
         depth = int(spatial[0])
+        if streamable(_resolve_spec(spec)):
+            feature_halo(spec, spatial, spacing)  # checks every σ against the volume
+            group = block_planes(spatial)
+            lo = index // group * group
+            return lo, min(depth, lo + group), False
         slice_bytes = max(4 * _resolve_spec(spec).n_features(n_channels, len(spatial))
                           * int(np.prod(spatial[1:])), 1)
         halo = feature_halo(spec, spatial, spacing)[0]

@@ -12,6 +12,7 @@ import numpy as np
 
 from .feature_cache import FeatureCache
 from .pipeline import SeededModel
+from .tiles import iter_predict_features
 from .training import balanced_seed_indices
 from .validation import check_seeds, check_spacing
 
@@ -132,19 +133,25 @@ LIVE_BLOCK_PIXELS = 1 << 18
 
 
 def _predict_in_blocks(model, inputs, finite):
-    """``model.predict_inputs`` in blocks of :data:`LIVE_BLOCK_PIXELS` pixels.
+    """Labels of cached ``inputs``, slab by slab as the fused evaluator predicts.
 
-    The same labels (every segmenter here predicts pixel by pixel). A live
-    preview runs beside the GUI thread, and numpy keeps the GIL through one
-    sort or fancy index of a few million rows: on a 2048² image that froze
-    the brush ~200 ms per stroke. Short calls let the GUI thread in between.
+    :func:`~napari_seglab.core.tiles.iter_predict_features` in slabs of about
+    :data:`LIVE_BLOCK_PIXELS` pixels: the same labels (every segmenter here
+    predicts pixel by pixel). A live preview runs beside the GUI thread, and
+    numpy keeps the GIL through one sort or fancy index of a few million
+    rows: on a 2048² image that froze the brush ~200 ms per stroke. Short
+    calls let the GUI thread in between.
     """
-    steps = model.iter_predict_inputs(inputs, finite, chunk_pixels=LIVE_BLOCK_PIXELS)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
+    model._check_fitted()
+    spatial = inputs.shape[:-1]
+    if inputs.shape[-1] != int(model.segmenter_.n_features_in_):
+        return model.predict_inputs(inputs, finite)  # raises what it raises
+    labels = np.empty(spatial, model._labels_dtype())
+    depth = max(1, LIVE_BLOCK_PIXELS // max(1, int(np.prod(spatial[1:]))))
+    for _ in iter_predict_features(inputs, model.segmenter_.predict, depth=depth,
+                                   finite=finite, labels=labels):
+        pass
+    return labels
 
 
 def _keep_seeds(labels, seeds):

@@ -1,12 +1,14 @@
 """The pipeline: per-pixel inputs + segmenter, fitted on one image's seeds, applied to any image.
 
 :class:`SeededModel` is the one object the API, the widgets, the model files
-and the command line share: it computes what its segmenter reads per pixel
-(the segmenter's :meth:`inputs` hook: a feature stack, or the intensity),
-trains the segmenter on the seeded pixels, and labels images, whole or slab
-by slab within a memory budget that counts every buffer of the run (the
-image's float32 copy, the inputs, the prediction of a chunk of pixels and
-the labels), as generators that report progress.
+and the command line share: it trains the segmenter on features at the
+seeded pixels and labels images through the fused tile evaluator
+(:mod:`.tiles`: features of one slab at a time, fed straight to the
+segmenter, never the whole stack), as generators that report progress.
+Methods that read every pixel at once (k-means and the Gaussian mixture
+fitting on all pixels, image-wide steps, thresholds, z-scored specs) compute
+the inputs of the whole image. Memory is planned before any copy
+(:mod:`.run_plan`).
 """
 
 from __future__ import annotations
@@ -15,17 +17,11 @@ import math
 
 import numpy as np
 
-from .features import (
-    FeatureSpec,
-    compute_features,
-    estimate_memory,
-    feature_halo,
-    fill_non_finite,
-    resolve_spec,
-    total_ram,
-)
+from .features import FeatureSpec, compute_features, fill_non_finite, resolve_spec, total_ram
 from .memory import RAM_FRACTION
+from .run_plan import CHUNK_PIXELS, count_samples, model_bytes, plan_run
 from .segmenters import SEGMENTERS, NotFittedError, make_segmenter
+from .tiles import TileEvaluator
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 from .validation import (
     check_image,
@@ -37,20 +33,9 @@ from .validation import (
 
 __all__ = ["CHUNK_PIXELS", "FEATURE_RAM_FRACTION", "SeededModel"]
 
-#: Pixels per prediction chunk at most: bounds memory and paces progress bars.
-CHUNK_PIXELS = 1 << 20
 #: Share of the RAM one run (features, prediction, labels) may take before it
-#: goes slab by slab or is refused.
+#: is refused.
 FEATURE_RAM_FRACTION = RAM_FRACTION  # the one budget (core.memory), named here for callers
-#: Bytes a segmenter allocates per predicted row besides its input, per
-#: input column and fixed: a scaled copy, neighbour distances and indices,
-#: votes, scores (kNN with k=5 measured about 200 bytes at 3 features).
-_PREDICT_ROW_BYTES = 192
-_PREDICT_COLUMN_BYTES = 8
-_MIN_CHUNK = 1024
-#: Seeds of at most this many pixels are counted for the memory plan (a few
-#: milliseconds); larger volumes use the per-class bound.
-_COUNT_SEEDS_UP_TO = 1 << 24
 
 
 def _compute_inputs(data, what, spacing, region=None):
@@ -59,21 +44,6 @@ def _compute_inputs(data, what, spacing, region=None):
         return compute_features(data, what, spacing=spacing, channel_axis=-1, region=region)
     part = data if region is None else data[region]
     return what.compute(part)
-
-
-def _inputs_peak(what, spatial, n_channels) -> int:
-    """Bytes computing the inputs of a ``spatial`` image takes at its peak."""
-    if isinstance(what, FeatureSpec):
-        return estimate_memory(spatial, what, n_channels).peak
-    # The intensity, its local statistic, the stack, the filter's scratch.
-    return (2 * what.n_features(n_channels, len(spatial)) + 2) * 4 * math.prod(spatial)
-
-
-class _Plan:
-    """How a run fits its memory budget: whole or slabs, and the chunk of rows."""
-
-    def __init__(self, slabs, chunk, need, budget):
-        self.slabs, self.chunk, self.need, self.budget = slabs, chunk, need, budget
 
 
 class SeededModel:
@@ -97,14 +67,14 @@ class SeededModel:
         Cut every class to the smallest class's count (see
         :func:`~napari_seglab.core.training.balanced_seed_indices`).
     max_feature_bytes : int or None, default None
-        Memory one run may take: the image's float32 copy, the inputs
-        (estimated with :func:`~napari_seglab.core.features.estimate_memory`
-        before computing), the prediction of a chunk of pixels and the
-        labels. Above it, a volume is labelled slab by slab (inputs of one
-        slab and its margin at a time: the same result, up to float32
-        rounding) when the model is supervised, or applied after training;
-        otherwise the run is refused, before allocating, with a ValueError
-        that says what to do. ``None``: :data:`FEATURE_RAM_FRACTION` of the RAM.
+        Memory one run may take: the image's float32 copy, the model, the
+        labels (and probabilities) and either one slab's features and
+        prediction (the fused route: the slab is made as deep as the budget
+        allows) or, for methods that read every pixel at once, the whole
+        image's inputs (:mod:`~napari_seglab.core.run_plan`). A run that
+        does not fit even so is refused, before allocating, with a
+        ValueError that says what to do. ``None``:
+        :data:`FEATURE_RAM_FRACTION` of the RAM.
     **segmenter_params
         Parameters of the method (``make_segmenter(method, **params)``).
 
@@ -170,100 +140,32 @@ class SeededModel:
         return segmenter.inputs(self._spec())
 
     def _model_bytes(self, n_inputs, n_classes, seeds, *, fit):
-        """Bytes of the training samples and the segmenter (its own count), and
-        what predicting one pixel adds (:meth:`_Segmenter.memory_bytes`)."""
+        """Bytes of the training samples and the segmenter, and per predicted row."""
         segmenter = self.make_segmenter() if fit else self.segmenter_
-        if fit:
-            if seeds is None:
-                n_samples = 0
-            elif self.max_per_class is None or seeds.size <= _COUNT_SEEDS_UP_TO:
-                n_samples = int(np.count_nonzero(seeds))
-            else:  # a bound that needs no scan of a huge volume's seeds
-                n_samples = min(int(self.max_per_class) * n_classes, seeds.size)
-            if self.max_per_class is not None:
-                n_samples = min(n_samples, int(self.max_per_class) * n_classes)
-        else:
-            n_samples = int(np.size(getattr(self, "y_train_", ())))
-        samples = n_samples * (4 * n_inputs + 8) if segmenter.keeps_samples else 0
-        return (samples + segmenter.memory_bytes(n_samples, n_inputs, n_classes),
-                segmenter.predict_row_bytes(n_inputs, n_classes))
+        n_samples = (count_samples(seeds, n_classes, self.max_per_class) if fit
+                     else int(np.size(getattr(self, "y_train_", ()))))
+        return model_bytes(segmenter, n_inputs, n_classes, n_samples=n_samples,
+                           keeps_samples=segmenter.keeps_samples)
+
+    def _route(self, what, fit) -> str:
+        """``"fused"`` (slab by slab) or ``"whole"`` (the inputs of every pixel at once)."""
+        segmenter = self.make_segmenter() if fit else self.segmenter_
+        if (not isinstance(what, FeatureSpec) or what.normalize
+                or getattr(segmenter, "spatial", False) or (fit and segmenter.unsupervised)):
+            return "whole"
+        return "fused"
 
     def _plan(self, what, spatial, n_channels, *, copy_bytes, fit, seeds, return_proba,
-              n_classes, spacing=None, chunk_pixels=CHUNK_PIXELS, slabs_ok=True) -> _Plan:
-        """Whole image or slabs, and rows per prediction chunk, within the budget.
-
-        Counts the float32 copy of the image (``copy_bytes``), the training
-        samples and the segmenter (a forest's trees, threads and buffers),
-        the labels (and probabilities), the finite mask, one chunk's
-        prediction and the inputs (of the whole image, or of one slab and
-        its margin). Raises the ValueError that says what to do when
-        neither fits.
-        """
-        budget = self._budget()
-        n_pixels = math.prod(spatial)
+              n_classes, spacing=None, chunk_pixels=CHUNK_PIXELS, route=None):
+        """The run's :class:`~.run_plan.RunPlan` within the budget (or its ValueError)."""
         n_inputs = what.n_features(n_channels, len(spatial))
-        model_bytes, model_row_bytes = self._model_bytes(n_inputs, n_classes, seeds, fit=fit)
-        # The model is held from training to the end, beside the copy.
-        copy_bytes = copy_bytes + model_bytes
-        row_bytes = _PREDICT_ROW_BYTES + _PREDICT_COLUMN_BYTES * n_inputs + model_row_bytes
-        # The float32 copy is held from the start; the labels (and
-        # probabilities) and a mask of seeded or finite pixels come once the
-        # inputs' scratch is freed, beside the inputs and one chunk's
-        # temporaries (slab by slab, the labels are held from the first slab).
-        after = n_pixels * (3 + (4 * n_classes if return_proba else 0))
-
-        def chunk_for(held, peak, output, rows, later=0):
-            """Rows per prediction chunk, or None when the inputs' peak, or
-            their output beside the labels (``later`` when not yet held) and
-            one chunk, exceed the budget."""
-            spare = budget - held - output - later
-            least = min(_MIN_CHUNK, rows)
-            if held + peak > budget or spare < least * row_bytes:
-                return None
-            return int(max(min(int(chunk_pixels), spare // row_bytes, rows), 1))
-
-        whole_peak = _inputs_peak(what, spatial, n_channels)
-        whole_output = 4 * n_inputs * n_pixels
-        chunk = chunk_for(copy_bytes, whole_peak, whole_output, n_pixels, later=after)
-        need = copy_bytes + max(whole_peak, whole_output + after
-                                + min(_MIN_CHUNK, n_pixels) * row_bytes)
-        if chunk is not None:
-            return _Plan(None, chunk, need, budget)
-        unsupervised = SEGMENTERS[self.method].unsupervised
-        # Image-wide steps (smoothing, auto-context, grow) need the whole image.
-        slabs_ok = slabs_ok and not self._spatial(fit)
-        sliceable = (slabs_ok and isinstance(what, FeatureSpec) and len(spatial) == 3
-                     and not what.normalize
-                     and not (fit and (seeds is None or unsupervised)))
-        if sliceable:
-            # Each slab reads a margin of slices around it: count them in its cost.
-            margin = feature_halo(what, spatial, spacing)[0] if what.mode == "3d" else 0
-            plane = math.prod(spatial[1:])
-            per_slice = _inputs_peak(what, (1,) + tuple(spatial[1:]), n_channels)
-            held = copy_bytes + after
-            depth = int((budget - held) // per_slice) - 2 * margin if budget > held else 0
-            while depth >= 1:
-                chunk = chunk_for(held, (depth + 2 * margin) * per_slice,
-                                  4 * n_inputs * plane * depth, plane * depth)
-                if chunk is not None:
-                    slabs = [slice(z, min(z + depth, spatial[0]))
-                             for z in range(0, spatial[0], depth)]
-                    return _Plan(slabs, chunk, held + (depth + 2 * margin) * per_slice,
-                                 budget)
-                depth = depth * 3 // 4 if depth > 4 else depth - 1
-        shape = "×".join(map(str, spatial))
-        if isinstance(what, FeatureSpec):
-            raise ValueError(
-                f"the {n_inputs} features of this {shape} image need about {_gib(need)} "
-                f"while computing (with the image's float32 copy and the labels), more "
-                f"than the {_gib(budget)} budget: choose fewer features (the 'smooth' or "
-                "'minimal' preset, fewer σ), or segment a cropped region"
-            )
-        raise ValueError(
-            f"this {shape} image needs about {_gib(need)} for method {self.method!r} (its "
-            f"float32 copy, the intensity and the labels), more than the {_gib(budget)} "
-            "budget: segment a cropped region"
-        )
+        held, row = self._model_bytes(n_inputs, n_classes, seeds, fit=fit)
+        return plan_run(what, spatial, n_channels, route=route or self._route(what, fit),
+                        budget=self._budget(), copy_bytes=copy_bytes, model_bytes_=held,
+                        model_row_bytes=row, return_proba=return_proba,
+                        n_classes=n_classes, spacing=spacing, chunk_pixels=chunk_pixels,
+                        method=self.method,
+                        fused_depth=max(1, int(chunk_pixels) // max(1, math.prod(spatial[1:]))))
 
     def compute_inputs(self, image, *, spacing=None, channel_axis=None):
         """What the segmenter reads, for :meth:`fit_inputs` / :meth:`predict_inputs`.
@@ -281,7 +183,7 @@ class SeededModel:
             Inputs that would not fit the memory budget (before computing).
         """
         data, finite, spacing, what = self._prepare(image, spacing, channel_axis,
-                                                    slabs_ok=False)
+                                                    route="whole")
         return _compute_inputs(data, what, spacing), finite
 
     def check_memory(self, image, seeds=None, *, spacing=None, channel_axis=None,
@@ -295,7 +197,7 @@ class SeededModel:
         Returns
         -------
         int
-            Bytes the run is planned to take at its peak.
+            Bytes the run needs at the least (its slabs one plane deep).
 
         Raises
         ------
@@ -327,7 +229,7 @@ class SeededModel:
         return max(2, 0 if seeds is None else min(int(seeds.max(initial=0)), 256))
 
     def _prepare(self, image, spacing, channel_axis, *, seeds=None, fit=True,
-                 return_proba=False, chunk_pixels=CHUNK_PIXELS, slabs_ok=True):
+                 return_proba=False, chunk_pixels=CHUNK_PIXELS, route=None):
         """Validate, plan within the budget, then make the float32 copy (in that order)."""
         view, spatial, n_channels = image_layout(image, channel_axis)
         spacing = check_spacing(spacing, len(spatial))
@@ -336,7 +238,7 @@ class SeededModel:
         n_classes = self._n_classes_bound(seeds, fit=fit)
         plan_args = dict(fit=fit, seeds=seeds, return_proba=return_proba,
                          n_classes=n_classes, spacing=spacing, chunk_pixels=chunk_pixels,
-                         slabs_ok=slabs_ok)
+                         route=route)
         # A copy the caller made for this run (check_memory) is held too.
         held = self.__dict__.pop("_copy_held_by_caller", 0)
         copy_bytes = float32_copy_bytes(view, -1) or held
@@ -608,13 +510,8 @@ class SeededModel:
         ``spacing`` is the layer scale (a number = isotropic; negative
         values count as their absolute value, as a flipped layer has).
         """
-        _, spatial, _ = image_layout(image, channel_axis)
-        seeds = check_seeds(seeds, spatial)
-        data, finite, spacing, what = self._prepare(image, spacing, channel_axis,
-                                                    seeds=seeds, slabs_ok=False)
-        self._fit_inputs(self.make_segmenter(), _compute_inputs(data, what, spacing),
-                         seeds, finite, spacing)
-        self.spacing_ = spacing
+        _run(self._iter_label(image, seeds, spacing, channel_axis, False, CHUNK_PIXELS,
+                              fit=True, predict=False))
         return self
 
     def iter_predict(self, image, *, spacing=None, channel_axis=None, return_proba=False,
@@ -655,7 +552,8 @@ class SeededModel:
                                             return_proba, chunk_pixels, fit=True))
 
     def _iter_label(self, image, seeds, spacing, channel_axis, return_proba,
-                    chunk_pixels, *, fit):
+                    chunk_pixels, *, fit, predict=True):
+        """Validate once, plan, then fit and/or label by the plan's route."""
         _, spatial, _ = image_layout(image, channel_axis)
         if fit:
             seeds = check_seeds(seeds, spatial)
@@ -664,9 +562,15 @@ class SeededModel:
             image, spacing, channel_axis, seeds=seeds, fit=fit, return_proba=return_proba,
             chunk_pixels=chunk_pixels)
         plan = self._last_plan
-        if plan.slabs is not None:
-            return (yield from self._iter_label_slabs(data, finite, seeds, spacing, what,
-                                                      return_proba, plan, fit=fit))
+        if plan.route == "fused":
+            return (yield from self._iter_label_fused(
+                data, finite, seeds if fit else None, spacing, what, return_proba, plan,
+                segmenter if fit else None, predict=predict))
+        if not predict:
+            inputs = _compute_inputs(data, what, spacing)
+            self._fit_inputs(segmenter, inputs, seeds, finite, spacing)
+            self.spacing_ = spacing
+            return None
         n_chunks = max(-(-math.prod(spatial) // plan.chunk), 1)
         total = (2 if fit else 1) + n_chunks * (2 if return_proba else 1)
         inputs = _compute_inputs(data, what, spacing)
@@ -714,62 +618,83 @@ class SeededModel:
         proba = np.ascontiguousarray(proba[..., self._order], dtype=np.float32)
         return [labels, proba] if return_proba else [labels]
 
-    def _iter_label_slabs(self, data, finite, seeds, spacing, spec, return_proba, plan, *,
-                          fit):
-        """:meth:`_iter_label` slab by slab: the features of one slab at a time."""
+    def _iter_label_fused(self, data, finite, seeds, spacing, spec, return_proba, plan,
+                          segmenter, *, predict=True):
+        """Train on the seeded pixels' features, label slab by slab (:mod:`.tiles`)."""
         spatial = data.shape[:-1]
-        slabs = plan.slabs
-        chunks = [max(-(-(z.stop - z.start) * math.prod(spatial[1:]) // plan.chunk), 1)
-                  for z in slabs]
-        total = (2 if fit else 0) + sum(chunks) * (2 if return_proba else 1)
+        evaluator = TileEvaluator(spec, spacing, depth=plan.depth)
+        n_slabs = len(evaluator._slabs(spatial)[1]) if predict else 0
+        total = (2 if segmenter is not None else 0) + n_slabs
         done = 0
-        if fit:
-            # The training samples, a slab at a time too (computing features
-            # around every stroke at once could take the whole volume).
+        kept = {}
+        if segmenter is not None:
+            if seeds is None or not (seeds > 0).any():
+                raise ValueError(f"method {self.method!r} learns from seeds: paint seeds "
+                                 "of at least two classes")
             index, classes = balanced_seed_indices(
                 seeds, mask=finite, max_per_class=self.max_per_class,
-                balance=self._balance(self.make_segmenter()),
-                random_state=self._random_state())
+                balance=self._balance(segmenter), random_state=self._random_state())
             self._check_classes(classes, seeds)
-            coords = np.unravel_index(index, spatial)
+            X_train, kept = evaluator.features_at(
+                data, index, keep_bytes=plan.keep_bytes if predict else 0)
             y_train = seeds.ravel()[index].astype(np.int64)
-            X_train = np.empty((index.size, spec.n_features(data.shape[-1], 3)), np.float32)
-            for z in slabs:
-                rows = np.flatnonzero((coords[0] >= z.start) & (coords[0] < z.stop))
-                if rows.size:
-                    lo, hi = int(coords[0][rows].min()), int(coords[0][rows].max()) + 1
-                    feats = _compute_inputs(data, spec, spacing, region=(slice(lo, hi),))
-                    X_train[rows] = feats[coords[0][rows] - lo, coords[1][rows],
-                                          coords[2][rows]]
-                    del feats  # before the next slab's: one slab in memory at a time
             done += 1
             yield "features", done, total
-            segmenter = self.make_segmenter()
             segmenter.fit(X_train, y_train,
-                          **segmenter.layout_fit_params(spec, data.shape[-1], len(spatial)))
+                          **self._layout_params(segmenter, X_train.shape[1], len(spatial)))
             self._keep_fitted(segmenter, X_train, y_train, spatial)
             self.spacing_ = spacing
             done += 1
             yield "training", done, total
-        outputs = []
-        for proba in (False, True) if return_proba else (False,):
-            out = None
-            for z in slabs:
-                feats = _compute_inputs(data, spec, spacing, region=(z,))
-                if out is None:
-                    shape = spatial + ((self.classes_.size,) if proba else ())
-                    dtype = np.float32 if proba else np.min_scalar_type(
-                        max(int(self.classes_.max()), 1))
-                    out = np.empty(shape, dtype)
-                steps = self.iter_predict_inputs(
-                    feats, None if finite is None else finite[z], proba=proba,
-                    chunk_pixels=plan.chunk, out=out[z])
-                for _ in steps:
-                    done += 1
-                    yield "predicting", min(done, total), total
-                del feats, steps
-            outputs.append(out)
-        return self._with_seeds(outputs, seeds, return_proba)
+        if not predict:
+            return None
+        labels = np.empty(spatial, self._labels_dtype())
+        proba = (np.empty(spatial + (self.classes_.size,), np.float32) if return_proba
+                 else None)
+        steps = evaluator.iter_predict(
+            data, self.segmenter_.predict, predict_proba=self._proba_rows, finite=finite,
+            labels=labels, proba=proba, kept=kept)
+        for _ in steps:
+            done += 1
+            yield "predicting", done, total
+        return self._with_seeds([labels] if proba is None else [labels, proba], seeds,
+                                return_proba)
+
+    def predict_block(self, data, inner, *, spacing=None, finite=None, num_workers=None):
+        """Labels of ``data[inner]``, ``data`` being that block plus the filters' margin.
+
+        The fused evaluator on the padded block (features slab by slab, only
+        the inner part of each plane predicted): what the blockwise path runs
+        per block.
+
+        Parameters
+        ----------
+        data : ndarray of float32, shape ``spatial + (C,)``
+            Finite values, channels last.
+        inner : tuple of slice
+            The block inside ``data``, one step-1 slice per spatial axis.
+        spacing : tuple of float, optional
+        finite : ndarray of bool, shape ``spatial``, optional
+            Pixels to label (the others get 0).
+        num_workers : int, optional
+            Threads inside the block.
+        """
+        self._check_fitted()
+        evaluator = TileEvaluator(self.spec_, spacing, num_workers=num_workers)
+        labels = np.empty(tuple(s.stop - s.start for s in inner), self._labels_dtype())
+        for _ in evaluator.iter_predict(data, self.segmenter_.predict, finite=finite,
+                                        labels=labels, start=inner[0].start,
+                                        stop=inner[0].stop, plane_region=inner[1:]):
+            pass
+        return labels
+
+    def _labels_dtype(self):
+        return np.min_scalar_type(max(int(self.classes_.max()), 1))
+
+    def _proba_rows(self, X):
+        """``predict_proba`` of the segmenter, columns in ``classes_`` order, float32."""
+        return np.ascontiguousarray(self.segmenter_.predict_proba(X)[:, self._order],
+                                    dtype=np.float32)
 
     def _with_seeds(self, outputs, seeds, return_proba):
         labels = outputs[0]
@@ -800,10 +725,6 @@ class SeededModel:
         return _run(self.iter_fit_predict(image, seeds, spacing=spacing,
                                           channel_axis=channel_axis,
                                           return_proba=return_proba))
-
-
-def _gib(n_bytes) -> str:
-    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def _run(steps):

@@ -197,6 +197,25 @@ def _banded_blocks(n, w, rows):
         yield b0, b1, c0, c1, K.astype(np.float32)
 
 
+_BANDS: dict = {}
+_BANDS_LOCK = threading.Lock()
+
+
+def _bands(n, w):
+    """:func:`_banded_blocks` as a list, kept per (n, kernel): slab by slab, the
+    same planes' kernels are asked for hundreds of times."""
+    key = (n, w.tobytes())
+    with _BANDS_LOCK:
+        bands = _BANDS.get(key)
+    if bands is None:
+        bands = list(_banded_blocks(n, w, _MATMUL_ROWS))
+        with _BANDS_LOCK:
+            if len(_BANDS) > 64:  # a few images' worth of axis lengths and σ
+                _BANDS.clear()
+            _BANDS[key] = bands
+    return bands
+
+
 def _smooth_axis_matmul(src, out, w, axis, pool):
     """1D correlation along ``axis`` as banded matrix products, one BLAS
     call per (band block, chunk of the other axes), spread over ``pool``."""
@@ -205,7 +224,7 @@ def _smooth_axis_matmul(src, out, w, axis, pool):
     inner = math.prod(src.shape[axis + 1:])
     s3 = src.reshape(outer, n, inner)
     o3 = out.reshape(outer, n, inner)
-    bands = list(_banded_blocks(n, w, _MATMUL_ROWS))
+    bands = _bands(n, w)
     # Chunks of the axis the products run along (columns if there is no outer).
     length = inner if outer == 1 else outer
     step = max(1, _BLOCK // (_MATMUL_ROWS * (inner if outer > 1 else 1)))
@@ -466,7 +485,7 @@ def _structure_tensor_eigs(G, plan, sigma, pool):
 
 def _compute_channel(chan, plan, out, pool):
     """All features of one channel into ``out`` (``spatial + (Fc,)`` view)."""
-    spec, spacing, axes = plan.spec, plan.spacing, plan.axes
+    spec, axes = plan.spec, plan.axes
     # Stage 1 (full volume): one Gaussian image per scale, plus the filters
     # that are not block-local (median, structure tensor).
     tmp = np.empty_like(chan) if plan.smooth else None
@@ -483,18 +502,35 @@ def _compute_channel(chan, plan, out, pool):
     # the filtered axes once: every block is then a view of them.
     pads = [(1, 1) if a in axes else (0, 0) for a in range(chan.ndim)]
     interior = tuple(slice(1, -1) if a in axes else slice(None) for a in range(chan.ndim))
+    padded = {}
+    for s in _derivative_sigmas(spec):
+        padded[s] = np.pad(G[s] if s > 0 else chan, pads, mode="symmetric")
+        if s > 0:
+            G[s] = padded[s][interior]  # drop the unpadded copy
+    _block_features(chan, G, padded, pre, plan, out, pool)
+
+
+def _derivative_sigmas(spec) -> list:
+    """The σ whose smoothed images :func:`_block_features` takes differences of."""
+    return sorted({sigma for name, sigma in spec.filters if name in _DERIV})
+
+
+def _block_features(chan, G, padded, pre, plan, out, pool):
+    """Stage 2 of :func:`_compute_channel`: every feature of ``chan`` into ``out``.
+
+    ``G`` maps σ to the smoothed image (``chan``'s shape), ``padded`` σ to
+    that image with one voxel of margin along each filtered axis, ``pre``
+    the full-image filters (median, structure tensor). Used on a whole
+    image and on one slab of it (:mod:`.slabs`).
+    """
+    spec, spacing, axes = plan.spec, plan.spacing, plan.axes
+    fd = plan.fd
     deriv = {}  # sigma -> {filter name: output index}
     k = 0
     for name, sigma in spec.filters:
         if name in _DERIV:
             deriv.setdefault(sigma, {})[name] = k
-        k += FeatureSpec._outputs(name, plan.fd)
-    padded = {}
-    for s in deriv:
-        padded[s] = np.pad(G[s] if s > 0 else chan, pads, mode="symmetric")
-        if s > 0:
-            G[s] = padded[s][interior]  # drop the unpadded copy
-    fd = plan.fd
+        k += FeatureSpec._outputs(name, fd)
 
     n_out = out.shape[-1]
     local = threading.local()  # one block buffer per thread, reused
@@ -696,8 +732,18 @@ def compute_features(
     data, spacing = _prepare(image, channel_axis, spacing)
     shape = data.shape[:-1]
     plan = _Plan(spec, shape, spacing)  # validates σ against the full image
+    from .slabs import compute_streamed, streamable
+
     if region is not None:
         slices, squeeze = _normalize_region(region, shape)
+        if streamable(spec) and all(s == slice(0, n) for s, n in
+                                    zip(slices[1:], shape[1:], strict=True)):
+            # Planes of the whole image: the same bits as the whole computation.
+            feats = compute_streamed(data, spec, spacing, num_workers=num_workers,
+                                     start=slices[0].start, stop=slices[0].stop)
+            if squeeze:
+                feats = feats.reshape(feats.shape[1:])
+            return feats
         crop = tuple(slice(max(0, s.start - h), min(n, s.stop + h))
                      for s, h, n in zip(slices, plan.halo, shape))
         inner = tuple(slice(s.start - c.start, s.stop - c.start) for s, c in zip(slices, crop))
@@ -708,6 +754,8 @@ def compute_features(
             feats = feats.reshape(tuple(n for a, n in enumerate(feats.shape[:-1])
                                         if a not in squeeze) + feats.shape[-1:])
         return np.ascontiguousarray(feats)
+    if streamable(spec):
+        return compute_streamed(data, spec, spacing, num_workers=num_workers)
     return _compute(data, plan, num_workers)
 
 
