@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from strokes import correction_stroke, initial_strokes  # noqa: E402
+from strokes import correction_stroke, generated_strokes  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TISSUES = {"background": (0, 1, 6), "WM": (2, 5), "GM": (3, 7), "CSF": (4, 8)}
@@ -66,6 +66,7 @@ class Case:
     strokes: dict = field(default_factory=dict)
     test_image: np.ndarray | None = None  # transfer: predict here
     test_truth: np.ndarray | None = None
+    split: str = "both"  # "tune", "confirm" or "both" (single cases: KESM, the tumour)
 
 
 def _png(path):
@@ -81,7 +82,8 @@ def load_retina(n):
     fov = _png(d / "mask" / f"{n}_training_mask.gif") > 0
     truth = np.where(fov, 1 + vessel, 0).astype(np.uint8)
     return Case(f"retina {n}", "retina", rgb[..., 1:2].astype(np.float32), truth,
-                ("f1", 2), strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+                ("f1", 2), strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}),
+                split="tune" if n <= 25 else "confirm")
 
 
 def load_em(n):
@@ -92,7 +94,8 @@ def load_em(n):
     membrane = _png(d / "label" / f"{n}.png") == 0
     truth = (1 + membrane).astype(np.uint8)
     return Case(f"em {n}", "em", image[..., None], truth, ("f1", 2),
-                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}),
+                split="tune" if n <= 2 else "confirm")
 
 
 def _brain(subject, slice_):
@@ -114,14 +117,15 @@ BRAIN_STROKES = dict(n_strokes=3, length=15, margin=1)
 def load_brain(subject, slice_):
     image, truth = _brain(subject, slice_)
     return Case(f"brain {subject}_{slice_}", "brains", image, truth, ("mean_dice", (2, 3, 4)),
-                strokes=BRAIN_STROKES)
+                strokes=BRAIN_STROKES, split="confirm" if subject == 3 else "tune")
 
 
 def load_transfer(a, b, slice_=2):
     image, truth = _brain(a, slice_)
     test_image, test_truth = _brain(b, slice_)
     return Case(f"brain {a}->{b} s{slice_}", "transfer", image, truth, ("mean_dice", (2, 3, 4)),
-                strokes=BRAIN_STROKES, test_image=test_image, test_truth=test_truth)
+                strokes=BRAIN_STROKES, test_image=test_image, test_truth=test_truth,
+                split="confirm" if 3 in (a, b) else "tune")
 
 
 def load_kesm():
@@ -146,10 +150,13 @@ def load_tumour():
                              margin={1: 3, 2: 1}))
 
 
-def load_cases(groups, quick=False):
+def load_cases(groups, quick=False, split="all"):
+    """Cases of ``groups``; ``split``: "all", "tune" (DRIVE 21–25, ISBI 0–2, brain
+    subjects 1–2) or "confirm" (DRIVE 26–30, ISBI 4–8, subject 3); KESM and the
+    tumour are in both. ``quick``: the first 2 cases of each group."""
     loaders = {
-        "retina": [lambda n=n: load_retina(n) for n in range(21, 26)],
-        "em": [lambda n=n: load_em(n) for n in range(3)],
+        "retina": [lambda n=n: load_retina(n) for n in range(21, 31)],
+        "em": [lambda n=n: load_em(n) for n in (0, 1, 2, 4, 5, 6, 7, 8)],
         "brains": [lambda s=s, k=k: load_brain(s, k) for s in (1, 2, 3) for k in (1, 2, 3)],
         "transfer": [lambda a=a, b=b: load_transfer(a, b)
                      for a in (1, 2, 3) for b in (1, 2, 3) if a != b],
@@ -158,8 +165,9 @@ def load_cases(groups, quick=False):
     }
     cases = []
     for g in groups:
-        chosen = loaders[g][:2] if quick else loaders[g]
-        cases += [load() for load in chosen]
+        loaded = [load() for load in loaders[g]]
+        loaded = [c for c in loaded if split == "all" or c.split in (split, "both")]
+        cases += loaded[:2] if quick else loaded
     return cases
 
 
@@ -362,7 +370,15 @@ def peers():
 
 
 def ours(all_variants=False):
-    methods = [Ours("knn", "ours kNN"),
+    methods = [Ours("fast_forest", "ours fast_forest"),
+               Ours("fast_forest", "ours ff rf", params={"kind": "random"}),
+               Ours("fast_forest", "ours ff knn.3", params={"knn_weight": 0.3}),
+               Ours("fast_forest", "ours ff knn.5", params={"knn_weight": 0.5}),
+               Ours("fast_forest", "ours ff oct", features="octaves"),
+               Ours("fast_forest", "ours ff nobal", params={"class_weight": None}),
+               Ours("fast_forest", "ours ff 64", params={"n_estimators": 64,
+                                                         "max_depth": None}),
+               Ours("knn", "ours kNN"),
                Ours("random_forest", "ours forest (default)"),
                Ours("context_forest", "ours context_forest (segment)"),
                Ours("blend", "ours blend (segment default)"),
@@ -390,10 +406,15 @@ def ours(all_variants=False):
 # ---------------------------------------------------------------- protocols
 
 
-def run_case(case, methods, draws, rounds, log):
-    """{method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}."""
-    results = {}
+def run_case(case, methods, draws, rounds, log, generators=("core",)):
+    """{generator: {method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}}."""
     feats_cache = {}
+    return {g: _run_generator(case, methods, draws, rounds, log, g, feats_cache)
+            for g in generators}
+
+
+def _run_generator(case, methods, draws, rounds, log, generator, feats_cache):
+    results = {}
     for method in methods:
         if method.groups is not None and case.group not in method.groups:
             continue
@@ -409,7 +430,8 @@ def run_case(case, methods, draws, rounds, log):
         res = {"oneshot": [], "rounds": [], "seconds": 0.0, "feature_seconds": t_feat}
         t0 = time.perf_counter()
         for draw in range(draws):
-            seeds = initial_strokes(case.truth, random_state=draw, **case.strokes)
+            seeds = generated_strokes(case.truth, generator, random_state=draw,
+                                      **case.strokes)
             model = method.fit(F, seeds)
             if F_test is not None:
                 labels = method.predict(model, F_test)
@@ -436,7 +458,7 @@ def run_case(case, methods, draws, rounds, log):
         results[method.name] = res
         if log:
             tr = np.mean(res["rounds"], axis=0) if res["rounds"] else []
-            print(f"  {case.name:<16} {method.name:<34} one-shot {np.mean(res['oneshot']):.3f}"
+            print(f"  {case.name:<16} {generator:<12} {method.name:<34} one-shot {np.mean(res['oneshot']):.3f}"
                   + (" rounds " + " ".join(f"{v:.3f}" for v in tr) if len(tr) else "")
                   + f"  ({t_feat:.1f}+{res['seconds']:.1f} s)", flush=True)
     return results
@@ -447,15 +469,17 @@ def _ms(values):
     return f"{values.mean():.3f}±{values.std():.3f}" if values.size > 1 else f"{values.mean():.3f}"
 
 
-def print_tables(cases, all_results, methods):
+def print_tables(cases, all_results, methods, generators=("core",)):
+    """Per (case, generator), per kind × generator, per kind, and paired wins."""
     names = [m.name for m in methods]
     width = max(len(n) for n in names) + 2
+    runs = [(c, g, all_results[c.name][g]) for c in cases for g in generators]
     print("\n== one-shot (mean ± sd over draws) | after corrections (last round) | "
           "worst drop below start over rounds | rounds not worse than the previous ==")
-    for case in cases:
-        print(f"-- {case.name}")
+    for case, gen, results in runs:
+        print(f"-- {case.name} [{gen}]")
         for name in names:
-            res = all_results[case.name].get(name)
+            res = results.get(name)
             if res is None:
                 continue
             line = f"   {name:<{width}} {_ms(res['oneshot']):>13}"
@@ -466,29 +490,46 @@ def print_tables(cases, all_results, methods):
                 mono = np.mean(steps >= -1e-3)
                 line += f" | {_ms(tr[:, -1]):>13} | {drop:+.3f} | {mono:.0%}"
             print(line)
-    print("\n== per group: mean one-shot / mean last round")
     groups = sorted({c.group for c in cases}, key=[c.group for c in cases].index)
-    for g in groups:
-        print(f"-- {g}")
+
+    def group_means(selected):
+        out = {}
         for name in names:
-            one, last = [], []
-            for c in cases:
-                res = all_results[c.name].get(name)
-                if c.group == g and res is not None:
-                    one += res["oneshot"]
-                    last += [t[-1] for t in res["rounds"]]
+            one, last, below = [], [], 0
+            for _, _, results in selected:
+                res = results.get(name)
+                if res is None:
+                    continue
+                one += res["oneshot"]
+                last += [t[-1] for t in res["rounds"]]
+                below += sum(t[-1] < t[0] - 1e-3 for t in res["rounds"])
             if one:
-                print(f"   {name:<{width}} {np.mean(one):.3f}"
-                      + (f" / {np.mean(last):.3f}" if last else ""))
+                out[name] = (np.mean(one), np.mean(last) if last else None, below, len(last))
+        return out
+
+    def show(title, selected):
+        print(f"-- {title}")
+        for name, (one, last, below, n) in group_means(selected).items():
+            print(f"   {name:<{width}} {one:.3f}"
+                  + (f" / {last:.3f}  (ends below start {below}/{n})" if last is not None
+                     else ""))
+
+    print("\n== per kind × generator: mean one-shot / mean last round")
+    for g in groups:
+        for gen in generators:
+            show(f"{g} [{gen}]", [r for r in runs if r[0].group == g and r[1] == gen])
+    print("\n== per kind, every generator: mean one-shot / mean last round")
+    for g in groups:
+        show(g, [r for r in runs if r[0].group == g])
     ours_names = [m.name for m in methods if not m.peer]
     peer_names = [m.name for m in methods if m.peer]
-    print("\n== paired over (case, draw): wins/losses/ties of ours vs each peer "
+    print("\n== paired over (case, generator, draw): wins/losses of ours vs each peer "
           "(one-shot; last round), mean difference")
     for o in ours_names:
         for p in peer_names:
             d1, d2 = [], []
-            for c in cases:
-                ro, rp = all_results[c.name].get(o), all_results[c.name].get(p)
+            for _, _, results in runs:
+                ro, rp = results.get(o), results.get(p)
                 if ro is None or rp is None:
                     continue
                 d1 += list(np.subtract(ro["oneshot"], rp["oneshot"]))
@@ -585,6 +626,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 draw, 2 cases per group")
     parser.add_argument("--cases", default="retina,em,brains,transfer,kesm,tumour")
+    parser.add_argument("--split", default="all", choices=("all", "tune", "confirm"),
+                        help="tune: DRIVE 21-25, ISBI 0-2, brain subjects 1-2; confirm: "
+                        "DRIVE 26-30, ISBI 4-8, subject 3 (KESM and the tumour: both)")
+    parser.add_argument("--generators", default="core,inside,border",
+                        help="stroke protocols (bench/strokes.py GENERATORS, with "
+                        "-few/-many/-short/-long variants), comma-separated")
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--methods", default=None,
@@ -603,7 +650,8 @@ def main(argv=None):
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent (the shared data folder)")
     draws = args.draws or (1 if args.quick else 3)
-    cases = load_cases(args.cases.split(","), quick=args.quick)
+    cases = load_cases(args.cases.split(","), quick=args.quick, split=args.split)
+    generators = tuple(args.generators.split(","))
     methods = peers() + ours(args.all_variants)
     if args.methods:
         wanted = args.methods.split(",")
@@ -611,9 +659,11 @@ def main(argv=None):
     t0 = time.perf_counter()
     all_results = {}
     for case in cases:
-        all_results[case.name] = run_case(case, methods, draws, args.rounds, log=True)
-    print_tables(cases, all_results, methods)
-    print(f"\n{len(cases)} cases, {draws} draws, {args.rounds} rounds: "
+        all_results[case.name] = run_case(case, methods, draws, args.rounds, log=True,
+                                          generators=generators)
+    print_tables(cases, all_results, methods, generators)
+    print(f"\n{len(cases)} cases × {len(generators)} generators, {draws} draws, "
+          f"{args.rounds} rounds: "
           f"{time.perf_counter() - t0:.0f} s")
     if args.json:
         from napari_seglab.core.files import atomic_write

@@ -35,6 +35,7 @@ from .base import NotFittedError, PixelInputs, uncertainty
 from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
+from .fast_forest import FastForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
@@ -57,6 +58,7 @@ __all__ = [
     "THRESHOLD_METHODS",
     "BlendSegmenter",
     "ContextForestSegmenter",
+    "FastForestSegmenter",
     "GaussianMixtureSegmenter",
     "KMeansSegmenter",
     "KNNSegmenter",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
+from .fast_forest import FastForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
@@ -22,6 +23,7 @@ __all__ = ["SEGMENTERS", "make_segmenter"]
 
 #: method name -> segmenter class, as ``napari_seglab.segment(method=...)`` takes it.
 SEGMENTERS = {
+    "fast_forest": FastForestSegmenter,
     "knn": KNNSegmenter,
     "blend": BlendSegmenter,
     "nearest_mean": NearestMeanSegmenter,

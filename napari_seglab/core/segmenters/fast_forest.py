@@ -1,0 +1,177 @@
+"""The fast forest: a few randomised trees on a ridge-aware bank, predicted by compiled code.
+
+Forests find thin vessels and membranes that distance rules and linear
+models miss (docs/accuracy.md), but scikit-learn's prediction of 50–100
+trees costs seconds per million pixels here. This one fits scikit-learn's
+trees and predicts them with :mod:`.tree_predict` (a numba kernel, one row
+through every tree at a time) as a cascade: the first trees everywhere,
+the rest only where those hesitate. Optionally averaged with the kNN vote
+on the smooth columns that carries brain tissues (as the blend does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+
+from .base import _check_choice, _check_int, _check_supervised_y, _Segmenter
+from .blend import knn_columns_for
+from .knn import KNNSegmenter
+from .tree_predict import flatten_trees, predict_forest_proba
+
+__all__ = ["FastForestSegmenter"]
+
+
+class FastForestSegmenter(ClassifierMixin, _Segmenter):
+    """Extra-trees (or a random forest) with a compiled cascade prediction.
+
+    Parameters
+    ----------
+    n_estimators : int, default 32
+    max_depth : int or None, default 16
+    min_samples_leaf : int, default 1
+    max_features : {"sqrt", "log2"}, int, float or None, default "sqrt"
+    kind : {"extra", "random"}, default "extra"
+        :class:`~sklearn.ensemble.ExtraTreesClassifier` (random thresholds:
+        smoother probabilities, faster to fit) or
+        :class:`~sklearn.ensemble.RandomForestClassifier`.
+    class_weight : {"balanced", "balanced_subsample"} or None, default "balanced"
+    first_trees : int, default 8
+        The cascade: rows whose average over the first ``first_trees`` trees
+        gives one class at least ``confidence`` stop there; 0 = every tree.
+    confidence : float, default 0.95
+    knn_weight : float, default 0.0
+        Share of a kNN vote (``n_neighbors``, on the intensity and Gaussian
+        σ ≤ 1.6 columns, :meth:`layout_fit_params`) in the probabilities.
+    n_neighbors : int, default 5
+    n_jobs : int, default -1
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    trees_ : dict of ndarray
+        The flattened trees (:func:`.tree_predict.flatten_trees`).
+    knn_ : KNNSegmenter or None
+    knn_columns_ : ndarray of int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((20, 2)), np.ones((20, 2))].astype(np.float32)
+    >>> model = FastForestSegmenter(n_estimators=4).fit(X, np.repeat([3, 7], 20))
+    >>> model.predict(X[[0, -1]]).tolist()
+    [3, 7]
+    """
+
+    default_features = "blend"
+    #: Refitted from the training samples on load (deterministic with
+    #: ``random_state``), as the random forest is.
+    refit_on_load = True
+    #: Keep every seeded pixel (up to max_per_class) and weigh the classes:
+    #: a correction stroke adds samples instead of being cut to the smallest class.
+    cut_to_smallest_class = False
+
+    def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
+                 kind="extra", class_weight="balanced", first_trees=8, confidence=0.95,
+                 knn_weight=0.0, n_neighbors=5, n_jobs=-1, random_state=0):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.kind = kind
+        self.class_weight = class_weight
+        self.first_trees = first_trees
+        self.confidence = confidence
+        self.knn_weight = knn_weight
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def layout_fit_params(self, spec, n_channels, ndim):
+        """The kNN's columns (the intensity and Gaussians σ ≤ 1.6), when it is used."""
+        from ..features import FeatureSpec
+
+        if not float(self.knn_weight) or not isinstance(spec, FeatureSpec):
+            return {}
+        return {"knn_columns": knn_columns_for(spec, n_channels, ndim) or None}
+
+    def _check_params(self):
+        _check_int("n_estimators", self.n_estimators, 1)
+        if self.max_depth is not None:
+            _check_int("max_depth", self.max_depth, 1)
+        _check_int("first_trees", self.first_trees, 0)
+        _check_choice("kind", self.kind, ("extra", "random"))
+        _check_choice("class_weight", self.class_weight,
+                      ("balanced", "balanced_subsample", None))
+        if not 0.0 <= float(self.knn_weight) <= 1.0:
+            raise ValueError(f"knn_weight must be within [0, 1]; got {self.knn_weight}")
+        if not 0.0 < float(self.confidence) <= 1.0:
+            raise ValueError(f"confidence must be within (0, 1]; got {self.confidence}")
+
+    def fit(self, X, y, knn_columns=None):
+        """Fit the trees on ``X`` (and the kNN on ``X[:, knn_columns]`` with ``knn_weight``).
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+        self._check_params()
+        X = self._check_X(X, fitting=True)
+        self.classes_, y_index = _check_supervised_y(X, y)
+        forest = ExtraTreesClassifier if self.kind == "extra" else RandomForestClassifier
+        # Few hundred seeds: joblib's threads cost more than they save.
+        n_jobs = 1 if X.shape[0] < 2000 else self.n_jobs
+        est = forest(n_estimators=int(self.n_estimators), max_depth=self.max_depth,
+                     min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
+                     class_weight=self.class_weight, n_jobs=n_jobs,
+                     random_state=self.random_state).fit(X, y_index)
+        self.trees_ = flatten_trees(est.estimators_, self.classes_.size)
+        cols = np.arange(X.shape[1]) if knn_columns is None else np.asarray(
+            knn_columns, dtype=np.intp).ravel()
+        if cols.size == 0 or cols.min() < 0 or cols.max() >= X.shape[1]:
+            raise ValueError(f"knn_columns must be column indices of X (0..{X.shape[1] - 1}); "
+                             f"got {knn_columns}")
+        self.knn_columns_ = cols
+        self.knn_ = None
+        if float(self.knn_weight) > 0:
+            self.knn_ = KNNSegmenter(n_neighbors=self.n_neighbors).fit(X[:, cols], y_index)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def get_state(self):
+        raise TypeError("the fast forest is refitted from its training samples "
+                        "(refit_on_load = True)")
+
+    def set_state(self, state):
+        self.get_state()
+
+    def memory_bytes(self, n_samples, n_features, n_classes):
+        """The flattened trees: at most ``2 n_samples`` nodes a tree, 24 bytes + the values."""
+        nodes = 2 * max(int(n_samples), 1)
+        if self.max_depth is not None:
+            nodes = min(nodes, 2 ** (int(self.max_depth) + 1))
+        return int(self.n_estimators) * nodes * (24 + 4 * max(int(n_classes), 2))
+
+    def predict_row_bytes(self, n_features, n_classes):
+        return 8 * max(int(n_classes), 2)
+
+    def predict_proba(self, X):
+        """The trees' averaged class fractions (blended with the kNN vote with ``knn_weight``)."""
+        X = self._check_X(X)
+        from joblib import effective_n_jobs
+
+        proba = predict_forest_proba(X, self.trees_, first_trees=int(self.first_trees),
+                                     confidence=float(self.confidence),
+                                     threads=max(int(effective_n_jobs(self.n_jobs)), 1))
+        w = float(self.knn_weight)
+        if self.knn_ is not None and w > 0:
+            proba *= 1.0 - w
+            proba += w * self.knn_.predict_proba(X[:, self.knn_columns_])
+        return proba
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
