@@ -370,18 +370,16 @@ def peers():
 
 
 def ours(all_variants=False):
-    methods = [Ours("fast_forest", "ours fast_forest"),
+    methods = [Ours("fast_forest", "ours fast_forest (default)"),
+               Ours("fast_forest", "ours fast_forest +local (Local corrections)", local=0),
+               Ours("fast_forest", "ours ff no kNN", params={"knn_weight": 0.0}),
+               Ours("fast_forest", "ours ff no cascade", params={"first_trees": 0}),
                Ours("fast_forest", "ours ff rf", params={"kind": "random"}),
-               Ours("fast_forest", "ours ff knn.3", params={"knn_weight": 0.3}),
-               Ours("fast_forest", "ours ff knn.5", params={"knn_weight": 0.5}),
-               Ours("fast_forest", "ours ff oct", features="octaves"),
-               Ours("fast_forest", "ours ff nobal", params={"class_weight": None}),
-               Ours("fast_forest", "ours ff 64", params={"n_estimators": 64,
-                                                         "max_depth": None}),
+               Ours("fast_forest", "ours ff octaves", features="octaves"),
                Ours("knn", "ours kNN"),
-               Ours("random_forest", "ours forest (default)"),
+               Ours("random_forest", "ours random_forest"),
                Ours("context_forest", "ours context_forest (segment)"),
-               Ours("blend", "ours blend (segment default)"),
+               Ours("blend", "ours blend (previous default)"),
                Ours("blend", "ours blend +local (the panel's Local corrections)", local=0),
                Ours("blend", "ours blend +grow", params={"grow": True}, groups=("tumour",)),
                Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
@@ -561,7 +559,7 @@ def speed():
     print(f"volume {volume.shape} ({volume.size / 1e6:.1f} M voxels), "
           f"{int((seeds > 0).sum())} seeded voxels")
     for label, run in [
-        ("ours forest (default)",
+        ("ours random_forest",
          lambda: SeededModel("random_forest").fit(volume, seeds).predict(volume)),
         ("ours kNN",
          lambda: SeededModel("knn").fit(volume, seeds).predict(volume)),
@@ -601,7 +599,7 @@ def speed():
         _, seconds = clock(run)
         print(f"  {label:<28} {1000 * seconds:7.0f} ms")
     for label, spec, make in [
-        ("ours forest (default)", "default", None),
+        ("ours random_forest", "default", None),
         ("forest100 oct", OCTAVES, lambda: ContextForest(features=OCTAVES)),
     ]:
         F = compute_features(image, spec)

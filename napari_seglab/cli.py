@@ -649,6 +649,8 @@ def cmd_evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.segmenters import DEFAULT_METHOD
+
     parser = argparse.ArgumentParser(
         prog="seglab", description="Seeded segmentation from the command line: train a "
         "model on an image and its seeds, apply it to images of any size, evaluate.",
@@ -663,9 +665,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("image", help="the image (TIFF, NPY, NIfTI, NRRD, DICOM folder, zarr)")
     train.add_argument("seeds", help="integer seeds of the image's spatial shape")
     train.add_argument("-o", "--output", required=True, help="the model file to write (.npz)")
-    train.add_argument("--method", default="random_forest",
-                       help="segmenter (default random_forest): knn, nearest_mean, "
-                       "random_forest, kmeans, gmm, otsu, li, ...")
+    train.add_argument("--method", default=DEFAULT_METHOD,
+                       help=f"segmenter (default {DEFAULT_METHOD}, as segment() and the "
+                       "panel): blend, knn, nearest_mean, random_forest, context_forest, "
+                       "kmeans, gmm, otsu, li, ...")
     train.add_argument("--features", help="a preset (minimal, smooth, default, full) or a "
                        "FeatureSpec JSON (string or file); default: the method's own")
     train.add_argument("--spacing", help="voxel size Z,Y,X (default: from the file, else 1)")

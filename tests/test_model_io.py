@@ -23,7 +23,7 @@ def two_images():
 
 def _fit(method, image, seeds):
     params = {"threshold": 0.3} if method == "manual" else None
-    use = seeds if method in ("knn", "blend", "nearest_mean", "random_forest",
+    use = seeds if method in ("knn", "blend", "fast_forest", "nearest_mean", "random_forest",
                               "context_forest", "kmeans", "gmm") else None
     return SeededModel(method, "minimal", params).fit(image, use, spacing=(1.0, 1.0))
 
@@ -319,7 +319,7 @@ def _write_format_1(path, header, arrays):
 
 def _old_input(method):
     return {"local": "image"}.get(method, "features" if method in (
-        "knn", "blend", "nearest_mean", "kmeans", "gmm", "random_forest",
+        "knn", "blend", "fast_forest", "nearest_mean", "kmeans", "gmm", "random_forest",
         "context_forest") else "intensity")
 
 
@@ -410,6 +410,16 @@ def _tiny_v1(method):
         expected = blend.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
         return params, {"train_X": X, "train_y": y,
                         "check_proba": blend.predict_proba(X).astype(np.float32)}, expected
+    elif method == "fast_forest":
+        from napari_seglab.core.segmenters import FastForestSegmenter
+
+        params = FastForestSegmenter(n_estimators=5, n_jobs=1).get_params()
+        X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
+        y = np.repeat([1, 2], 20).astype(np.int64)
+        forest = FastForestSegmenter(**params).fit(X, y, knn_columns=(0,))
+        expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
+        return params, {"train_X": X, "train_y": y,
+                        "check_proba": forest.predict_proba(X).astype(np.float32)}, expected
     elif method == "local":
         from skimage.filters import threshold_local
 
@@ -434,7 +444,8 @@ def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
         "features": _INTENSITY if kind == "features" else None, "n_channels": 1,
         "n_features": 1, "ndim": 2, "spacing": [1.0, 1.0], "classes": [1, 2],
         "max_per_class": 5000, "balance": True,
-        "refit_on_load": method in ("random_forest", "context_forest", "blend")}, arrays)
+        "refit_on_load": method in ("random_forest", "context_forest", "blend",
+                                    "fast_forest")}, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a refitted forest matches its check_proba
         model = load_model(path)

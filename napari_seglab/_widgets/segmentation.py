@@ -113,7 +113,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         _compact_list(self.channels)
         self.seeds = ComboBox(label="Seeds", choices=self._seeds_choices)
         self.new_seeds = PushButton(text="New seeds layer")
-        self.method = ComboBox(label="Method", choices=list(METHODS), value="Blend (kNN + logistic)")
+        self.method = ComboBox(label="Method", choices=list(METHODS), value=next(iter(METHODS)))
         self.n_neighbors = SpinBox(label="Neighbours (k)", value=5, min=1, max=99)
         self.n_clusters = SpinBox(
             label="Clusters", value=0, min=0, max=50,

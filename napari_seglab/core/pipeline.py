@@ -25,7 +25,7 @@ from .features import (
     total_ram,
 )
 from .memory import RAM_FRACTION
-from .segmenters import SEGMENTERS, NotFittedError, make_segmenter
+from .segmenters import DEFAULT_METHOD, SEGMENTERS, NotFittedError, make_segmenter
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 from .validation import (
     check_image,
@@ -81,7 +81,7 @@ class SeededModel:
 
     Parameters
     ----------
-    method : str, default "blend"
+    method : str, default "fast_forest" (``DEFAULT_METHOD``)
         A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
     features : FeatureSpec, str or None, default None
         Feature spec or preset name; ``None`` = the method's own preset
@@ -132,7 +132,7 @@ class SeededModel:
     3
     """
 
-    def __init__(self, method="blend", features=None, params=None, *,
+    def __init__(self, method=DEFAULT_METHOD, features=None, params=None, *,
                  max_per_class=MAX_SAMPLES_PER_CLASS, balance=True,
                  max_feature_bytes=None, **segmenter_params):
         if params is not None and not isinstance(params, dict):

@@ -39,7 +39,7 @@ from .fast_forest import FastForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
-from .registry import SEGMENTERS, make_segmenter
+from .registry import DEFAULT_METHOD, SEGMENTERS, make_segmenter
 from .thresholds import (
     THRESHOLD_METHODS,
     LiSegmenter,
@@ -54,6 +54,7 @@ from .thresholds import (
 )
 
 __all__ = [
+    "DEFAULT_METHOD",
     "SEGMENTERS",
     "THRESHOLD_METHODS",
     "BlendSegmenter",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 
-from .base import _check_choice, _check_int, _check_supervised_y, _Segmenter
+from .base import _check_choice, _check_int, _check_supervised_y, _GrowOnProba, _Segmenter
 from .blend import knn_columns_for
 from .knn import KNNSegmenter
 from .tree_predict import flatten_trees, predict_forest_proba
@@ -22,7 +22,7 @@ from .tree_predict import flatten_trees, predict_forest_proba
 __all__ = ["FastForestSegmenter"]
 
 
-class FastForestSegmenter(ClassifierMixin, _Segmenter):
+class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     """Extra-trees (or a random forest) with a compiled cascade prediction.
 
     Parameters
@@ -44,8 +44,15 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
         Share of a kNN vote (``n_neighbors``, on the intensity and Gaussian
         σ ≤ 1.6 columns, :meth:`layout_fit_params`) in the probabilities.
     n_neighbors : int, default 5
+    linear_weight : float, default 0.0
+        Share of a logistic regression on every column (z-scored, ``C``).
+    C : float, default 1.0
     n_jobs : int, default -1
     random_state : int, default 0
+    grow : bool, default False
+        Labels by :func:`~napari_seglab.core.refine.grow_from_seeds` on the
+        probabilities, from the seeds of the image being segmented (one
+        compact object: a tumour, a lesion); as the blend's ``grow``.
 
     Attributes
     ----------
@@ -73,8 +80,9 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
     cut_to_smallest_class = False
 
     def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
-                 kind="extra", class_weight="balanced", first_trees=8, confidence=0.95,
-                 knn_weight=0.0, n_neighbors=5, n_jobs=-1, random_state=0):
+                 kind="extra", class_weight="balanced", first_trees=4, confidence=1.0,
+                 knn_weight=0.4, n_neighbors=5, linear_weight=0.0, C=1.0, n_jobs=-1,
+                 random_state=0, grow=False):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -85,8 +93,11 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
         self.confidence = confidence
         self.knn_weight = knn_weight
         self.n_neighbors = n_neighbors
+        self.linear_weight = linear_weight
+        self.C = C
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.grow = grow
 
     def layout_fit_params(self, spec, n_channels, ndim):
         """The kNN's columns (the intensity and Gaussians σ ≤ 1.6), when it is used."""
@@ -104,8 +115,14 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
         _check_choice("kind", self.kind, ("extra", "random"))
         _check_choice("class_weight", self.class_weight,
                       ("balanced", "balanced_subsample", None))
-        if not 0.0 <= float(self.knn_weight) <= 1.0:
-            raise ValueError(f"knn_weight must be within [0, 1]; got {self.knn_weight}")
+        for name in ("knn_weight", "linear_weight"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]; got {getattr(self, name)}")
+        if float(self.knn_weight) + float(self.linear_weight) > 1.0:
+            raise ValueError("knn_weight + linear_weight must be at most 1; got "
+                             f"{self.knn_weight} + {self.linear_weight}")
+        if not float(self.C) > 0:
+            raise ValueError(f"C must be > 0; got {self.C}")
         if not 0.0 < float(self.confidence) <= 1.0:
             raise ValueError(f"confidence must be within (0, 1]; got {self.confidence}")
 
@@ -138,6 +155,9 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
         self.knn_ = None
         if float(self.knn_weight) > 0:
             self.knn_ = KNNSegmenter(n_neighbors=self.n_neighbors).fit(X[:, cols], y_index)
+        self.linear_ = None
+        if float(self.linear_weight) > 0:
+            self.linear_ = _fit_linear(X, y_index, self.classes_.size, C=float(self.C))
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -166,12 +186,40 @@ class FastForestSegmenter(ClassifierMixin, _Segmenter):
         proba = predict_forest_proba(X, self.trees_, first_trees=int(self.first_trees),
                                      confidence=float(self.confidence),
                                      threads=max(int(effective_n_jobs(self.n_jobs)), 1))
-        w = float(self.knn_weight)
-        if self.knn_ is not None and w > 0:
-            proba *= 1.0 - w
-            proba += w * self.knn_.predict_proba(X[:, self.knn_columns_])
+        w_knn, w_lin = float(self.knn_weight), float(self.linear_weight)
+        if w_knn + w_lin > 0:
+            proba *= 1.0 - w_knn - w_lin
+        if self.knn_ is not None and w_knn > 0:
+            proba += w_knn * self.knn_.predict_proba(X[:, self.knn_columns_])
+        if self.linear_ is not None and w_lin > 0:
+            proba += w_lin * _linear_proba(X, *self.linear_)
         return proba
 
     def predict(self, X):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _fit_linear(X, y_index, n_classes, *, C):
+    """A logistic regression on the z-scored rows, folded to ``(W, b)`` on raw rows."""
+    from .base import _fold_scaling
+    from .blend import _blas_controller, _fit_logistic
+
+    mean = X.mean(axis=0, dtype=np.float64)
+    std = X.std(axis=0, dtype=np.float64)
+    scale = np.where(std > 0, std, 1.0)
+    Z = (X - mean) / scale
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        (W,), (b,), _ = _fit_logistic(Z, y_index, n_classes, C=C, max_iter=500)
+    return _fold_scaling(mean, scale, W, b)
+
+
+def _linear_proba(X, offset, W, b):
+    """Class probabilities of :func:`_fit_linear`'s rule, float32, block by block."""
+    from .base import _linear_scores
+    from .blend import _output_proba
+
+    out = np.empty((X.shape[0], max(W.shape[1], 2)), np.float32)
+    for rows, scores in _linear_scores(X, offset, W, b):
+        out[rows] = _output_proba(scores)
+    return out

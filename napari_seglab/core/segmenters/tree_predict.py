@@ -16,10 +16,10 @@ few per cent of an image: borders, thin structures) are read by every tree.
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 __all__ = ["flatten_trees", "predict_forest_proba"]
@@ -91,8 +91,9 @@ def flatten_trees(estimators, n_classes):
 _TILE = 256
 
 
-@numba.njit(nogil=True, cache=True)
-def _walk(X, nodes, value, roots, first, confidence, out):
+def _walk_rows(X, nodes, value, roots, first, confidence, out):
+    """Add every tree's leaf fractions into ``out`` row by row (tiles of
+    ``_TILE`` rows per tree), stopping rows early after ``first`` trees."""
     n, k = X.shape[0], value.shape[1]
     n_trees = roots.shape[0]
     active = np.empty(_TILE, np.int64)
@@ -138,6 +139,14 @@ def _walk(X, nodes, value, roots, first, confidence, out):
                 out[lo + j, c] /= used[j]
 
 
+@functools.lru_cache(maxsize=1)
+def _walk():
+    """The compiled kernel (numba is imported on first use: seconds at import)."""
+    import numba
+
+    return numba.njit(nogil=True, cache=True)(_walk_rows)
+
+
 def predict_forest_proba(X, trees, *, first_trees=0, confidence=1.0, threads=None):
     """Averaged class fractions of the flattened trees, float32 ``(n, n_classes)``.
 
@@ -160,9 +169,11 @@ def predict_forest_proba(X, trees, *, first_trees=0, confidence=1.0, threads=Non
     args = (trees["nodes"], trees["value"], trees["roots"], int(first_trees),
             np.float32(confidence))
 
+    walk = _walk()
+
     def run(start):
         rows = slice(start, start + _BLOCK_ROWS)
-        _walk(X[rows], *args, out[rows])
+        walk(X[rows], *args, out[rows])
 
     starts = range(0, X.shape[0], _BLOCK_ROWS)
     threads = min(threads or os.cpu_count() or 1, len(starts))
