@@ -404,6 +404,15 @@ def ours(all_variants=False):
 # ---------------------------------------------------------------- protocols
 
 
+def _matched(case):
+    """The transfer's test image mapped onto the training image's channels, as a
+    model of ours applied to another image does by default (peers do not)."""
+    from napari_seglab.core.intensity import channel_stats, match_channels
+
+    return match_channels(case.test_image, channel_stats(case.test_image),
+                          channel_stats(case.image))
+
+
 def run_case(case, methods, draws, rounds, log, generators=("core",)):
     """{generator: {method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}}."""
     feats_cache = {}
@@ -422,7 +431,8 @@ def _run_generator(case, methods, draws, rounds, log, generator, feats_cache):
             feats_cache[key] = (
                 method.features(case.image, case.spacing),
                 None if case.test_image is None
-                else method.features(case.test_image, case.spacing))
+                else method.features(_matched(case) if not method.peer else case.test_image,
+                                     case.spacing))
         F, F_test = feats_cache[key]
         t_feat = time.perf_counter() - t0
         res = {"oneshot": [], "rounds": [], "seconds": 0.0, "feature_seconds": t_feat}

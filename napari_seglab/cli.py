@@ -546,6 +546,15 @@ def cmd_apply(args) -> int:
             raise UsageError(f"{target} exists; pass --overwrite to replace it")
     kinds = [_output_kind(t, o) for t, o in zip(targets, inputs, strict=True)]
     model = load_model(model_path)
+    if args.no_normalize:
+        model.normalize_input = None
+    if model.normalize_input == "zscore" and model.input_stats_ is not None:
+        print("each input's channels are matched to the training image's mean and spread "
+              "(z-score per channel; --no-normalize to apply the model to raw values)",
+              file=sys.stderr)
+    elif model.input_stats_ is None:
+        print("the model file records no training-image statistics (an older file): "
+              "inputs are used as they are", file=sys.stderr)
     if len(inputs) > 1:
         out.mkdir(parents=True, exist_ok=True)
     with _scheduler(args, memory_limit) as (client, threads, per_worker):
@@ -689,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("-o", "--output", required=True,
                        help="output: .zarr, .ome.zarr (or an OME-Zarr image's labels/ folder), "
                        ".tif, .npy, .nii.gz, .nrrd; a folder with several inputs")
+    apply.add_argument("--no-normalize", action="store_true",
+                       help="do not match each input's channels to the training image's "
+                       "mean and spread (the default does, when the model file records them)")
     apply.add_argument("--chunks", help="block size N or Z,Y,X (default: from the feature "
                        "halo and the memory limit)")
     apply.add_argument("--scheduler", metavar="ADDRESS",

@@ -43,6 +43,24 @@ def test_save_load_identical_predictions(tmp_path, two_images, method):
     assert header["format"] == "napari-seglab-model" and header["version"] == 1
 
 
+def test_applying_to_another_image_matches_its_channels_and_the_file_keeps_them(
+        tmp_path, two_images):
+    # A subject scanned at another gain and offset: with the default
+    # normalisation the model gives the labels it gives on the unscaled image.
+    a, seeds, b, truth_b = two_images
+    model = SeededModel("knn", "minimal").fit(a, seeds)
+    scaled = 1.7 * b + 40.0
+    same = model.predict(b)
+    assert np.mean(model.predict(scaled) == same) > 0.99
+    save_model(tmp_path / "m.npz", model)
+    loaded = load_model(tmp_path / "m.npz")
+    np.testing.assert_allclose(loaded.input_stats_[0], model.input_stats_[0])
+    assert np.array_equal(loaded.predict(scaled), model.predict(scaled))
+    assert np.array_equal(loaded.predict(a), model.predict(a))  # identity on its own image
+    loaded.normalize_input = None
+    assert np.mean(loaded.predict(scaled) == truth_b + 1) < 0.7  # raw values: lost
+
+
 def test_train_on_one_image_apply_to_another(two_images):
     a, seeds, b, truth_b = two_images
     model = SeededModel("knn", "minimal").fit(a, seeds)
@@ -348,9 +366,13 @@ def test_files_of_the_format_1_writer_load_and_predict_identically(tmp_path, two
                                                                    method):
     a, seeds, b, _ = two_images
     model = _fit(method, a, seeds)
+    # Files of the first writer record no training-image statistics: they apply
+    # the model to raw values, as the model that wrote them did.
+    model.normalize_input = None
     path = tmp_path / f"{method}.npz"
     _save_as_format_1(path, model)
     loaded = load_model(path)
+    assert loaded.input_stats_ is None
     assert np.array_equal(loaded.predict(b), model.predict(b))
     np.testing.assert_array_equal(loaded.predict_proba(b), model.predict_proba(b))
 
