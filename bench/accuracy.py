@@ -376,6 +376,14 @@ def ours(all_variants=False):
                Ours("fast_forest", "ours ff no cascade", params={"first_trees": 0}),
                Ours("fast_forest", "ours ff rf", params={"kind": "random"}),
                Ours("fast_forest", "ours ff octaves", features="octaves"),
+               Ours("fast_forest", "ours ff x64", params={"knn_weight": 0.0, "n_estimators": 64,
+                                                        "max_depth": None}),
+               Ours("fast_forest", "ours ff x nobal", params={"knn_weight": 0.0,
+                                                            "class_weight": None}),
+               Ours("fast_forest", "ours ff x rf", params={"knn_weight": 0.0,
+                                                         "kind": "random"}),
+               Ours("fast_forest", "ours ff x knn.2", params={"knn_weight": 0.2}),
+               Ours("fast_forest", "ours ff y rf knn.4", params={"kind": "random"}),
                Ours("knn", "ours kNN"),
                Ours("random_forest", "ours random_forest"),
                Ours("context_forest", "ours context_forest (segment)"),
@@ -551,8 +559,15 @@ def print_tables(cases, all_results, methods, generators=("core",)):
             print(f"   {o:<{width}} vs {p:<18} {text}")
 
 
-def speed():
-    """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512²."""
+def speed(wanted=None):
+    """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512².
+
+    ``wanted``: substrings of the labels to run (None = all), as ``--methods``.
+    """
+
+    def chosen(label):
+        return wanted is None or any(w in label for w in wanted)
+
     import napari_seglab
     from napari_seglab.core.features import compute_features
     from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
@@ -569,6 +584,12 @@ def speed():
     print(f"volume {volume.shape} ({volume.size / 1e6:.1f} M voxels), "
           f"{int((seeds > 0).sum())} seeded voxels")
     for label, run in [
+        ("segment fast_forest (default)",
+         lambda: napari_seglab.segment(volume, seeds)),
+        ("SeededModel fast_forest",
+         lambda: SeededModel("fast_forest").fit(volume, seeds).predict(volume)),
+        ("skimage RF100 (peer)",
+         lambda: _skimage_volume(volume, seeds)),
         ("ours random_forest",
          lambda: SeededModel("random_forest").fit(volume, seeds).predict(volume)),
         ("ours kNN",
@@ -593,16 +614,22 @@ def speed():
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
     ]:
+        if not chosen(label):
+            continue
         _, seconds = clock(run)
-        print(f"  {label:<28} {seconds:7.2f} s")
+        print(f"  {label:<28} {seconds:7.2f} s", flush=True)
     image, truth2 = tissue_phantom((512, 512), random_state=0)
     seeds2 = scribble_seeds(truth2, strokes_per_class=3, length=20)
     print("live stroke on 512² with cached features (fit + predict):")
     F = compute_features(image, "blend")
     for label, params in [("ours kNN", None),
-                          ("blend (segment default)", {}),
+                          ("fast_forest (default)", "fast_forest"),
+                          ("blend (previous default)", {}),
                           ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
-        model = SeededModel("knn") if params is None else SeededModel("blend", params=params)
+        if not chosen(label):
+            continue
+        model = (SeededModel("knn") if params is None else SeededModel(params)
+                 if isinstance(params, str) else SeededModel("blend", params=params))
         G = compute_features(image, "smooth") if params is None else F
         run = lambda G=G, model=model: model.fit_inputs(G, seeds2).predict_inputs(G)  # noqa: E731
         run()
@@ -612,6 +639,8 @@ def speed():
         ("ours random_forest", "default", None),
         ("forest100 oct", OCTAVES, lambda: ContextForest(features=OCTAVES)),
     ]:
+        if not chosen(label):
+            continue
         F = compute_features(image, spec)
         if make is None:
             model = SeededModel("random_forest")
@@ -621,6 +650,13 @@ def speed():
         run()
         _, seconds = clock(run)
         print(f"  {label:<28} {1000 * seconds:7.0f} ms")
+
+
+def _skimage_volume(volume, seeds):
+    """scikit-image's trainable segmentation on the whole volume (the peer)."""
+    peer = SkimageRF()
+    F = peer.features(volume[..., np.newaxis], None)
+    return peer.predict(peer.fit(F, seeds), F)
 
 
 def _oct(volume, seeds, model):
@@ -654,7 +690,7 @@ def main(argv=None):
     # one warning per tree, harmless, and it floods the tables.
     warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
     if args.speed:
-        return speed()
+        return speed(args.methods.split(",") if args.methods else None)
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent (the shared data folder)")
     draws = args.draws or (1 if args.quick else 3)
