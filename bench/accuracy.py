@@ -579,6 +579,11 @@ def speed(wanted=None):
         out = fn()
         return out, time.perf_counter() - t0
 
+    # Warm up: imports, and the compiled tree kernel loaded from numba's cache
+    # (a first call in a fresh process costs about 1 s more).
+    small, small_truth = tissue_phantom((64, 64), random_state=0)
+    for method in ("fast_forest", "blend", "knn"):
+        napari_seglab.segment(small, scribble_seeds(small_truth), method)
     volume, truth = tissue_phantom((160, 160, 160), random_state=0)
     seeds = scribble_seeds(truth, strokes_per_class=3, length=20)
     print(f"volume {volume.shape} ({volume.size / 1e6:.1f} M voxels), "

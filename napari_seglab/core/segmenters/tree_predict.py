@@ -28,13 +28,6 @@ __all__ = ["flatten_trees", "predict_forest_proba"]
 _BLOCK_ROWS = 1 << 15
 
 
-#: One tree node in 16 bytes (one cache line holds four): the feature (-1 at
-#: a leaf), the float32 threshold, the children (at a leaf, ``left`` is the
-#: row of its class fractions in ``value``).
-NODE = np.dtype([("feature", np.int32), ("threshold", np.float32),
-                 ("left", np.int32), ("right", np.int32)])
-
-
 def _float32_at_most(threshold):
     """The largest float32 ≤ each float64 threshold: for a float32 ``x``,
     ``x <= t32`` is then exactly scikit-learn's ``x <= threshold``."""
@@ -55,88 +48,68 @@ def flatten_trees(estimators, n_classes):
     Returns
     -------
     dict of ndarray
-        ``nodes`` (:data:`NODE` records, every tree's nodes one after the
-        other, children as indices into the concatenation), ``value``
-        (float32, ``(n_leaves, n_classes)``, class fractions) and ``roots``
-        (int32, one per tree).
+        Per node, every tree's nodes one after the other: ``feature``
+        (int32, -1 at a leaf), ``threshold`` (float32, rounded down so that
+        ``x <= threshold`` is scikit-learn's float64 comparison exactly),
+        ``left`` / ``right`` (int32 indices into the concatenation; at a leaf
+        ``left`` is its row of ``value``); ``value`` (float32,
+        ``(n_leaves, n_classes)``, class fractions) and ``roots`` (int32).
     """
-    nodes, value, roots = [], [], []
+    feature, threshold, left, right, value, roots = [], [], [], [], [], []
     offset = leaves = 0
     for est in estimators:
         t = est.tree_
         n = t.node_count
         leaf = t.children_left < 0
-        rec = np.zeros(n, NODE)
-        rec["feature"] = np.where(leaf, -1, t.feature)
-        rec["threshold"] = _float32_at_most(np.asarray(t.threshold, np.float64))
-        rec["left"] = np.where(leaf, 0, t.children_left + offset)
-        rec["right"] = np.where(leaf, 0, t.children_right + offset)
-        rec["left"][leaf] = leaves + np.arange(int(leaf.sum()))
+        n_leaves = int(leaf.sum())
+        feature.append(np.where(leaf, -1, t.feature).astype(np.int32))
+        threshold.append(_float32_at_most(np.asarray(t.threshold, np.float64)))
+        lt = np.where(leaf, 0, t.children_left + offset).astype(np.int32)
+        lt[leaf] = leaves + np.arange(n_leaves)
+        left.append(lt)
+        right.append(np.where(leaf, 0, t.children_right + offset).astype(np.int32))
         v = np.asarray(t.value, np.float64)[leaf, 0, :]
         # A tree fitted on fewer classes than the ensemble maps its columns.
-        full = np.zeros((v.shape[0], n_classes), np.float64)
+        full = np.zeros((n_leaves, n_classes), np.float64)
         full[:, np.asarray(est.classes_, np.intp)] = v
         sums = full.sum(axis=1, keepdims=True)
         value.append((full / np.where(sums > 0, sums, 1.0)).astype(np.float32))
-        nodes.append(rec)
         roots.append(offset)
         offset += n
-        leaves += v.shape[0]
-    return {"nodes": np.concatenate(nodes), "value": np.concatenate(value),
-            "roots": np.asarray(roots, np.int32)}
+        leaves += n_leaves
+    return {"feature": np.concatenate(feature), "threshold": np.concatenate(threshold),
+            "left": np.concatenate(left), "right": np.concatenate(right),
+            "value": np.concatenate(value), "roots": np.asarray(roots, np.int32)}
 
 
-#: Rows walked through one tree before the next tree: the tree's upper
-#: levels stay in cache across them.
-_TILE = 256
-
-
-def _walk_rows(X, nodes, value, roots, first, confidence, out):
-    """Add every tree's leaf fractions into ``out`` row by row (tiles of
-    ``_TILE`` rows per tree), stopping rows early after ``first`` trees."""
+def _walk_rows(X, feature, threshold, left, right, value, roots, first, confidence, out):
+    """Average every tree's leaf fractions into ``out``, one row at a time
+    (the row stays in registers and cache), stopping a row after ``first``
+    trees when one class already has ``confidence``."""
     n, k = X.shape[0], value.shape[1]
     n_trees = roots.shape[0]
-    active = np.empty(_TILE, np.int64)
-    used = np.empty(_TILE, np.float32)
-    for lo in range(0, n, _TILE):
-        hi = min(lo + _TILE, n)
-        m = hi - lo
-        for j in range(m):
-            active[j] = lo + j
-            used[j] = n_trees
-            for c in range(k):
-                out[lo + j, c] = 0.0
-        n_active = m
+    for i in range(n):
+        for c in range(k):
+            out[i, c] = 0.0
+        used = n_trees
         for t in range(n_trees):
-            root = roots[t]
-            for a in range(n_active):
-                i = active[a]
-                node = root
-                while nodes[node].feature >= 0:
-                    if X[i, nodes[node].feature] <= nodes[node].threshold:
-                        node = nodes[node].left
-                    else:
-                        node = nodes[node].right
-                leaf = nodes[node].left
-                for c in range(k):
-                    out[i, c] += value[leaf, c]
-            if t + 1 == first and first < n_trees:
-                keep = 0
-                for a in range(n_active):
-                    i = active[a]
-                    best = out[i, 0]
-                    for c in range(1, k):
-                        if out[i, c] > best:
-                            best = out[i, c]
-                    if best >= confidence * first:
-                        used[i - lo] = first
-                    else:
-                        active[keep] = i
-                        keep += 1
-                n_active = keep
-        for j in range(m):
+            node = roots[t]
+            f = feature[node]
+            while f >= 0:
+                node = left[node] if X[i, f] <= threshold[node] else right[node]
+                f = feature[node]
+            leaf = left[node]
             for c in range(k):
-                out[lo + j, c] /= used[j]
+                out[i, c] += value[leaf, c]
+            if t + 1 == first and first < n_trees:
+                best = out[i, 0]
+                for c in range(1, k):
+                    best = max(best, out[i, c])
+                if best >= confidence * first:
+                    used = first
+                    break
+        for c in range(k):
+            out[i, c] /= used
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,8 +139,8 @@ def predict_forest_proba(X, trees, *, first_trees=0, confidence=1.0, threads=Non
     X = np.ascontiguousarray(X, dtype=np.float32)
     k = trees["value"].shape[1]
     out = np.empty((X.shape[0], k), np.float32)
-    args = (trees["nodes"], trees["value"], trees["roots"], int(first_trees),
-            np.float32(confidence))
+    args = (trees["feature"], trees["threshold"], trees["left"], trees["right"],
+            trees["value"], trees["roots"], int(first_trees), np.float32(confidence))
 
     walk = _walk()
 
