@@ -28,7 +28,10 @@ from its training samples.
 Modules: :mod:`.base` (shared base, checks, linear scoring), :mod:`.knn` and
 :mod:`.knn_grid`, :mod:`.blend` (kNN averaged with a logistic regression or
 a small MLP), :mod:`.clustering` (nearest mean, k-means), :mod:`.mixture`
-(GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps), :mod:`.thresholds`, :mod:`.registry` (names).
+(GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps),
+:mod:`.fast_forest` (the default: extra-trees predicted by :mod:`.tree_predict`'s
+compiled cascade, with a kNN share), :mod:`.thresholds`, :mod:`.registry`
+(names, ``DEFAULT_METHOD``).
 """
 
 from .base import NotFittedError, PixelInputs, uncertainty

@@ -5,8 +5,10 @@ models miss (docs/accuracy.md), but scikit-learn's prediction of 50–100
 trees costs seconds per million pixels here. This one fits scikit-learn's
 trees and predicts them with :mod:`.tree_predict` (a numba kernel, one row
 through every tree at a time) as a cascade: the first trees everywhere,
-the rest only where those hesitate. Optionally averaged with the kNN vote
-on the smooth columns that carries brain tissues (as the blend does).
+the rest only where those hesitate. Averaged (weight 0.4 by default) with
+a kNN vote on the smooth columns: where every stroke hugs a sparse
+structure, trees alone extrapolate to it far from the strokes (KESM: 77 %
+of the tile labelled vessel); the neighbours on the intensity do not.
 """
 
 from __future__ import annotations
@@ -169,11 +171,12 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self.get_state()
 
     def memory_bytes(self, n_samples, n_features, n_classes):
-        """The flattened trees: at most ``2 n_samples`` nodes a tree, 24 bytes + the values."""
+        """The flattened trees: at most ``2 n_samples`` nodes a tree, 16 bytes each + the
+        leaves' class fractions (and scikit-learn's trees while fitting: counted alike)."""
         nodes = 2 * max(int(n_samples), 1)
         if self.max_depth is not None:
             nodes = min(nodes, 2 ** (int(self.max_depth) + 1))
-        return int(self.n_estimators) * nodes * (24 + 4 * max(int(n_classes), 2))
+        return 2 * int(self.n_estimators) * nodes * (16 + 4 * max(int(n_classes), 2))
 
     def predict_row_bytes(self, n_features, n_classes):
         return 8 * max(int(n_classes), 2)
