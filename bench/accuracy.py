@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from strokes import correction_stroke, initial_strokes  # noqa: E402
+from strokes import correction_stroke, generated_strokes  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TISSUES = {"background": (0, 1, 6), "WM": (2, 5), "GM": (3, 7), "CSF": (4, 8)}
@@ -66,6 +66,7 @@ class Case:
     strokes: dict = field(default_factory=dict)
     test_image: np.ndarray | None = None  # transfer: predict here
     test_truth: np.ndarray | None = None
+    split: str = "both"  # "tune", "confirm" or "both" (single cases: KESM, the tumour)
 
 
 def _png(path):
@@ -81,7 +82,8 @@ def load_retina(n):
     fov = _png(d / "mask" / f"{n}_training_mask.gif") > 0
     truth = np.where(fov, 1 + vessel, 0).astype(np.uint8)
     return Case(f"retina {n}", "retina", rgb[..., 1:2].astype(np.float32), truth,
-                ("f1", 2), strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+                ("f1", 2), strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}),
+                split="tune" if n <= 25 else "confirm")
 
 
 def load_em(n):
@@ -92,7 +94,8 @@ def load_em(n):
     membrane = _png(d / "label" / f"{n}.png") == 0
     truth = (1 + membrane).astype(np.uint8)
     return Case(f"em {n}", "em", image[..., None], truth, ("f1", 2),
-                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}))
+                strokes=dict(n_strokes=4, length=20, margin={1: 3, 2: 1}),
+                split="tune" if n <= 2 else "confirm")
 
 
 def _brain(subject, slice_):
@@ -114,14 +117,15 @@ BRAIN_STROKES = dict(n_strokes=3, length=15, margin=1)
 def load_brain(subject, slice_):
     image, truth = _brain(subject, slice_)
     return Case(f"brain {subject}_{slice_}", "brains", image, truth, ("mean_dice", (2, 3, 4)),
-                strokes=BRAIN_STROKES)
+                strokes=BRAIN_STROKES, split="confirm" if subject == 3 else "tune")
 
 
 def load_transfer(a, b, slice_=2):
     image, truth = _brain(a, slice_)
     test_image, test_truth = _brain(b, slice_)
     return Case(f"brain {a}->{b} s{slice_}", "transfer", image, truth, ("mean_dice", (2, 3, 4)),
-                strokes=BRAIN_STROKES, test_image=test_image, test_truth=test_truth)
+                strokes=BRAIN_STROKES, test_image=test_image, test_truth=test_truth,
+                split="confirm" if 3 in (a, b) else "tune")
 
 
 def load_kesm():
@@ -146,10 +150,13 @@ def load_tumour():
                              margin={1: 3, 2: 1}))
 
 
-def load_cases(groups, quick=False):
+def load_cases(groups, quick=False, split="all"):
+    """Cases of ``groups``; ``split``: "all", "tune" (DRIVE 21–25, ISBI 0–2, brain
+    subjects 1–2) or "confirm" (DRIVE 26–30, ISBI 4–8, subject 3); KESM and the
+    tumour are in both. ``quick``: the first 2 cases of each group."""
     loaders = {
-        "retina": [lambda n=n: load_retina(n) for n in range(21, 26)],
-        "em": [lambda n=n: load_em(n) for n in range(3)],
+        "retina": [lambda n=n: load_retina(n) for n in range(21, 31)],
+        "em": [lambda n=n: load_em(n) for n in (0, 1, 2, 4, 5, 6, 7, 8)],
         "brains": [lambda s=s, k=k: load_brain(s, k) for s in (1, 2, 3) for k in (1, 2, 3)],
         "transfer": [lambda a=a, b=b: load_transfer(a, b)
                      for a in (1, 2, 3) for b in (1, 2, 3) if a != b],
@@ -158,8 +165,9 @@ def load_cases(groups, quick=False):
     }
     cases = []
     for g in groups:
-        chosen = loaders[g][:2] if quick else loaders[g]
-        cases += [load() for load in chosen]
+        loaded = [load() for load in loaders[g]]
+        loaded = [c for c in loaded if split == "all" or c.split in (split, "both")]
+        cases += loaded[:2] if quick else loaded
     return cases
 
 
@@ -362,10 +370,23 @@ def peers():
 
 
 def ours(all_variants=False):
-    methods = [Ours("knn", "ours kNN"),
-               Ours("random_forest", "ours forest (default)"),
+    methods = [Ours("fast_forest", "ours fast_forest (default)"),
+               Ours("fast_forest", "ours fast_forest +local (Local corrections)", local=0),
+               Ours("fast_forest", "ours ff no kNN", params={"knn_weight": 0.0}),
+               Ours("fast_forest", "ours ff no cascade", params={"first_trees": 0}),
+               Ours("fast_forest", "ours ff rf trees", params={"kind": "random"}),
+               Ours("fast_forest", "ours ff octaves bank", features="octaves"),
+               Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2}),
+               Ours("fast_forest", "ours ff rf trees, no kNN", params={"knn_weight": 0.0,
+                                                                     "kind": "random"}),
+               Ours("fast_forest", "ours ff 64 full-depth trees, no kNN",
+                    params={"knn_weight": 0.0, "n_estimators": 64, "max_depth": None}),
+               Ours("fast_forest", "ours ff no class weights, no kNN",
+                    params={"knn_weight": 0.0, "class_weight": None}),
+               Ours("knn", "ours kNN"),
+               Ours("random_forest", "ours random_forest"),
                Ours("context_forest", "ours context_forest (segment)"),
-               Ours("blend", "ours blend (segment default)"),
+               Ours("blend", "ours blend (previous default)"),
                Ours("blend", "ours blend +local (the panel's Local corrections)", local=0),
                Ours("blend", "ours blend +grow", params={"grow": True}, groups=("tumour",)),
                Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
@@ -390,10 +411,24 @@ def ours(all_variants=False):
 # ---------------------------------------------------------------- protocols
 
 
-def run_case(case, methods, draws, rounds, log):
-    """{method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}."""
-    results = {}
+def _matched(case):
+    """The transfer's test image mapped onto the training image's channels, as a
+    model of ours applied to another image does by default (peers do not)."""
+    from napari_seglab.core.intensity import channel_stats, match_channels
+
+    return match_channels(case.test_image, channel_stats(case.test_image),
+                          channel_stats(case.image))
+
+
+def run_case(case, methods, draws, rounds, log, generators=("core",)):
+    """{generator: {method: {"oneshot": [draw], "rounds": [[score per round] per draw]}}}."""
     feats_cache = {}
+    return {g: _run_generator(case, methods, draws, rounds, log, g, feats_cache)
+            for g in generators}
+
+
+def _run_generator(case, methods, draws, rounds, log, generator, feats_cache):
+    results = {}
     for method in methods:
         if method.groups is not None and case.group not in method.groups:
             continue
@@ -403,13 +438,15 @@ def run_case(case, methods, draws, rounds, log):
             feats_cache[key] = (
                 method.features(case.image, case.spacing),
                 None if case.test_image is None
-                else method.features(case.test_image, case.spacing))
+                else method.features(_matched(case) if not method.peer else case.test_image,
+                                     case.spacing))
         F, F_test = feats_cache[key]
         t_feat = time.perf_counter() - t0
         res = {"oneshot": [], "rounds": [], "seconds": 0.0, "feature_seconds": t_feat}
         t0 = time.perf_counter()
         for draw in range(draws):
-            seeds = initial_strokes(case.truth, random_state=draw, **case.strokes)
+            seeds = generated_strokes(case.truth, generator, random_state=draw,
+                                      **case.strokes)
             model = method.fit(F, seeds)
             if F_test is not None:
                 labels = method.predict(model, F_test)
@@ -436,7 +473,7 @@ def run_case(case, methods, draws, rounds, log):
         results[method.name] = res
         if log:
             tr = np.mean(res["rounds"], axis=0) if res["rounds"] else []
-            print(f"  {case.name:<16} {method.name:<34} one-shot {np.mean(res['oneshot']):.3f}"
+            print(f"  {case.name:<16} {generator:<12} {method.name:<34} one-shot {np.mean(res['oneshot']):.3f}"
                   + (" rounds " + " ".join(f"{v:.3f}" for v in tr) if len(tr) else "")
                   + f"  ({t_feat:.1f}+{res['seconds']:.1f} s)", flush=True)
     return results
@@ -447,15 +484,17 @@ def _ms(values):
     return f"{values.mean():.3f}±{values.std():.3f}" if values.size > 1 else f"{values.mean():.3f}"
 
 
-def print_tables(cases, all_results, methods):
+def print_tables(cases, all_results, methods, generators=("core",)):
+    """Per (case, generator), per kind × generator, per kind, and paired wins."""
     names = [m.name for m in methods]
     width = max(len(n) for n in names) + 2
+    runs = [(c, g, all_results[c.name][g]) for c in cases for g in generators]
     print("\n== one-shot (mean ± sd over draws) | after corrections (last round) | "
           "worst drop below start over rounds | rounds not worse than the previous ==")
-    for case in cases:
-        print(f"-- {case.name}")
+    for case, gen, results in runs:
+        print(f"-- {case.name} [{gen}]")
         for name in names:
-            res = all_results[case.name].get(name)
+            res = results.get(name)
             if res is None:
                 continue
             line = f"   {name:<{width}} {_ms(res['oneshot']):>13}"
@@ -466,29 +505,46 @@ def print_tables(cases, all_results, methods):
                 mono = np.mean(steps >= -1e-3)
                 line += f" | {_ms(tr[:, -1]):>13} | {drop:+.3f} | {mono:.0%}"
             print(line)
-    print("\n== per group: mean one-shot / mean last round")
     groups = sorted({c.group for c in cases}, key=[c.group for c in cases].index)
-    for g in groups:
-        print(f"-- {g}")
+
+    def group_means(selected):
+        out = {}
         for name in names:
-            one, last = [], []
-            for c in cases:
-                res = all_results[c.name].get(name)
-                if c.group == g and res is not None:
-                    one += res["oneshot"]
-                    last += [t[-1] for t in res["rounds"]]
+            one, last, below = [], [], 0
+            for _, _, results in selected:
+                res = results.get(name)
+                if res is None:
+                    continue
+                one += res["oneshot"]
+                last += [t[-1] for t in res["rounds"]]
+                below += sum(t[-1] < t[0] - 1e-3 for t in res["rounds"])
             if one:
-                print(f"   {name:<{width}} {np.mean(one):.3f}"
-                      + (f" / {np.mean(last):.3f}" if last else ""))
+                out[name] = (np.mean(one), np.mean(last) if last else None, below, len(last))
+        return out
+
+    def show(title, selected):
+        print(f"-- {title}")
+        for name, (one, last, below, n) in group_means(selected).items():
+            print(f"   {name:<{width}} {one:.3f}"
+                  + (f" / {last:.3f}  (ends below start {below}/{n})" if last is not None
+                     else ""))
+
+    print("\n== per kind × generator: mean one-shot / mean last round")
+    for g in groups:
+        for gen in generators:
+            show(f"{g} [{gen}]", [r for r in runs if r[0].group == g and r[1] == gen])
+    print("\n== per kind, every generator: mean one-shot / mean last round")
+    for g in groups:
+        show(g, [r for r in runs if r[0].group == g])
     ours_names = [m.name for m in methods if not m.peer]
     peer_names = [m.name for m in methods if m.peer]
-    print("\n== paired over (case, draw): wins/losses/ties of ours vs each peer "
+    print("\n== paired over (case, generator, draw): wins/losses of ours vs each peer "
           "(one-shot; last round), mean difference")
     for o in ours_names:
         for p in peer_names:
             d1, d2 = [], []
-            for c in cases:
-                ro, rp = all_results[c.name].get(o), all_results[c.name].get(p)
+            for _, _, results in runs:
+                ro, rp = results.get(o), results.get(p)
                 if ro is None or rp is None:
                     continue
                 d1 += list(np.subtract(ro["oneshot"], rp["oneshot"]))
@@ -502,8 +558,15 @@ def print_tables(cases, all_results, methods):
             print(f"   {o:<{width}} vs {p:<18} {text}")
 
 
-def speed():
-    """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512²."""
+def speed(wanted=None):
+    """Seconds: a 4 M-voxel volume (features + fit + predict) and a live stroke on 512².
+
+    ``wanted``: substrings of the labels to run (None = all), as ``--methods``.
+    """
+
+    def chosen(label):
+        return wanted is None or any(w in label for w in wanted)
+
     import napari_seglab
     from napari_seglab.core.features import compute_features
     from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
@@ -515,12 +578,23 @@ def speed():
         out = fn()
         return out, time.perf_counter() - t0
 
+    # Warm up: imports, and the compiled tree kernel loaded from numba's cache
+    # (a first call in a fresh process costs about 1 s more).
+    small, small_truth = tissue_phantom((64, 64), random_state=0)
+    for method in ("fast_forest", "blend", "knn"):
+        napari_seglab.segment(small, scribble_seeds(small_truth), method)
     volume, truth = tissue_phantom((160, 160, 160), random_state=0)
     seeds = scribble_seeds(truth, strokes_per_class=3, length=20)
     print(f"volume {volume.shape} ({volume.size / 1e6:.1f} M voxels), "
           f"{int((seeds > 0).sum())} seeded voxels")
     for label, run in [
-        ("ours forest (default)",
+        ("segment fast_forest (default)",
+         lambda: napari_seglab.segment(volume, seeds)),
+        ("SeededModel fast_forest",
+         lambda: SeededModel("fast_forest").fit(volume, seeds).predict(volume)),
+        ("skimage RF100 (peer)",
+         lambda: _skimage_volume(volume, seeds)),
+        ("ours random_forest",
          lambda: SeededModel("random_forest").fit(volume, seeds).predict(volume)),
         ("ours kNN",
          lambda: SeededModel("knn").fit(volume, seeds).predict(volume)),
@@ -544,25 +618,33 @@ def speed():
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
     ]:
+        if not chosen(label):
+            continue
         _, seconds = clock(run)
-        print(f"  {label:<28} {seconds:7.2f} s")
+        print(f"  {label:<28} {seconds:7.2f} s", flush=True)
     image, truth2 = tissue_phantom((512, 512), random_state=0)
     seeds2 = scribble_seeds(truth2, strokes_per_class=3, length=20)
     print("live stroke on 512² with cached features (fit + predict):")
     F = compute_features(image, "blend")
     for label, params in [("ours kNN", None),
-                          ("blend (segment default)", {}),
+                          ("fast_forest (default)", "fast_forest"),
+                          ("blend (previous default)", {}),
                           ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
-        model = SeededModel("knn") if params is None else SeededModel("blend", params=params)
+        if not chosen(label):
+            continue
+        model = (SeededModel("knn") if params is None else SeededModel(params)
+                 if isinstance(params, str) else SeededModel("blend", params=params))
         G = compute_features(image, "smooth") if params is None else F
         run = lambda G=G, model=model: model.fit_inputs(G, seeds2).predict_inputs(G)  # noqa: E731
         run()
         _, seconds = clock(run)
         print(f"  {label:<28} {1000 * seconds:7.0f} ms")
     for label, spec, make in [
-        ("ours forest (default)", "default", None),
+        ("ours random_forest", "default", None),
         ("forest100 oct", OCTAVES, lambda: ContextForest(features=OCTAVES)),
     ]:
+        if not chosen(label):
+            continue
         F = compute_features(image, spec)
         if make is None:
             model = SeededModel("random_forest")
@@ -572,6 +654,13 @@ def speed():
         run()
         _, seconds = clock(run)
         print(f"  {label:<28} {1000 * seconds:7.0f} ms")
+
+
+def _skimage_volume(volume, seeds):
+    """scikit-image's trainable segmentation on the whole volume (the peer)."""
+    peer = SkimageRF()
+    F = peer.features(volume[..., np.newaxis], None)
+    return peer.predict(peer.fit(F, seeds), F)
 
 
 def _oct(volume, seeds, model):
@@ -585,6 +674,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 draw, 2 cases per group")
     parser.add_argument("--cases", default="retina,em,brains,transfer,kesm,tumour")
+    parser.add_argument("--split", default="all", choices=("all", "tune", "confirm"),
+                        help="tune: DRIVE 21-25, ISBI 0-2, brain subjects 1-2; confirm: "
+                        "DRIVE 26-30, ISBI 4-8, subject 3 (KESM and the tumour: both)")
+    parser.add_argument("--generators", default="core,inside,border",
+                        help="stroke protocols (bench/strokes.py GENERATORS, with "
+                        "-few/-many/-short/-long variants), comma-separated")
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--methods", default=None,
@@ -599,11 +694,12 @@ def main(argv=None):
     # one warning per tree, harmless, and it floods the tables.
     warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
     if args.speed:
-        return speed()
+        return speed(args.methods.split(",") if args.methods else None)
     if not DATA.is_dir():
         raise SystemExit(f"{DATA} is absent (the shared data folder)")
     draws = args.draws or (1 if args.quick else 3)
-    cases = load_cases(args.cases.split(","), quick=args.quick)
+    cases = load_cases(args.cases.split(","), quick=args.quick, split=args.split)
+    generators = tuple(args.generators.split(","))
     methods = peers() + ours(args.all_variants)
     if args.methods:
         wanted = args.methods.split(",")
@@ -611,9 +707,11 @@ def main(argv=None):
     t0 = time.perf_counter()
     all_results = {}
     for case in cases:
-        all_results[case.name] = run_case(case, methods, draws, args.rounds, log=True)
-    print_tables(cases, all_results, methods)
-    print(f"\n{len(cases)} cases, {draws} draws, {args.rounds} rounds: "
+        all_results[case.name] = run_case(case, methods, draws, args.rounds, log=True,
+                                          generators=generators)
+    print_tables(cases, all_results, methods, generators)
+    print(f"\n{len(cases)} cases × {len(generators)} generators, {draws} draws, "
+          f"{args.rounds} rounds: "
           f"{time.perf_counter() - t0:.0f} s")
     if args.json:
         from napari_seglab.core.files import atomic_write

@@ -6,6 +6,13 @@ random start, so that it follows thin structures (vessels, membranes) as a
 user's brush does instead of leaving them like a straight line would.
 
 - :func:`initial_strokes`: a few strokes per class inside the eroded ground truth.
+- :func:`generated_strokes`: the same under one of several stroke protocols
+  (:data:`GENERATORS`: ``core`` = :func:`initial_strokes`, ``inside`` = anywhere
+  inside the class, no margin, ``border`` = within 2 px of another class, which
+  on vessels means thin vessels and the pixels right beside them), each with
+  ``-few`` / ``-many`` (half / twice the strokes) and ``-short`` / ``-long``
+  (half / twice the steps) variants, e.g. ``border-many-short``. A method
+  tuned on one protocol only wins on that protocol.
 - :func:`correction_stroke`: one stroke of the true class inside the largest
   connected region of errors (the one a user would correct first).
 """
@@ -17,7 +24,8 @@ from collections import deque
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["initial_strokes", "correction_stroke", "path_in_mask"]
+__all__ = ["GENERATORS", "correction_stroke", "generated_strokes", "initial_strokes",
+           "path_in_mask"]
 
 _STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
@@ -117,6 +125,86 @@ def initial_strokes(truth, *, n_strokes=4, length=20, margin=2, random_state=0):
             index, rc = start[:-2], start[-2:]
             mask2d = eroded[tuple(index)]
             path = path_in_mask(mask2d, rc, per(length, c), rng)
+            _paint(seeds, truth, index, path, c)
+    return seeds
+
+
+#: Stroke protocols of :func:`generated_strokes` (variants: ``-few``, ``-many``,
+#: ``-short``, ``-long``).
+GENERATORS = ("core", "inside", "border")
+#: Border band: class pixels within this in-plane distance of another class.
+BORDER_BAND = 2.0
+
+
+def _inplane_distance(mask):
+    """Euclidean distance to the nearest False pixel, slice by slice for a volume."""
+    if mask.ndim == 2:
+        return ndi.distance_transform_edt(mask)
+    return np.stack([ndi.distance_transform_edt(m) for m in mask])
+
+
+def _variant(generator, n_strokes, length):
+    """(protocol, n_strokes, length) from a name such as ``border-many-short``."""
+    protocol, *mods = generator.split("-")
+    if protocol not in GENERATORS:
+        raise ValueError(f"unknown stroke generator {generator!r}; protocols are "
+                         f"{', '.join(GENERATORS)} with -few/-many/-short/-long")
+    scale = {"few": ("n", 0.5), "many": ("n", 2.0), "short": ("len", 0.5),
+             "long": ("len", 2.0)}
+
+    def scaled(value, factor):
+        if isinstance(value, dict):
+            return {k: max(1 if factor < 1 else 2, int(round(v * factor)))
+                    for k, v in value.items()}
+        return max(1, int(round(value * factor)))
+
+    for mod in mods:
+        if mod not in scale:
+            raise ValueError(f"unknown stroke variant {mod!r} in {generator!r}")
+        what, factor = scale[mod]
+        if what == "n":
+            n_strokes = scaled(n_strokes, factor)
+        else:
+            length = scaled(length, factor)
+    return protocol, n_strokes, length
+
+
+def generated_strokes(truth, generator="core", *, n_strokes=4, length=20, margin=2,
+                      random_state=0):
+    """Strokes per class under one protocol of :data:`GENERATORS` (and its variant).
+
+    ``core`` is :func:`initial_strokes` (inside the truth eroded by
+    ``margin``); ``inside`` paints anywhere in the class (no margin);
+    ``border`` starts and stays within :data:`BORDER_BAND` px (in-plane) of
+    another scored class (pixels of ``truth == 0`` are not a border: the
+    retina's field-of-view edge is not where a user hesitates). A class with
+    fewer than 20 such pixels falls back to ``inside``.
+    """
+    protocol, n_strokes, length = _variant(generator, n_strokes, length)
+    if protocol == "core":
+        return initial_strokes(truth, n_strokes=n_strokes, length=length, margin=margin,
+                               random_state=random_state)
+    rng = np.random.default_rng(random_state)
+    seeds = np.zeros(truth.shape, np.uint8)
+
+    def per(value, c):
+        return value[c] if isinstance(value, dict) else value
+
+    for c in np.unique(truth):
+        if c == 0:
+            continue
+        inside = truth == c
+        allowed = inside
+        if protocol == "border":
+            others = (truth > 0) & ~inside
+            band = inside & (_inplane_distance(~others) <= BORDER_BAND)
+            if band.sum() >= 20:
+                allowed = band
+        points = np.argwhere(allowed)
+        for _ in range(per(n_strokes, c)):
+            start = points[rng.integers(len(points))]
+            index, rc = start[:-2], start[-2:]
+            path = path_in_mask(allowed[tuple(index)], rc, per(length, c), rng)
             _paint(seeds, truth, index, path, c)
     return seeds
 

@@ -3,7 +3,7 @@
 Headless use::
 
     import napari_seglab
-    labels = napari_seglab.segment(image, seeds)          # the default: "blend"
+    labels = napari_seglab.segment(image, seeds)          # the default: "fast_forest"
     napari_seglab.metrics.evaluate(truth, labels, exclude=seeds).mean_dice
     session = napari_seglab.GrowFromSeeds(ct, spacing=(2.5, 0.7, 0.7))
     labels = session.update(seeds)            # again after each stroke or erase

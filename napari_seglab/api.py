@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .core.pipeline import SeededModel
+from .core.segmenters import DEFAULT_METHOD
 from .core.validation import check_image, check_seeds, check_spacing, image_layout
 
 __all__ = ["GROW_FROM_SEEDS", "segment", "prepare_image", "prepare_seeds", "prepare_segment"]
@@ -42,7 +43,7 @@ def _result_dtype(max_label: int):
 def segment(
     image,
     seeds=None,
-    method="blend",
+    method=DEFAULT_METHOD,
     *,
     spacing=None,
     channel_axis=None,
@@ -62,12 +63,15 @@ def segment(
         labels. Required (with at least two classes) for supervised methods
         (``"knn"``, ``"nearest_mean"``); optional for ``"kmeans"`` and
         ``"otsu"``.
-    method : str, default "blend"
-        Supervised: ``"blend"`` (the default: a kNN vote averaged with a
-        logistic regression on the ``"blend"`` bank; above kNN on every
-        group of ``bench/accuracy.py``, e.g. retina vessel F1 0.42 → 0.52
-        after corrections vs 0.34 → 0.37, at 3–4× its time, ~0.7 s for
-        4 M voxels; see
+    method : str, default "fast_forest"
+        Supervised: ``"fast_forest"`` (the default, ``DEFAULT_METHOD``: 32
+        randomised trees on the ``"blend"`` bank, predicted by compiled
+        code as a cascade; forest-grade on thin vessels and membranes under
+        every stroke protocol of ``bench/accuracy.py``, 11× faster than
+        scikit-image's forest on a 4 M-voxel volume; see :class:`napari_seglab.core.segmenters.FastForestSegmenter`
+        and docs/accuracy.md), ``"blend"`` (a kNN vote averaged with a
+        logistic regression on the ``"blend"`` bank: the previous default,
+        steady on brain tissue; see
         :class:`napari_seglab.core.segmenters.BlendSegmenter`), ``"knn"``
         (the fastest; best when training on one image and applying to
         another of other contrast), ``"nearest_mean"``, ``"random_forest"``,
@@ -95,7 +99,7 @@ def segment(
         The per-pixel features (a spec or a preset name); ``None`` = the
         method's own preset: ``"smooth"`` (intensity and Gaussians) for kNN,
         nearest mean, k-means and GMM, the ``"default"`` filter bank for the
-        random forest, ``"octaves"`` for the context forest, ``"blend"`` for the blend. Not used by the thresholds, which use the
+        random forest, ``"octaves"`` for the context forest, ``"blend"`` for the blend and the fast forest. Not used by the thresholds, which use the
         intensity (the mean over channels).
     return_proba : bool, default False
         Also return the class probabilities.
@@ -203,7 +207,7 @@ def _grow(image, seeds, spacing, channel_axis, features, return_proba, params):
                            **params)
 
 
-def prepare_segment(image, seeds=None, method="blend", *, channel_axis=None, features=None,
+def prepare_segment(image, seeds=None, method=DEFAULT_METHOD, *, channel_axis=None, features=None,
                     params=None):
     """Validate :func:`segment`'s inputs: ``(model, data, seeds)`` ready to fit.
 

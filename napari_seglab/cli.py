@@ -629,6 +629,15 @@ def cmd_apply(args) -> int:
     inputs = [open_image(p) for p in args.inputs]
     targets, kinds = _targets(args, inputs)
     model = load_model(model_path)
+    if args.no_normalize:
+        model.normalize_input = None
+    if model.normalize_input == "zscore" and model.input_stats_ is not None:
+        print("each input's channels are matched to the training image's mean and spread "
+              "(z-score per channel; --no-normalize to apply the model to raw values)",
+              file=sys.stderr)
+    elif model.input_stats_ is None:
+        print("the model file records no training-image statistics (an older file): "
+              "inputs are used as they are", file=sys.stderr)
     if len(inputs) > 1:
         Path(args.output).mkdir(parents=True, exist_ok=True)
     with _scheduler(args, memory_limit) as (client, threads, per_worker):
@@ -777,8 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", required=True, help="the model file to write (.npz); "
                        "never one of the inputs")
     train.add_argument("--method", default=None,
-                       help=f"segmenter (default {default_method()}, as segment()): knn, "
-                       "nearest_mean, random_forest, kmeans, gmm, otsu, li, ...")
+                       help=f"segmenter (default {default_method()}, as segment() and the "
+                       "panel): fast_forest, blend, knn, nearest_mean, random_forest, "
+                       "context_forest, kmeans, gmm, otsu, li, ...")
     train.add_argument("--features", help="a preset (minimal, smooth, default, full) or a "
                        "FeatureSpec JSON (string or file); default: the method's own")
     train.add_argument("--spacing", type=_checked(lambda t: _floats(t, "--spacing"), "spacing"),
@@ -801,6 +811,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("-o", "--output", required=True,
                        help="output: .zarr, .ome.zarr (or an OME-Zarr image's labels/ folder), "
                        ".tif, .npy, .nii.gz, .nrrd; a folder with several inputs")
+    apply.add_argument("--no-normalize", action="store_true",
+                       help="do not match each input's channels to the training image's "
+                       "mean and spread (the default does, when the model file records them)")
     apply.add_argument("--chunks", type=_checked(_chunks, "chunks"),
                        help="block size N or Z,Y,X, at least 4 per axis (default: from the "
                        "feature halo and the memory limit)")

@@ -19,7 +19,8 @@ from napari_seglab.core.segmenters import SEGMENTERS, make_segmenter
 
 #: Fast settings where the defaults are slow (a 5-tree forest on one thread).
 PARAMS = {"manual": {"threshold": 0.5}, "random_forest": {"n_estimators": 5, "n_jobs": 1},
-          "context_forest": {"n_estimators": 5, "n_jobs": 1}}
+          "context_forest": {"n_estimators": 5, "n_jobs": 1},
+          "fast_forest": {"n_estimators": 5, "n_jobs": 1}}
 #: The global thresholds come from one factory and differ only in their
 #: threshold function: Otsu stands for li, yen, triangle and minimum (whose
 #: search on the checks' random data takes seconds), to keep this file fast.
@@ -76,6 +77,8 @@ EXPECTED_FAILURES = {
                       "class_weight is 'balanced', 'balanced_subsample' or None only"},
     "context_forest": {**SUPERVISED, "check_class_weight_classifiers":
                        "class_weight is 'balanced', 'balanced_subsample' or None only"},
+    "fast_forest": {**SUPERVISED, "check_class_weight_classifiers":
+                    "class_weight is 'balanced', 'balanced_subsample' or None only"},
     "kmeans": CLUSTERING,
     "gmm": {**CLUSTERING, "check_methods_sample_order_invariance": SEED_Y},
     "manual": {**THRESHOLD, "check_fit2d_1sample": THRESHOLD_Y},

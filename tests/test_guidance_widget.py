@@ -83,17 +83,17 @@ def test_local_corrections_change_only_what_the_stroke_touches(make_napari_viewe
     assert "Local correction" in guide.status.value
 
 
-def test_grow_on_the_probabilities_is_offered_for_the_blend_and_context_forest(
+def test_grow_on_the_probabilities_is_offered_for_the_forests_and_the_blend(
         make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_2d")
     _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
     truth = viewer.layers["ground truth"].data
     _paint(viewer.layers["seeds"], scribble_seeds(truth, strokes_per_class=2))
-    assert seg.method.value.startswith("Blend") and not seg.grow_on_proba.native.isHidden()
+    assert seg.method.value == "Fast forest" and not seg.grow_on_proba.native.isHidden()
     seg.grow_on_proba.value = True
     layer = _segment(qtbot, seg)
-    assert seg.model.method == "blend" and seg.model.segmenter_.grow
+    assert seg.model.method == "fast_forest" and seg.model.segmenter_.grow
     assert (np.asarray(layer.data) == truth + 1).mean() > 0.8
     seg.method.value = "kNN"
     assert seg.grow_on_proba.native.isHidden()  # the option of the blend and the forest

@@ -23,7 +23,7 @@ def two_images():
 
 def _fit(method, image, seeds):
     params = {"threshold": 0.3} if method == "manual" else None
-    use = seeds if method in ("knn", "blend", "nearest_mean", "random_forest",
+    use = seeds if method in ("knn", "blend", "fast_forest", "nearest_mean", "random_forest",
                               "context_forest", "kmeans", "gmm") else None
     return SeededModel(method, "minimal", params).fit(image, use, spacing=(1.0, 1.0))
 
@@ -41,6 +41,24 @@ def test_save_load_identical_predictions(tmp_path, two_images, method):
     with np.load(path, allow_pickle=False) as f:  # data only
         header = json.loads(str(f["header"]))
     assert header["format"] == "napari-seglab-model" and header["version"] == 1
+
+
+def test_applying_to_another_image_matches_its_channels_and_the_file_keeps_them(
+        tmp_path, two_images):
+    # A subject scanned at another gain and offset: with the default
+    # normalisation the model gives the labels it gives on the unscaled image.
+    a, seeds, b, truth_b = two_images
+    model = SeededModel("knn", "minimal").fit(a, seeds)
+    scaled = 1.7 * b + 40.0
+    same = model.predict(b)
+    assert np.mean(model.predict(scaled) == same) > 0.99
+    save_model(tmp_path / "m.npz", model)
+    loaded = load_model(tmp_path / "m.npz")
+    np.testing.assert_allclose(loaded.input_stats_[0], model.input_stats_[0])
+    assert np.array_equal(loaded.predict(scaled), model.predict(scaled))
+    assert np.array_equal(loaded.predict(a), model.predict(a))  # identity on its own image
+    loaded.normalize_input = None
+    assert np.mean(loaded.predict(scaled) == truth_b + 1) < 0.7  # raw values: lost
 
 
 def test_train_on_one_image_apply_to_another(two_images):
@@ -320,7 +338,7 @@ def _write_format_1(path, header, arrays):
 
 def _old_input(method):
     return {"local": "image"}.get(method, "features" if method in (
-        "knn", "blend", "nearest_mean", "kmeans", "gmm", "random_forest",
+        "knn", "blend", "fast_forest", "nearest_mean", "kmeans", "gmm", "random_forest",
         "context_forest") else "intensity")
 
 
@@ -349,9 +367,13 @@ def test_files_of_the_format_1_writer_load_and_predict_identically(tmp_path, two
                                                                    method):
     a, seeds, b, _ = two_images
     model = _fit(method, a, seeds)
+    # Files of the first writer record no training-image statistics: they apply
+    # the model to raw values, as the model that wrote them did.
+    model.normalize_input = None
     path = tmp_path / f"{method}.npz"
     _save_as_format_1(path, model)
     loaded = load_model(path)
+    assert loaded.input_stats_ is None
     assert np.array_equal(loaded.predict(b), model.predict(b))
     np.testing.assert_array_equal(loaded.predict_proba(b), model.predict_proba(b))
 
@@ -411,6 +433,16 @@ def _tiny_v1(method):
         expected = blend.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
         return params, {"train_X": X, "train_y": y,
                         "check_proba": blend.predict_proba(X).astype(np.float32)}, expected
+    elif method == "fast_forest":
+        from napari_seglab.core.segmenters import FastForestSegmenter
+
+        params = FastForestSegmenter(n_estimators=5, n_jobs=1).get_params()
+        X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
+        y = np.repeat([1, 2], 20).astype(np.int64)
+        forest = FastForestSegmenter(**params).fit(X, y, knn_columns=(0,))
+        expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
+        return params, {"train_X": X, "train_y": y,
+                        "check_proba": forest.predict_proba(X).astype(np.float32)}, expected
     elif method == "local":
         from skimage.filters import threshold_local
 
@@ -435,7 +467,8 @@ def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
         "features": _INTENSITY if kind == "features" else None, "n_channels": 1,
         "n_features": 1, "ndim": 2, "spacing": [1.0, 1.0], "classes": [1, 2],
         "max_per_class": 5000, "balance": True,
-        "refit_on_load": method in ("random_forest", "context_forest", "blend")}, arrays)
+        "refit_on_load": method in ("random_forest", "context_forest", "blend",
+                                    "fast_forest")}, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a refitted forest matches its check_proba
         model = load_model(path)

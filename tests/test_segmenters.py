@@ -21,7 +21,7 @@ from napari_seglab.core.segmenters import (
 from napari_seglab.core.training import balanced_seed_indices
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-SUPERVISED = ["knn", "blend", "nearest_mean", "random_forest", "context_forest"]
+SUPERVISED = ["fast_forest", "knn", "blend", "nearest_mean", "random_forest", "context_forest"]
 CLUSTERING = ["kmeans", "gmm"]
 GLOBAL_THRESHOLDS = ["otsu", "li", "yen", "triangle", "minimum"]
 

@@ -283,7 +283,8 @@ def test_save_load_and_apply_the_model_to_another_subject(make_napari_viewer, qt
     assert not seg.save_model.enabled and not seg.apply.enabled
     paint_scribbles(viewer)
     click_segment(qtbot, seg)
-    assert "kNN" in seg.model_info.value and "'phantom 2D'" in seg.model_info.value
+    assert "Fast forest" in seg.model_info.value and "'phantom 2D'" in seg.model_info.value
+    assert "matched to the training image's mean and spread" in seg.model_info.value
     trained = seg.model
 
     path = tmp_path / "brain.seglab.npz"
@@ -450,7 +451,7 @@ def test_t1_and_flair_as_channels_train_on_one_subject_apply_to_another(
     # Exactly the headless two-channel model, and a sensible segmentation.
     from napari_seglab.core.model_io import SeededModel
 
-    headless = SeededModel("blend", params={"n_neighbors": 5}).fit(
+    headless = SeededModel("fast_forest", params={"n_neighbors": 5, "grow": False}).fit(
         np.stack([t1, flair], -1), seeds.data, channel_axis=-1)
     np.testing.assert_array_equal(
         result, headless.predict(np.stack([t1_b, flair_b], -1), channel_axis=-1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core.features import PRESETS, FeatureSpec
-from ..core.segmenters import SEGMENTERS
+from ..core.segmenters import DEFAULT_METHOD, SEGMENTERS
 from .feature_grid import CUSTOM, METHOD_DEFAULT, FeatureGrid
 from .methods import METHODS
 
@@ -21,7 +21,7 @@ class FeatureChoiceMixin:
     """Features of :class:`SegmentationWidget`: ``feature_value`` shown and edited."""
 
     def _feature_choices(self, widget=None):
-        method = METHODS[self.method.value] if hasattr(self, "method") else "blend"
+        method = METHODS[self.method.value] if hasattr(self, "method") else DEFAULT_METHOD
         choices = [(f"{METHOD_DEFAULT} ({SEGMENTERS[method].default_features})",
                     METHOD_DEFAULT), *((name, name) for name in PRESETS)]
         value = getattr(self, "feature_value", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 #: Methods offered, by display name.
 METHODS = {
+    "Fast forest": "fast_forest",
     "Blend (kNN + logistic)": "blend",
     "kNN": "knn",
     "Nearest mean": "nearest_mean",

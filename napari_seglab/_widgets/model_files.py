@@ -46,7 +46,11 @@ def describe(model, source) -> str:
     features = ("" if SEGMENTERS[model.method].input != "features"
                 else f", {model.spec_.n_features(model.n_channels_, model.ndim_)} features")
     classes = ", ".join(str(c) for c in model.classes_.tolist())
-    return f"Model: {method}{features}, classes {classes}, trained on {source}"
+    text = f"Model: {method}{features}, classes {classes}, trained on {source}"
+    if model.normalize_input == "zscore" and model.input_stats_ is not None:
+        text += ("; applied to another image, its channels are first matched to the "
+                 "training image's mean and spread (z-score)")
+    return text
 
 
 

@@ -117,7 +117,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         _compact_list(self.channels)
         self.seeds = ComboBox(label="Seeds", choices=model_choices(self.panel_model, "seeds"))
         self.new_seeds = PushButton(text="New seeds layer")
-        self.method = ComboBox(label="Method", choices=list(METHODS), value="Blend (kNN + logistic)")
+        self.method = ComboBox(label="Method", choices=list(METHODS), value=next(iter(METHODS)))
         self.n_neighbors = SpinBox(label="Neighbours (k)", value=5, min=1, max=99)
         self.n_clusters = SpinBox(
             label="Clusters", value=0, min=0, max=50,
@@ -149,8 +149,9 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
                                          "its result is discarded.")
         self.grow_on_proba = CheckBox(
             text="Grow from the seeds on the probabilities", value=False,
-            tooltip="Blend or context forest: on Segment, each class spreads from its own "
-                    "strokes through the pixels it is probable at. For one compact object "
+            tooltip="Fast forest, blend or context forest: on Segment, each class spreads "
+                    "from its own strokes through the pixels it is probable at. For one compact "
+                    "object "
                     "(a tumour, a lesion); not for vessel trees or interleaved tissues.")
         self.show_uncertainty = CheckBox(
             text="Show uncertainty (where to paint next)", value=False,
@@ -325,7 +326,7 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
         method = METHODS[self.method.value]
         if method == "knn":
             return {"n_neighbors": int(self.n_neighbors.value)}
-        if method == "blend":
+        if method in ("blend", "fast_forest"):
             return {"n_neighbors": int(self.n_neighbors.value),
                     "grow": bool(self.grow_on_proba.value)}
         if method == "manual":
@@ -438,10 +439,10 @@ class SegmentationWidget(FeatureChoiceMixin, ThresholdGalleryMixin, LivePreviewM
     # -- method-dependent controls and legend -----------------------------------
     def _show_method_params(self, *args):
         method = METHODS[self.method.value]
-        self.n_neighbors.visible = method in ("knn", "blend")
+        self.n_neighbors.visible = method in ("knn", "blend", "fast_forest")
         self.n_clusters.visible = method in ("kmeans", "gmm")
         self.threshold.visible = method == "manual"
-        self.grow_on_proba.visible = method in ("blend", "context_forest")
+        self.grow_on_proba.visible = method in ("fast_forest", "blend", "context_forest")
         self.try_thresholds.visible = method in THRESHOLD_METHODS
         if method == "manual":
             self._fit_threshold_range()

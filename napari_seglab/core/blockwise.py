@@ -296,7 +296,31 @@ def _fill_values(*stats):
     return (total[0] / total[1]).astype(np.float32)
 
 
-def _predict_block(model, source, crop, fill, inner, spacing, channel_axis, num_workers):
+def _channel_moments(source, crop, channel_axis):
+    """Per-channel (count, sum, sum of squares) of the finite values, float64."""
+    data = np.asarray(source if crop is None else source[crop])
+    data = data[..., np.newaxis] if channel_axis is None else np.moveaxis(data, channel_axis, -1)
+    flat = data.reshape(-1, data.shape[-1]).astype(np.float64)
+    ok = np.isfinite(flat).all(axis=1)
+    flat = flat[ok]
+    return np.stack([np.full(flat.shape[1], flat.shape[0], np.float64), flat.sum(axis=0),
+                     (flat * flat).sum(axis=0)])
+
+
+def _intensity_match(target, *moments):
+    """``(stats, target)`` for :func:`~.intensity.match_channels`, None when alike."""
+    from .intensity import same_stats
+
+    n, s, ss = np.sum(moments, axis=0)
+    n = np.maximum(n, 1)
+    mean = s / n
+    std = np.sqrt(np.maximum(ss / n - mean * mean, 0))
+    stats = (mean, np.where(std > 0, std, 1.0))
+    return None if same_stats(stats, target, rtol=1e-5) else (stats, target)
+
+
+def _predict_block(model, source, crop, fill, inner, spacing, channel_axis, num_workers,
+                   match=None):
     """Labels of ``block[inner]``, ``block = source[crop]`` being inner plus its margin.
 
     ``model`` is a SeededModel (in-process schedulers) or its file's bytes;
@@ -317,6 +341,10 @@ def _predict_block(model, source, crop, fill, inner, spacing, channel_axis, num_
                 data[..., c][~ok[..., c]] = fill[c]
             block_finite = ok.all(axis=-1)
             finite = np.ascontiguousarray(block_finite[inner])
+    if match is not None:  # the whole image's channels onto the training image's
+        from .intensity import match_channels
+
+        data = match_channels(data, *match)
     if model.segmenter_.input != "features":
         inputs = data[inner].mean(axis=-1, dtype=np.float32)[..., np.newaxis]
         return model.predict_inputs(inputs, finite)
@@ -438,6 +466,12 @@ def predict_blockwise(model, array, *, chunks=None, spacing=None, channel_axis=N
             source[crop_of(region)] if lazy else source, None if lazy else crop_of(region),
             channel_axis) for region in _blocks(spatial, chunks)]
         fill = dask.delayed(_fill_values, pure=True)(*parts)
+    match = None
+    if model.normalize_input == "zscore" and model.input_stats_ is not None:
+        match = dask.delayed(_intensity_match, pure=True)(model.input_stats_, *[
+            dask.delayed(_channel_moments, pure=True)(
+                source[crop_of(region)] if lazy else source, None if lazy else crop_of(region),
+                channel_axis) for region in _blocks(spatial, chunks)])
     labels_dtype = np.min_scalar_type(max(int(model.classes_.max()), 1))
 
     starts = [range(0, n, c) for n, c in zip(spatial, chunks, strict=False)]
@@ -452,7 +486,7 @@ def predict_blockwise(model, array, *, chunks=None, spacing=None, channel_axis=N
             crop = crop_of(slice(a, b) for a, b in zip(lo, hi, strict=False))
             task = dask.delayed(_predict_block, pure=True)(
                 model_task, source[crop] if lazy else source, None if lazy else crop,
-                fill, inner, spacing, channel_axis, num_workers)
+                fill, inner, spacing, channel_axis, num_workers, match)
             block_shape = tuple(e - o for o, e in zip(origin, stop, strict=False))
             return da.from_delayed(task, shape=block_shape, dtype=labels_dtype)
         return [build(axis + 1, origin + (s,)) for s in starts[axis]]

@@ -30,6 +30,7 @@ import os
 import re
 import stat
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -57,7 +58,7 @@ _KINDS = "biuf"
 _READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError,
                 zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error,
                 NotImplementedError, RecursionError, MemoryError, OverflowError,
-                UnicodeError, SyntaxError)
+                UnicodeError, SyntaxError, tokenize.TokenError)
 
 
 class InvalidFileError(ValueError):

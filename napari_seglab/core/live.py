@@ -12,6 +12,7 @@ import numpy as np
 
 from .feature_cache import FeatureCache
 from .pipeline import SeededModel
+from .segmenters import DEFAULT_METHOD
 from .tiles import iter_predict_features
 from .training import balanced_seed_indices
 from .validation import check_seeds, check_spacing
@@ -19,7 +20,7 @@ from .validation import check_seeds, check_spacing
 __all__ = ["segment_slice"]
 
 
-def segment_slice(image, seeds, index=None, *, method="blend", features=None, params=None,
+def segment_slice(image, seeds, index=None, *, method=DEFAULT_METHOD, features=None, params=None,
                   spacing=None, cache=None, version=0, return_model=False):
     """Train on all seeds, predict one slice of a volume (or a whole 2D image).
 

@@ -17,6 +17,9 @@ that ``np.load(path, allow_pickle=False)`` opens too):
          "classes": [int, ...],                   # sorted labels the model gives
          "max_per_class": int | null, "balance": bool,
          "refit_on_load": bool,
+         "input_stats": {"mean": [float, ...], "std": [float, ...]} | null,
+                                                  # per channel, of the training image:
+                                                  # another image is mapped onto them
          "arrays": {name: {"dtype": str, "shape": [int, ...]}},
          "software": {"napari-seglab": str, "numpy": str, "scikit-learn": str}}
 
@@ -198,6 +201,7 @@ def save_model(path, model: SeededModel) -> None:
         "max_per_class": None if model.max_per_class is None else int(model.max_per_class),
         "balance": bool(model.balance),
         "refit_on_load": bool(seg.refit_on_load),
+        "input_stats": _stats_field(model),
         "software": _software(),
     }
     try:
@@ -206,6 +210,28 @@ def save_model(path, model: SeededModel) -> None:
     except ValueError as err:
         raise ValueError(f"this model cannot be saved: {err}") from None
     write_datafile(path, header, arrays)
+
+
+def _stats_field(model):
+    """The model's training-image channel statistics as JSON, or None."""
+    stats = getattr(model, "input_stats_", None)
+    if stats is None:
+        return None
+    return {"mean": [float(v) for v in stats[0]], "std": [float(v) for v in stats[1]]}
+
+
+def _check_stats(stats, n_channels):
+    """``(mean, std)`` arrays from the header's ``input_stats`` (None when absent)."""
+    if stats is None:
+        return None
+    if not (isinstance(stats, dict) and set(stats) == {"mean", "std"}
+            and all(isinstance(stats[k], list) and len(stats[k]) == n_channels
+                    and all(_is_number(v) and abs(v) < 1e300 for v in stats[k])
+                    for k in ("mean", "std"))
+            and all(v > 0 for v in stats["std"])):
+        raise ValueError(f"input_stats must be null or {n_channels} means and positive "
+                         f"stds; got {stats!r:.80}")
+    return np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64)
 
 
 def _plain(value):
@@ -371,7 +397,8 @@ def _check_header(header):
     return {"method": method, "params": params, "input": kind, "spec": spec,
             "n_channels": n_channels, "n_features": n_features, "ndim": ndim,
             "spacing": spacing, "classes": classes, "max_per_class": max_per_class,
-            "balance": balance, "refit": refit, "software": _software_of(header)}
+            "balance": balance, "refit": refit, "software": _software_of(header),
+            "input_stats": _check_stats(header.get("input_stats"), n_channels)}
 
 
 def _software_of(header):
@@ -452,9 +479,11 @@ def _build(fields, arrays):
                 f"the {method!r} model refitted on load differs from the saved one "
                 f"(saved with {fields['software']}); predictions may differ slightly",
                 UserWarning, stacklevel=3)
-    return SeededModel.from_fitted(
+    model = SeededModel.from_fitted(
         seg, method=method, features=fields["spec"], params=fields["params"],
         classes=fields["classes"], n_channels=fields["n_channels"],
         n_features=fields["n_features"], ndim=fields["ndim"], spacing=fields["spacing"],
         X_train=X, y_train=y, max_per_class=fields["max_per_class"],
         balance=fields["balance"])
+    model.input_stats_ = fields["input_stats"]
+    return model

@@ -18,9 +18,10 @@ import math
 import numpy as np
 
 from .features import FeatureSpec, compute_features, fill_non_finite, resolve_spec, total_ram
+from .intensity import channel_stats, match_channels, same_stats
 from .memory import RAM_FRACTION
 from .run_plan import CHUNK_PIXELS, count_samples, model_bytes, plan_run
-from .segmenters import SEGMENTERS, NotFittedError, make_segmenter
+from .segmenters import DEFAULT_METHOD, SEGMENTERS, NotFittedError, make_segmenter
 from .tiles import TileEvaluator
 from .training import MAX_SAMPLES_PER_CLASS, balanced_seed_indices
 from .validation import (
@@ -51,7 +52,7 @@ class SeededModel:
 
     Parameters
     ----------
-    method : str, default "blend"
+    method : str, default "fast_forest" (``DEFAULT_METHOD``)
         A key of :data:`~napari_seglab.core.segmenters.SEGMENTERS`.
     features : FeatureSpec, str or None, default None
         Feature spec or preset name; ``None`` = the method's own preset
@@ -102,7 +103,7 @@ class SeededModel:
     3
     """
 
-    def __init__(self, method="blend", features=None, params=None, *,
+    def __init__(self, method=DEFAULT_METHOD, features=None, params=None, *,
                  max_per_class=MAX_SAMPLES_PER_CLASS, balance=True,
                  max_feature_bytes=None, **segmenter_params):
         if params is not None and not isinstance(params, dict):
@@ -251,12 +252,41 @@ class SeededModel:
                                          copy_bytes=copy_bytes + 4 * data.size, **plan_args)
         data, finite = fill_non_finite(data)
         self._last_channels = n_channels
+        if fit:
+            self.input_stats_ = channel_stats(data, finite)
+        else:
+            data = self.match_intensity(data, finite)
         return data, finite, spacing, what
+
+    #: Applied to another image, map its channels onto the training image's
+    #: mean and spread first ("zscore"), or not (None). Models from files
+    #: written before it (no statistics recorded) are applied as they are.
+    normalize_input = "zscore"
+    #: The training image's per-channel ``(mean, std)`` (None: not known,
+    #: e.g. fitted on precomputed inputs).
+    input_stats_ = None
+
+    def match_intensity(self, data, finite=None):
+        """``data`` (``spatial + (C,)`` float32) mapped onto the training image's channels.
+
+        :func:`~.intensity.match_channels` with the model's ``input_stats_``
+        when ``normalize_input == "zscore"``; ``data`` itself when the
+        statistics are not known, normalisation is off, or ``data`` already
+        has them (the training image).
+        """
+        target = self.input_stats_
+        if self.normalize_input != "zscore" or target is None:
+            return data
+        stats = channel_stats(data, finite)
+        if same_stats(stats, target):
+            return data
+        return match_channels(data, stats, target)
 
     def fit_inputs(self, inputs, seeds=None, finite=None):
         """Fit on :meth:`compute_inputs`' output and ``seeds`` (0 = not seeded)."""
         inputs = np.asarray(inputs)
         seeds = check_seeds(seeds, inputs.shape[:-1])
+        self.input_stats_ = None  # the image is not seen here
         return self._fit_inputs(self.make_segmenter(), inputs, seeds, finite)
 
     def _spatial(self, fit) -> bool:

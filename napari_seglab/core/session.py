@@ -67,7 +67,7 @@ import numpy as np
 
 from .datafile import InvalidFileError, read_datafile, write_datafile
 from .features import PRESETS, FeatureSpec
-from .segmenters import SEGMENTERS
+from .segmenters import DEFAULT_METHOD, SEGMENTERS
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_EMBED_BYTES", "MAX_SESSION_BYTES",
            "ImageRef", "ResultState", "SeedsState", "Session", "image_ref", "load_session",
@@ -166,7 +166,7 @@ class Session:
     seeds: SeedsState
     truth: ImageRef | None = None
     features: object = None
-    method: str = "blend"
+    method: str = DEFAULT_METHOD
     params: dict = field(default_factory=dict)
     model: bytes | None = field(default=None, repr=False)
     model_trained_on: str | None = None

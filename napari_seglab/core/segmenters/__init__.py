@@ -28,17 +28,21 @@ from its training samples.
 Modules: :mod:`.base` (shared base, checks, linear scoring), :mod:`.knn` and
 :mod:`.knn_grid`, :mod:`.blend` (kNN averaged with a logistic regression or
 a small MLP), :mod:`.clustering` (nearest mean, k-means), :mod:`.mixture`
-(GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps), :mod:`.thresholds`, :mod:`.registry` (names).
+(GMM), :mod:`.forest`, :mod:`.context` (the forest with image-wide steps),
+:mod:`.fast_forest` (the default: extra-trees predicted by :mod:`.tree_predict`'s
+compiled cascade, with a kNN share), :mod:`.thresholds`, :mod:`.registry`
+(names, ``DEFAULT_METHOD``).
 """
 
 from .base import NotFittedError, PixelInputs, uncertainty
 from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
+from .fast_forest import FastForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
-from .registry import SEGMENTERS, make_segmenter
+from .registry import DEFAULT_METHOD, SEGMENTERS, make_segmenter
 from .thresholds import (
     THRESHOLD_METHODS,
     LiSegmenter,
@@ -53,10 +57,12 @@ from .thresholds import (
 )
 
 __all__ = [
+    "DEFAULT_METHOD",
     "SEGMENTERS",
     "THRESHOLD_METHODS",
     "BlendSegmenter",
     "ContextForestSegmenter",
+    "FastForestSegmenter",
     "GaussianMixtureSegmenter",
     "KMeansSegmenter",
     "KNNSegmenter",

@@ -213,6 +213,37 @@ class _Segmenter(BaseEstimator):
         return (X - self.mean_) / self.scale_
 
 
+class _GrowOnProba:
+    """``grow``: labels grown from the seeds on the probabilities (the pipeline's
+    whole-image hooks, :attr:`spatial` with ``grow``). Mixed into a segmenter
+    with a ``grow`` parameter and row-wise ``fit`` / ``predict_proba``."""
+
+    @property
+    def spatial(self) -> bool:
+        """True with ``grow``: the labels depend on the whole image, not one pixel."""
+        return bool(self.grow)
+
+    def fit_grid(self, inputs, train, y, *, finite=None, spacing=None, **fit_params):
+        """:meth:`fit` on the rows ``train`` of ``inputs`` (``spatial + (F,)``)."""
+        return self.fit(inputs.reshape(-1, inputs.shape[-1])[train], y, **fit_params)
+
+    def predict_proba_grid(self, inputs, finite=None, *, spacing=None):
+        """``spatial + (n_classes,)`` probabilities (0 at non-finite pixels)."""
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        proba = np.zeros((flat.shape[0], self.classes_.size), np.float32)
+        keep = slice(None) if finite is None else np.asarray(finite).ravel()
+        proba[keep] = self.predict_proba(flat[keep])
+        return proba.reshape(inputs.shape[:-1] + (-1,))
+
+    def predict_grid(self, proba, seeds=None, *, spacing=None):
+        """Labels from :meth:`predict_proba_grid`'s output (with ``grow``: from ``seeds``)."""
+        from ..refine import grow_from_seeds
+
+        if self.grow and seeds is not None and (np.asarray(seeds) > 0).any():
+            return grow_from_seeds(proba, seeds, spacing=spacing, classes=self.classes_)[0]
+        return self.classes_[np.argmax(proba, axis=-1)]
+
+
 def _as_float32_rows(X) -> np.ndarray:
     """``X`` as 2D float32; TypeError/ValueError naming what is wrong otherwise."""
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):

@@ -20,7 +20,14 @@ import os
 import numpy as np
 from sklearn.base import ClassifierMixin
 
-from .base import _SCORE_ROWS, _check_choice, _check_int, _check_supervised_y, _Segmenter
+from .base import (
+    _SCORE_ROWS,
+    _check_choice,
+    _check_int,
+    _check_supervised_y,
+    _GrowOnProba,
+    _Segmenter,
+)
 from .knn import KNNSegmenter
 
 __all__ = ["BlendSegmenter", "knn_columns_for"]
@@ -58,7 +65,7 @@ def knn_columns_for(spec, n_channels=1, ndim=2, filters=_KNN_FILTERS):
                  if (spec.filters[e][0], float(spec.filters[e][1])) in wanted)
 
 
-class BlendSegmenter(ClassifierMixin, _Segmenter):
+class BlendSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     """Average of a kNN vote (on some columns) and a learnt rule (on all columns).
 
     Parameters
@@ -148,11 +155,6 @@ class BlendSegmenter(ClassifierMixin, _Segmenter):
             return {}
         return {"knn_columns": knn_columns_for(spec, n_channels, ndim) or None}
 
-    @property
-    def spatial(self) -> bool:
-        """True with ``grow``: the labels depend on the whole image, not one pixel."""
-        return bool(self.grow)
-
     def _check_params(self):
         _check_choice("learner", self.learner, ("logistic", "mlp"))
         _check_int("hidden_units", self.hidden_units, 1)
@@ -212,27 +214,6 @@ class BlendSegmenter(ClassifierMixin, _Segmenter):
                         for w, b in zip(weights, biases, strict=True)]
         self.n_features_in_ = X.shape[1]
         return self
-
-    # -- whole images (the pipeline calls these when ``spatial``) --------------
-    def fit_grid(self, inputs, train, y, *, finite=None, spacing=None, knn_columns=None):
-        """:meth:`fit` on the rows ``train`` of ``inputs`` (``spatial + (F,)``)."""
-        return self.fit(inputs.reshape(-1, inputs.shape[-1])[train], y, knn_columns=knn_columns)
-
-    def predict_proba_grid(self, inputs, finite=None, *, spacing=None):
-        """``spatial + (n_classes,)`` probabilities (0 at non-finite pixels)."""
-        flat = inputs.reshape(-1, inputs.shape[-1])
-        proba = np.zeros((flat.shape[0], self.classes_.size), np.float32)
-        keep = slice(None) if finite is None else np.asarray(finite).ravel()
-        proba[keep] = self.predict_proba(flat[keep])
-        return proba.reshape(inputs.shape[:-1] + (-1,))
-
-    def predict_grid(self, proba, seeds=None, *, spacing=None):
-        """Labels from :meth:`predict_proba_grid`'s output (with ``grow``: from ``seeds``)."""
-        from ..refine import grow_from_seeds
-
-        if self.grow and seeds is not None and (np.asarray(seeds) > 0).any():
-            return grow_from_seeds(proba, seeds, spacing=spacing, classes=self.classes_)[0]
-        return self.classes_[np.argmax(proba, axis=-1)]
 
     def get_state(self):
         raise TypeError("the blend is refitted from its training samples "

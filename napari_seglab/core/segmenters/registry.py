@@ -5,6 +5,7 @@ from __future__ import annotations
 from .blend import BlendSegmenter
 from .clustering import KMeansSegmenter, NearestMeanSegmenter
 from .context import ContextForestSegmenter
+from .fast_forest import FastForestSegmenter
 from .forest import RandomForestSegmenter
 from .knn import KNNSegmenter
 from .mixture import GaussianMixtureSegmenter
@@ -18,10 +19,17 @@ from .thresholds import (
     YenSegmenter,
 )
 
-__all__ = ["SEGMENTERS", "make_segmenter"]
+__all__ = ["DEFAULT_METHOD", "SEGMENTERS", "make_segmenter"]
+
+#: The method used when none is named: segment(), SeededModel, the live
+#: preview, sessions, the CLI and the panel's first Method entry
+#: (docs/accuracy.md: the best across kinds and stroke protocols at the
+#: speed targets). Every other method stays reachable by name.
+DEFAULT_METHOD = "fast_forest"
 
 #: method name -> segmenter class, as ``napari_seglab.segment(method=...)`` takes it.
 SEGMENTERS = {
+    "fast_forest": FastForestSegmenter,
     "knn": KNNSegmenter,
     "blend": BlendSegmenter,
     "nearest_mean": NearestMeanSegmenter,
