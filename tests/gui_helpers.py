@@ -4,9 +4,10 @@ import numpy as np
 
 
 def dock(viewer, name="Seeded segmentation"):
-    """The widget of the plugin's dock ``name``, opened as the Plugins menu does."""
+    """The widget of the plugin's dock ``name``, opened as the Plugins menu does
+    (a separate section's dock is a scroll area around it: the section itself)."""
     _, widget = viewer.window.add_plugin_dock_widget("napari-seglab", name)
-    return widget
+    return getattr(widget, "section", widget)
 
 
 def paint(layer, mask, value):

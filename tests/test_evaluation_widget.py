@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gui
 def setup(viewer, qtbot, sample="phantom_2d", flip=True):
     """The sample, the panel, and a segmentation = truth + 1 with known errors."""
     viewer.open_sample("napari-seglab", sample)
-    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")[1].section
     truth = np.asarray(viewer.layers["ground truth"].data)
     seg = (truth + 1).astype(np.uint8)
     if flip:  # a block of class 3 and of class 2 called class 1
@@ -193,7 +193,7 @@ def test_per_slice_dice_curve_and_click_to_go_there(make_napari_viewer, qtbot):
     bad = 30
     pred[bad][truth[bad] == 1] = 1  # slice 30: tissue called background
     viewer.add_labels(pred, name="segmentation", scale=viewer.layers["ground truth"].scale)
-    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")[1].section
     ev.reset_choices()
     qtbot.waitUntil(lambda: "dice_per_slice" in ev.last_scores, timeout=5000)
     curve = ev.last_scores["dice_per_slice"]
@@ -221,7 +221,7 @@ def test_evaluation_mask_limits_the_pixels_scored(make_napari_viewer, qtbot):
     fov = np.zeros(truth.shape, np.uint8)
     fov[64:] = 1  # a field of view that leaves the errors out
     viewer.add_labels(fov, name="field of view")
-    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")[1].section
     ev.reset_choices()
     qtbot.waitUntil(lambda: "mean_dice" in ev.last_scores, timeout=5000)
     assert ev.last_scores["mean_dice"] < 1
@@ -267,7 +267,7 @@ def test_panel_shows_exactly_what_evaluate_returns(make_napari_viewer, qtbot):
 def test_hundreds_of_labels_do_not_freeze_the_panel(make_napari_viewer, qtbot):
     # 400 labels: a widget per matrix cell took minutes; now a summary and a capped table.
     viewer = make_napari_viewer()
-    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")[1].section
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 400, (200, 200)).astype(np.uint16)
     pred = truth.copy()

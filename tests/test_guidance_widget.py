@@ -33,7 +33,7 @@ def test_next_moves_the_slice_and_camera_to_the_uncertain_region(make_napari_vie
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_3d")
     # The dock alone plus this section (the panel's other sections are not needed here).
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     guide = GuidanceWidget(viewer, seg)
     viewer.window.add_dock_widget(guide)
     assert not guide.next.enabled  # nothing to point at before a result
@@ -87,7 +87,7 @@ def test_grow_on_the_probabilities_is_offered_for_the_forests_and_the_blend(
         make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_2d")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     truth = viewer.layers["ground truth"].data
     _paint(viewer.layers["seeds"], scribble_seeds(truth, strokes_per_class=2))
     assert seg.method.value == "Fast forest" and not seg.grow_on_proba.native.isHidden()

@@ -41,7 +41,7 @@ def test_segment_on_a_dask_layer_labels_only_the_slice_on_screen(make_napari_vie
     for z in (22, 26, 46):  # 46 is too far from 24 for the window below
         scribbles[z] = scribble_seeds(truth[z], length=12, random_state=z)
     seeds = viewer.add_labels(scribbles.copy(), name="seeds")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     seg.image.value, seg.seeds.value = layer, seeds
     seg.method.value = "Nearest mean"
     viewer.dims.set_current_step(0, 24)

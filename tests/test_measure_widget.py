@@ -132,7 +132,7 @@ def test_new_columns_volume_range_from_a_segment_run(make_napari_viewer, qtbot):
 
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_2d")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     widget = MeasureWidget(viewer)
     qtbot.addWidget(widget)
     widget.follow_runs(seg)

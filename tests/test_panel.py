@@ -104,3 +104,49 @@ def test_wheel_over_a_combo_scrolls_the_panel_unless_it_has_focus(make_napari_vi
     combo.hasFocus = lambda: True  # as after a click (Xvfb gives no window focus)
     wheel()
     assert combo.currentText() != before  # a focused combo takes the wheel
+
+
+
+@pytest.mark.parametrize("name", ["Evaluation", "Feature space"])
+def test_a_separate_dock_scrolls_and_keeps_the_window_on_a_small_screen(
+        make_napari_viewer, qtbot, name):
+    """A section opened as its own dock beside the panel scrolls instead of growing the
+    window past an 800 px screen, and is never narrower than the section needs."""
+    from napari.plugins import _npe2
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QScrollArea
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1280, 800)
+    viewer.open_sample("napari-seglab", "phantom_2d")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
+    seeds = viewer.layers["seeds"]
+    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
+    index = np.nonzero(scribbles)
+    seeds.data_setitem(index, scribbles[index])
+    with qtbot.waitSignal(panel.segmentation.finished_run, timeout=60_000):
+        panel.segmentation.run.native.click()
+    qtbot.waitUntil(lambda: "Mean Dice" in panel.evaluation.results.value, timeout=10_000)
+    qtbot.waitUntil(lambda: window.height() <= 800, timeout=5000)
+
+    dock_class, _ = _npe2.get_widget_contribution("napari-seglab", name)  # the Plugins menu's
+    dock = dock_class(viewer)
+    viewer.window.add_dock_widget(dock, name=name, area="right")
+    qtbot.waitUntil(dock.isVisible, timeout=5000)
+    if name == "Evaluation":
+        dock.section.reset_choices()
+        qtbot.waitUntil(lambda: "Mean Dice" in dock.section.results.value, timeout=10_000)
+    assert isinstance(dock, QScrollArea)
+    assert dock.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    content = dock.widget()
+    section = getattr(dock.section, "native", dock.section)
+    assert content.isAncestorOf(section)
+    # The window kept the size of the screen: the dock scrolls instead.
+    qtbot.waitUntil(lambda: content.height() >= content.minimumSizeHint().height(),
+                    timeout=5000)
+    assert window.height() <= 800 and window.width() <= 1280
+    if name == "Evaluation":  # the scores, matrix and curve are taller than the screen leaves
+        assert dock.verticalScrollBar().maximum() > 0
+    # Nothing is clipped at the dock's width.
+    assert dock.viewport().width() >= content.minimumSizeHint().width()

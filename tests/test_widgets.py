@@ -24,8 +24,8 @@ def warnings_shown(monkeypatch):
 
 def open_sample(viewer, sample="phantom_2d"):
     viewer.open_sample("napari-seglab", sample)
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
-    _, ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
+    ev = viewer.window.add_plugin_dock_widget("napari-seglab", "Evaluation")[1].section
     return seg, ev
 
 
@@ -157,7 +157,7 @@ def test_bad_input_notifies_and_keeps_seeds(make_napari_viewer, qtbot, warnings_
 
 def test_rgb_layer_is_segmented_on_its_channels(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     # Red and green halves of equal brightness: only the channels tell them apart.
     rgb = np.zeros((40, 40, 3), np.uint8)
     rgb[:, :20, 0] = 200
@@ -177,7 +177,7 @@ def test_rgb_layer_is_segmented_on_its_channels(make_napari_viewer, qtbot):
 def test_live_update_follows_strokes_on_the_visible_slice(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_3d")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     truth = viewer.layers["ground truth"].data
     seeds = viewer.layers["seeds"]
     z = 24
@@ -234,7 +234,7 @@ def napari_seglab_dice(truth, labels):
 def test_cancel_discards_the_running_segment(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_3d")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     paint_scribbles(viewer)
     seg.method.value = "Random forest"
     worker = seg.start_segmentation()
@@ -359,7 +359,7 @@ def test_whole_volume_job_reports_determinate_progress(make_napari_viewer, qtbot
                         "chunk_pixels", 1 << 18)
     viewer = make_napari_viewer()
     viewer.open_sample("napari-seglab", "phantom_3d")
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     paint_scribbles(viewer)
     steps = []
     with qtbot.waitSignal(seg.finished_run, timeout=60_000):
@@ -420,7 +420,7 @@ def test_t1_and_flair_as_channels_train_on_one_subject_apply_to_another(
         return t1, flair, truth
 
     viewer = make_napari_viewer()
-    _, seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")
+    seg = viewer.window.add_plugin_dock_widget("napari-seglab", "Seeded segmentation")[1].section
     t1, flair, truth = load(1)
     viewer.add_image(t1, name="s1 T1")
     viewer.add_image(flair, name="s1 FLAIR")
