@@ -125,7 +125,9 @@ def test_a_new_stroke_appears_in_the_plot_and_retrains_regions(setup, qtbot):
     qtbot.waitUntil(lambda: widget._regions is not regions_before and not widget.busy,
                     timeout=20_000)
     assert widget._regions.others == "retrained"
-    assert "retrained on the 2 shown features" in widget._title()
+    # the plot's title, as drawn, says the regions were retrained on the shown pair
+    qtbot.waitUntil(lambda: "retrained on the 2 shown features"
+                    in widget.plot.plot.getPlotItem().titleLabel.text, timeout=5000)
 
 
 def test_other_slice_refreshes_the_plot(make_napari_viewer, qtbot):

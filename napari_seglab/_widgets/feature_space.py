@@ -37,10 +37,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.feature_space import FeatureSpaceIndex, class_mean_spectra, decision_regions
+from ..core.feature_space import (
+    FeatureSpaceIndex,
+    class_mean_spectra,
+    decision_regions,
+    flat_nonzero,
+)
 from ..core.features import PRESETS, compute_features
 from ..core.segmenters import make_segmenter
-from .feature_space_plot import TOOLS, FeatureSpacePlot, density_picture, rgba255
+from .feature_space_plot import TOOLS, FeatureSpacePlot, density_picture, plot_title, rgba255
 from .layers import InputError, image_arrays, spatial_shape
 from .panel_model import LayerPicker, model_for
 from .visibility import hidden_in_shown_window
@@ -73,18 +78,6 @@ LIVE_POINTS = 4_000_000
 #: costs at most LIVE_SELECT_MS, so a mouse move stays within a 60 Hz frame;
 #: else on release. The outline follows the mouse either way.
 LIVE_SELECT_MS, LIVE_INTERVAL_MS = 12, 50
-
-
-def _flat_nonzero(flat):
-    """``np.flatnonzero`` for sparse seeds: scan 8-byte words, then their elements."""
-    if not flat.flags.c_contiguous or flat.nbytes % 8 or flat.nbytes < 1 << 16:
-        return np.flatnonzero(flat)
-    words = np.flatnonzero(flat.view(np.uint64))
-    per_word = 8 // flat.itemsize if flat.itemsize <= 8 else 0
-    if per_word == 0 or words.size * per_word > flat.size // 4:
-        return np.flatnonzero(flat)
-    candidates = (words[:, None] * per_word + np.arange(per_word)).ravel()
-    return candidates[flat[candidates] != 0]
 
 
 class FeatureSpaceWidget(QWidget):
@@ -513,7 +506,7 @@ class FeatureSpaceWidget(QWidget):
                 seeds = seeds[d["z"]]
             if seeds.shape == shape:
                 flat = seeds.reshape(-1)
-                where = _flat_nonzero(flat)
+                where = flat_nonzero(flat)
                 result = where, flat[where].astype(np.int64)
         self._seed_cache = (key, result)
         return result
@@ -630,24 +623,9 @@ class FeatureSpaceWidget(QWidget):
 
     def _clear_plot(self, message=""):
         self.plot.clear_1d()
-        self.plot.image.setVisible(False)
-        self.plot.centres.setData([], [])
-        self.plot.set_seeds([])
+        self.plot.hide_2d()
         self.plot.set_hover(None)
         self.status.setText(message)
-
-    def _title(self):
-        method = self.method_combo.currentText()
-        d = self._data
-        where = ("whole volume" if d["z"] is None and d["features"].ndim == 4
-                 else "image" if d["z"] is None else f"slice {d['z']}")
-        n = d["features"].shape[:-1]
-        parts = [f"{int(np.prod(n)):,} pixels ({where})"]
-        if self._regions is not None:
-            parts.append(f"{method} regions, retrained on the 2 shown features")
-        if self.kmeans_check.isChecked():
-            parts.append("◆ k-means centres")
-        return " · ".join(parts)
 
     def _redraw_all(self, *_):
         cur = self._current
@@ -671,11 +649,12 @@ class FeatureSpaceWidget(QWidget):
                                      self._centres[:, 1])
             else:
                 self.plot.centres.setData([], [])
-            self.plot.set_labels(self._title(), xname, yname)
+            method = self.method_combo.currentText() if self._regions is not None else None
+            title = plot_title(self._data["features"].shape[:-1], self._data["z"], method,
+                               self.kmeans_check.isChecked())
+            self.plot.set_labels(title, xname, yname)
         else:
-            self.plot.image.setVisible(False)
-            self.plot.centres.setData([], [])
-            self.plot.set_seeds([])
+            self.plot.hide_2d()
             if mode == MODES[1]:
                 self._draw_histograms(cur, xname)
             else:

@@ -90,6 +90,22 @@ class _SelectViewBox(pg.ViewBox):
             self._owner.finish_drag()
 
 
+def plot_title(shape, z, regions_method=None, kmeans=False) -> str:
+    """The plot's title: how many pixels of what, the regions' method, the k-means mark.
+
+    ``shape`` is the spatial shape of the pixels shown, ``z`` the slice (None:
+    the whole image or volume).
+    """
+    where = ("whole volume" if z is None and len(shape) == 3
+             else "image" if z is None else f"slice {z}")
+    parts = [f"{int(np.prod(shape)):,} pixels ({where})"]
+    if regions_method:
+        parts.append(f"{regions_method} regions, retrained on the 2 shown features")
+    if kmeans:
+        parts.append("◆ k-means centres")
+    return " · ".join(parts)
+
+
 class FeatureSpacePlot(QWidget):
     """A plot of two features: density image, seed points, markers, selection.
 
@@ -142,6 +158,12 @@ class FeatureSpacePlot(QWidget):
         for item in self.curves + self.lines:
             self.plot.removeItem(item)
         self.curves, self.lines = [], []
+
+    def hide_2d(self):
+        """Hide the density picture, the centres and the seeds (a 1D mode, or nothing)."""
+        self.image.setVisible(False)
+        self.centres.setData([], [])
+        self.set_seeds([])
 
     def set_image(self, rgba, xedges, yedges):
         """Show an (nx, ny, 4) uint8 picture over the bins' extent."""

@@ -744,3 +744,15 @@ def class_mean_spectra(image, labels, *, channel_axis=-1, ignore=0):
         sums[:, c] = np.bincount(inverse, weights=flat[keep, c], minlength=classes.size)
     n = np.bincount(inverse, minlength=classes.size)
     return classes, sums / np.maximum(n, 1)[:, None]
+
+
+def flat_nonzero(flat):
+    """``np.flatnonzero`` for sparse seeds: scan 8-byte words, then their elements."""
+    if not flat.flags.c_contiguous or flat.nbytes % 8 or flat.nbytes < 1 << 16:
+        return np.flatnonzero(flat)
+    words = np.flatnonzero(flat.view(np.uint64))
+    per_word = 8 // flat.itemsize if flat.itemsize <= 8 else 0
+    if per_word == 0 or words.size * per_word > flat.size // 4:
+        return np.flatnonzero(flat)
+    candidates = (words[:, None] * per_word + np.arange(per_word)).ravel()
+    return candidates[flat[candidates] != 0]
