@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from gui_helpers import scribble_and_segment
 
 from napari_seglab.core.phantoms import scribble_seeds
 
@@ -56,12 +57,7 @@ def test_every_section_fits_the_dock_width(make_napari_viewer, qtbot, size):
     viewer.window._qt_window.resize(*size)
     viewer.open_sample("napari-seglab", "phantom_2d")
     _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
-    seeds = viewer.layers["seeds"]
-    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
-    index = np.nonzero(scribbles)
-    seeds.data_setitem(index, scribbles[index])
-    with qtbot.waitSignal(panel.segmentation.finished_run, timeout=60_000):
-        panel.segmentation.run.native.click()
+    scribble_and_segment(viewer, qtbot, panel)
     qtbot.waitUntil(lambda: "Mean Dice" in panel.evaluation.results.value, timeout=10_000)
     for title in panel.sections:
         panel.expand(title)
@@ -121,12 +117,7 @@ def test_a_separate_dock_scrolls_and_keeps_the_window_on_a_small_screen(
     window.resize(1280, 800)
     viewer.open_sample("napari-seglab", "phantom_2d")
     _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
-    seeds = viewer.layers["seeds"]
-    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
-    index = np.nonzero(scribbles)
-    seeds.data_setitem(index, scribbles[index])
-    with qtbot.waitSignal(panel.segmentation.finished_run, timeout=60_000):
-        panel.segmentation.run.native.click()
+    scribble_and_segment(viewer, qtbot, panel)
     qtbot.waitUntil(lambda: "Mean Dice" in panel.evaluation.results.value, timeout=10_000)
     qtbot.waitUntil(lambda: window.height() <= 800, timeout=5000)
 

@@ -8,6 +8,7 @@ scores only with a ground truth; a stale overlay goes with its inputs.
 
 import numpy as np
 import pytest
+from gui_helpers import scribble_and_segment
 from napari.components import ViewerModel
 from napari.layers import Layer
 
@@ -25,13 +26,7 @@ def _panel(viewer, sample="phantom_2d"):
 
 
 def _segment(panel, viewer, qtbot):
-    seeds = viewer.layers["seeds"]
-    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
-    index = np.nonzero(scribbles)
-    seeds.data_setitem(index, scribbles[index])
-    with qtbot.waitSignal(panel.segmentation.finished_run, timeout=60_000):
-        panel.segmentation.run.native.click()
-    return viewer.layers["segmentation"]
+    return scribble_and_segment(viewer, qtbot, panel)
 
 
 def _offered(panel):

@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from gui_helpers import scribble_and_segment
 
 from napari_seglab.core.blockwise import model_to_bytes
 from napari_seglab.core.datafile import InvalidFileError
@@ -350,13 +351,7 @@ def test_session_restores_the_model_exactly(make_napari_viewer, qtbot, tmp_path)
     viewer.open_sample("napari-seglab", "phantom_2d")
     panel = _panel(viewer)
     seg, ev = panel.segmentation, panel.evaluation
-    seeds = viewer.layers["seeds"]
-    scribbles = scribble_seeds(viewer.layers["ground truth"].data)
-    index = np.nonzero(scribbles)
-    seeds.data_setitem(index, scribbles[index])
-    with qtbot.waitSignal(seg.finished_run, timeout=60_000):
-        seg.run.native.click()
-    result = viewer.layers["segmentation"]
+    result = scribble_and_segment(viewer, qtbot, panel)
     result.data_setitem((np.arange(10, 40), np.arange(10, 40)), 3)  # a hand correction
     qtbot.waitUntil(lambda: set(ev._mapping_widgets) == {0, 1, 2}, timeout=10_000)
     ev._mapping_widgets[2].value = 2  # the user's mapping, not the guess

@@ -40,6 +40,7 @@ from psygnal import Signal
 from qtpy.QtWidgets import QComboBox, QSizePolicy
 
 from .layers import META_KEY, class_color_hex, layer_role, looks_like_labels
+from .layers import class_names as layer_class_names
 
 __all__ = ["HELPER", "ROLES", "ClassInfo", "LayerPicker", "PanelModel", "is_helper",
            "model_for", "tag_helper"]
@@ -318,7 +319,7 @@ class PanelModel:
         seeds = self.seeds
         if seeds is None:
             return []
-        names = _names(seeds)
+        names = layer_class_names(seeds)
         painted = painted or {}
         values = sorted({*names, *painted} - {0})
         return [ClassInfo(v, names.get(v, f"class {v}"), class_color_hex(seeds, v),
@@ -327,7 +328,7 @@ class PanelModel:
     def class_names(self) -> dict[int, str]:
         """``value -> name`` of the named classes (the seeds layer's table)."""
         seeds = self.seeds
-        return {} if seeds is None else _names(seeds)
+        return {} if seeds is None else layer_class_names(seeds)
 
     def rename_class(self, value: int, name: str) -> None:
         """Call class ``value`` ``name``, on the seeds and on every result made from them."""
@@ -337,7 +338,7 @@ class PanelModel:
         seeds = self.seeds
         if seeds is None:
             raise ValueError("No seeds layer: press 'New seeds layer' first.")
-        names = _names(seeds)
+        names = layer_class_names(seeds)
         if names.get(int(value)) == name:
             return
         names[int(value)] = name
@@ -409,7 +410,7 @@ class PanelModel:
         return dict(mapping)
 
     def _by_name(self, truth_layer) -> dict[int, int]:
-        truth_names = _names(truth_layer) if truth_layer is not None else {}
+        truth_names = layer_class_names(truth_layer) if truth_layer is not None else {}
         classes = {name.strip().lower(): value for value, name in self.class_names().items()}
         return {value: classes[name.strip().lower()] for value, name in truth_names.items()
                 if name.strip().lower() in classes}
@@ -420,14 +421,6 @@ class PanelModel:
         self.mapping_how = how
         self._mapping_truth = self.truth
         self.mapping_changed.emit()
-
-
-def _names(layer) -> dict[int, str]:
-    features = getattr(layer, "features", None)
-    if features is None or "name" not in features:
-        return {}
-    index = features["index"] if "index" in features else range(len(features))
-    return {int(i): str(n) for i, n in zip(index, features["name"])}
 
 
 def _set_names(layer, names: dict[int, str]) -> None:

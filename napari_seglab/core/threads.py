@@ -11,7 +11,7 @@ import contextvars
 import os
 from contextlib import contextmanager
 
-__all__ = ["available", "leave_cores"]
+__all__ = ["available", "leave_cores", "run_blocks"]
 
 _SPARE = contextvars.ContextVar("napari_seglab_spare_cores", default=0)
 
@@ -37,3 +37,29 @@ def leave_cores(n: int = 1):
         yield
     finally:
         _SPARE.reset(token)
+
+
+def run_blocks(run, n_rows: int, block_rows: int, threads: int | None = None) -> None:
+    """Call ``run(start)`` for each block of ``block_rows`` rows, over a thread pool.
+
+    ``threads`` defaults to every core; one block, or one thread, runs inline.
+    ``run`` writes its own rows (callers pass functions that release the GIL:
+    NumPy products, numba ``nogil`` kernels).
+
+    Examples
+    --------
+    >>> seen = []
+    >>> run_blocks(seen.append, 10, 4, threads=1)
+    >>> seen
+    [0, 4, 8]
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, n_rows, block_rows)
+    threads = min(threads or os.cpu_count() or 1, len(starts))
+    if threads <= 1:
+        for start in starts:
+            run(start)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, starts))

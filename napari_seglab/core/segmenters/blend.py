@@ -15,11 +15,11 @@ times the kNN's cost (the ``"blend"`` features take most of it).
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from ..threads import run_blocks
 from .base import (
     _SCORE_ROWS,
     _check_choice,
@@ -228,8 +228,6 @@ class BlendSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         Blocks of ``_SCORE_ROWS`` keep the temporaries in cache; the blocks
         are spread over a thread pool (NumPy releases the GIL in products).
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         out = np.empty((X.shape[0], self.classes_.size), np.float32)
         (w0, b0), rest = self.layers_[0], self.layers_[1:]
         # Fold the z-scoring into the first layer: one pass less per block.
@@ -247,18 +245,11 @@ class BlendSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
                     np.maximum(a, 0, out=a)
             out[rows] = _output_proba(a)
 
-        starts = range(0, X.shape[0], _SCORE_ROWS)
-        threads = min(os.cpu_count() or 1, len(starts))
         # One BLAS thread per product: OpenBLAS threads (8192, 16) @ (16, 16),
         # and on busy cores its threads wait on each other (the 4 M-voxel
         # volume took 6-8 s instead of 0.4 s while another job ran).
         with _blas_controller().limit(limits=1, user_api="blas"):
-            if threads <= 1:
-                for start in starts:
-                    run(start)
-            else:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(run, starts))
+            run_blocks(run, X.shape[0], _SCORE_ROWS)
         return out
 
     def predict_proba(self, X):

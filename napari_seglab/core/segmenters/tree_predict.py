@@ -17,10 +17,10 @@ few per cent of an image: borders, thin structures) are read by every tree.
 from __future__ import annotations
 
 import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from ..threads import run_blocks
 
 __all__ = ["flatten_trees", "predict_forest_proba"]
 
@@ -148,12 +148,5 @@ def predict_forest_proba(X, trees, *, first_trees=0, confidence=1.0, threads=Non
         rows = slice(start, start + _BLOCK_ROWS)
         walk(X[rows], *args, out[rows])
 
-    starts = range(0, X.shape[0], _BLOCK_ROWS)
-    threads = min(threads or os.cpu_count() or 1, len(starts))
-    if threads <= 1:
-        for start in starts:
-            run(start)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, starts))
+    run_blocks(run, X.shape[0], _BLOCK_ROWS, threads)
     return out
