@@ -1,0 +1,212 @@
+"""Gradient magnitude, Laplacian and Hessian eigenvalues of a smoothed block, one pass per voxel.
+
+Central finite differences of a Gaussian-smoothed image (one voxel of
+margin along each filtered axis), then the closed-form eigenvalues of the
+symmetric 2×2 or 3×3 Hessian, all in one compiled loop over the voxels:
+every value is read once and every feature written once, where the NumPy
+formulation streamed a block through memory some forty times.
+
+The arithmetic is the NumPy formulation's, operation for operation in
+float32 (the same order, no fused multiply-adds, constants rounded to
+float32 as NumPy rounds a Python scalar): the features are the same bits
+(``tests/test_features.py`` checks it against that formulation).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .eigen import _COS_THIRD
+
+__all__ = ["derivative_features"]
+
+_F = np.float32
+_C0, _C1, _C2, _C3, _C4, _C5, _C6 = (_F(c) for c in _COS_THIRD)
+_HALF = _F(0.5)
+_MINUS_HALF = _F(-0.5)
+_ONE = _F(1.0)
+_MINUS_ONE = _F(-1.0)
+_TWO = _F(2.0)
+_THIRD = _F(1 / 3)
+_SIXTH = _F(1 / 6)
+_TINY = np.finfo(np.float32).tiny
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _cos_third(x):
+    """``cos(arccos(r) / 3)`` at ``x = sqrt((1 + r) / 2)`` (see :mod:`.eigen`)."""
+    acc = x * _C0
+    acc = (acc + _C1) * x
+    acc = (acc + _C2) * x
+    acc = (acc + _C3) * x
+    acc = (acc + _C4) * x
+    acc = (acc + _C5) * x
+    return acc + _C6
+
+
+@numba.njit(nogil=True, cache=True)
+def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
+    """3D: ``P`` has one voxel of margin on every axis; outputs have the core's shape."""
+    n0, n1, n2 = P.shape[0] - 2, P.shape[1] - 2, P.shape[2] - 2
+    g0, g1, g2 = gs[0], gs[1], gs[2]
+    d0, d1, d2 = ds[0], ds[1], ds[2]
+    m01, m02, m12 = ms[0], ms[1], ms[2]
+    for z in range(n0):
+        for y in range(n1):
+            for x in range(n2):
+                c = P[z + 1, y + 1, x + 1]
+                zp, zm = P[z + 2, y + 1, x + 1], P[z, y + 1, x + 1]
+                yp, ym = P[z + 1, y + 2, x + 1], P[z + 1, y, x + 1]
+                xp, xm = P[z + 1, y + 1, x + 2], P[z + 1, y + 1, x]
+                if want_gm:
+                    a = (zp - zm) * g0
+                    acc = a * a
+                    a = (yp - ym) * g1
+                    acc = acc + a * a
+                    a = (xp - xm) * g2
+                    acc = acc + a * a
+                    gm[z, y, x] = np.sqrt(acc) * half
+                if not (want_lap or want_eig):
+                    continue
+                two = c + c
+                h00 = ((zp + zm) - two) * d0
+                h11 = ((yp + ym) - two) * d1
+                h22 = ((xp + xm) - two) * d2
+                trace = (h00 + h11) + h22
+                if want_lap:
+                    lap[z, y, x] = trace
+                if not want_eig:
+                    continue
+                h01 = ((P[z + 2, y + 2, x + 1] + P[z, y, x + 1])
+                       - (P[z + 2, y, x + 1] + P[z, y + 2, x + 1])) * m01
+                h02 = ((P[z + 2, y + 1, x + 2] + P[z, y + 1, x])
+                       - (P[z + 2, y + 1, x] + P[z, y + 1, x + 2])) * m02
+                h12 = ((P[z + 1, y + 2, x + 2] + P[z + 1, y, x])
+                       - (P[z + 1, y + 2, x] + P[z + 1, y, x + 2])) * m12
+                # Smith's trigonometric closed form, as eigen._eig_sym.
+                q = trace * _THIRD
+                e0, e1, e2 = h00 - q, h11 - q, h22 - q
+                p = e0 * e0
+                p = p + e1 * e1
+                p = p + e2 * e2
+                u = h01 * h01
+                u = u + h02 * h02
+                u = u + h12 * h12
+                u = u * _TWO
+                p = p + u
+                p = np.sqrt(p * _SIXTH)
+                det = ((e1 * e2) - h12 * h12) * e0
+                t = ((h01 * e2) - h12 * h02) * h01
+                det = det - t
+                t = ((h01 * h12) - e1 * h02) * h02
+                det = det + t
+                v = ((p * p) * p) * _TWO
+                if v < _TINY:
+                    v = _TINY
+                r = det / v
+                if r > _ONE:
+                    r = _ONE
+                if r < _MINUS_ONE:
+                    r = _MINUS_ONE
+                big = _cos_third(np.sqrt(r * _HALF + _HALF))
+                small = _cos_third(np.sqrt(r * _MINUS_HALF + _HALF))
+                p = p * _TWO
+                big = big * p
+                small = small * p
+                eig[0, z, y, x] = q + big
+                eig[2, z, y, x] = q - small
+                eig[1, z, y, x] = q + (small - big)
+
+
+@numba.njit(nogil=True, cache=True)
+def _derivatives_2d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
+    """2D: ``P`` has one voxel of margin on its last two axes only (slices filtered apart)."""
+    n0, n1, n2 = P.shape[0], P.shape[1] - 2, P.shape[2] - 2
+    g1, g2 = gs[0], gs[1]
+    d1, d2 = ds[0], ds[1]
+    m12 = ms[0]
+    for z in range(n0):
+        for y in range(n1):
+            for x in range(n2):
+                c = P[z, y + 1, x + 1]
+                yp, ym = P[z, y + 2, x + 1], P[z, y, x + 1]
+                xp, xm = P[z, y + 1, x + 2], P[z, y + 1, x]
+                if want_gm:
+                    a = (yp - ym) * g1
+                    acc = a * a
+                    a = (xp - xm) * g2
+                    acc = acc + a * a
+                    gm[z, y, x] = np.sqrt(acc) * half
+                if not (want_lap or want_eig):
+                    continue
+                two = c + c
+                h11 = ((yp + ym) - two) * d1
+                h22 = ((xp + xm) - two) * d2
+                trace = h11 + h22
+                if want_lap:
+                    lap[z, y, x] = trace
+                if not want_eig:
+                    continue
+                h12 = ((P[z, y + 2, x + 2] + P[z, y, x])
+                       - (P[z, y + 2, x] + P[z, y, x + 2])) * m12
+                t = trace * _HALF
+                a = (h11 - h22) * _HALF
+                a = a * a
+                a = a + h12 * h12
+                a = np.sqrt(a)
+                eig[0, z, y, x] = t + a
+                eig[1, z, y, x] = t - a
+
+
+_DUMMY3 = np.zeros((1, 1, 1), np.float32)
+_DUMMY4 = np.zeros((1, 1, 1, 1), np.float32)
+
+
+def derivative_features(P, axes, spacing, outs):
+    """Gradient magnitude, Laplacian and Hessian eigenvalues of one padded block.
+
+    Parameters
+    ----------
+    P : ndarray of float32
+        The smoothed block with one voxel of margin along each axis in
+        ``axes`` (2D or 3D; with 2 filtered axes of a 3D block, slices are
+        filtered apart: the ``"2d"`` mode).
+    axes : tuple of int
+        The filtered axes.
+    spacing : tuple of float
+        Voxel size per axis of ``P``.
+    outs : dict
+        ``"gradient_magnitude"``, ``"laplacian"``: a C-contiguous float32
+        array of the block's (core's) shape; ``"hessian_eigenvalues"``: a
+        C-contiguous ``(len(axes),) + core`` float32 array, largest
+        eigenvalue first. Filters not in it are skipped.
+    """
+    if P.ndim == 2:
+        P, axes = P[np.newaxis], tuple(a + 1 for a in axes)
+        spacing = (1.0,) + tuple(spacing)
+    core = tuple(n - 2 if a in axes else n for a, n in enumerate(P.shape))
+
+    def view(name, lead=()):
+        arr = outs.get(name)
+        if arr is None:
+            return (_DUMMY4 if lead else _DUMMY3), False
+        return arr.reshape(lead + core), True
+
+    gm, want_gm = view("gradient_magnitude")
+    lap, want_lap = view("laplacian")
+    eig, want_eig = view("hessian_eigenvalues", (len(axes),))
+    if not (want_gm or want_lap or want_eig):
+        return
+    ref = spacing[axes[0]]
+    # Each factor as NumPy applies a Python float to a float32 array; the
+    # NumPy formulation skipped factors of 1, which multiply exactly.
+    gs = np.array([ref / spacing[a] if spacing[a] != ref else 1.0 for a in axes], np.float32)
+    ds = np.array([1.0 / spacing[a] ** 2 if spacing[a] != 1 else 1.0 for a in axes],
+                  np.float32)
+    ms = np.array([0.25 / (spacing[a] * spacing[b])
+                   for i, a in enumerate(axes) for b in axes[i + 1:]], np.float32)
+    half = np.float32(0.5 / ref)
+    kernel = _derivatives_3d if len(axes) == 3 else _derivatives_2d
+    kernel(np.asarray(P, dtype=np.float32), gs, ds, ms, half, gm, lap, eig,
+           want_gm, want_lap, want_eig)
