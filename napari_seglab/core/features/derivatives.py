@@ -45,6 +45,43 @@ def _cos_third(x):
     return acc + _C6
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _eig3_row(h00, h11, h22, h01, h02, h12, trace, e0_out, e1_out, e2_out):
+    """Eigenvalues of one row of symmetric 3×3 matrices (Smith's closed form, as
+    eigen._eig_sym): a branch-free loop the compiler vectorises."""
+    for i in range(trace.shape[0]):
+        q = trace[i] * _THIRD
+        e0, e1, e2 = h00[i] - q, h11[i] - q, h22[i] - q
+        a01, a02, a12 = h01[i], h02[i], h12[i]
+        p = e0 * e0
+        p = p + e1 * e1
+        p = p + e2 * e2
+        u = a01 * a01
+        u = u + a02 * a02
+        u = u + a12 * a12
+        u = u * _TWO
+        p = p + u
+        p = np.sqrt(p * _SIXTH)
+        det = ((e1 * e2) - a12 * a12) * e0
+        t = ((a01 * e2) - a12 * a02) * a01
+        det = det - t
+        t = ((a01 * a12) - e1 * a02) * a02
+        det = det + t
+        v = ((p * p) * p) * _TWO
+        v = v if not v < _TINY else _TINY
+        r = det / v
+        r = r if not r > _ONE else _ONE
+        r = r if not r < _MINUS_ONE else _MINUS_ONE
+        big = _cos_third(np.sqrt(r * _HALF + _HALF))
+        small = _cos_third(np.sqrt(r * _MINUS_HALF + _HALF))
+        p = p * _TWO
+        big = big * p
+        small = small * p
+        e0_out[i] = q + big
+        e2_out[i] = q - small
+        e1_out[i] = q + (small - big)
+
+
 @numba.njit(nogil=True, cache=True)
 def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
     """3D: ``P`` has one voxel of margin on every axis; outputs have the core's shape."""
@@ -52,71 +89,57 @@ def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_e
     g0, g1, g2 = gs[0], gs[1], gs[2]
     d0, d1, d2 = ds[0], ds[1], ds[2]
     m01, m02, m12 = ms[0], ms[1], ms[2]
+    h00 = np.empty(n2, np.float32)
+    h11 = np.empty(n2, np.float32)
+    h22 = np.empty(n2, np.float32)
+    h01 = np.empty(n2, np.float32)
+    h02 = np.empty(n2, np.float32)
+    h12 = np.empty(n2, np.float32)
+    trace = np.empty(n2, np.float32)
     for z in range(n0):
         for y in range(n1):
-            for x in range(n2):
-                c = P[z + 1, y + 1, x + 1]
-                zp, zm = P[z + 2, y + 1, x + 1], P[z, y + 1, x + 1]
-                yp, ym = P[z + 1, y + 2, x + 1], P[z + 1, y, x + 1]
-                xp, xm = P[z + 1, y + 1, x + 2], P[z + 1, y + 1, x]
-                if want_gm:
-                    a = (zp - zm) * g0
+            c = P[z + 1, y + 1, 1:n2 + 1]
+            xp, xm = P[z + 1, y + 1, 2:n2 + 2], P[z + 1, y + 1, 0:n2]
+            zp, zm = P[z + 2, y + 1, 1:n2 + 1], P[z, y + 1, 1:n2 + 1]
+            yp, ym = P[z + 1, y + 2, 1:n2 + 1], P[z + 1, y, 1:n2 + 1]
+            if want_gm:
+                out = gm[z, y]
+                for x in range(n2):
+                    a = (zp[x] - zm[x]) * g0
                     acc = a * a
-                    a = (yp - ym) * g1
+                    a = (yp[x] - ym[x]) * g1
                     acc = acc + a * a
-                    a = (xp - xm) * g2
+                    a = (xp[x] - xm[x]) * g2
                     acc = acc + a * a
-                    gm[z, y, x] = np.sqrt(acc) * half
-                if not (want_lap or want_eig):
-                    continue
-                two = c + c
-                h00 = ((zp + zm) - two) * d0
-                h11 = ((yp + ym) - two) * d1
-                h22 = ((xp + xm) - two) * d2
-                trace = (h00 + h11) + h22
-                if want_lap:
-                    lap[z, y, x] = trace
-                if not want_eig:
-                    continue
-                h01 = ((P[z + 2, y + 2, x + 1] + P[z, y, x + 1])
-                       - (P[z + 2, y, x + 1] + P[z, y + 2, x + 1])) * m01
-                h02 = ((P[z + 2, y + 1, x + 2] + P[z, y + 1, x])
-                       - (P[z + 2, y + 1, x] + P[z, y + 1, x + 2])) * m02
-                h12 = ((P[z + 1, y + 2, x + 2] + P[z + 1, y, x])
-                       - (P[z + 1, y + 2, x] + P[z + 1, y, x + 2])) * m12
-                # Smith's trigonometric closed form, as eigen._eig_sym.
-                q = trace * _THIRD
-                e0, e1, e2 = h00 - q, h11 - q, h22 - q
-                p = e0 * e0
-                p = p + e1 * e1
-                p = p + e2 * e2
-                u = h01 * h01
-                u = u + h02 * h02
-                u = u + h12 * h12
-                u = u * _TWO
-                p = p + u
-                p = np.sqrt(p * _SIXTH)
-                det = ((e1 * e2) - h12 * h12) * e0
-                t = ((h01 * e2) - h12 * h02) * h01
-                det = det - t
-                t = ((h01 * h12) - e1 * h02) * h02
-                det = det + t
-                v = ((p * p) * p) * _TWO
-                if v < _TINY:
-                    v = _TINY
-                r = det / v
-                if r > _ONE:
-                    r = _ONE
-                if r < _MINUS_ONE:
-                    r = _MINUS_ONE
-                big = _cos_third(np.sqrt(r * _HALF + _HALF))
-                small = _cos_third(np.sqrt(r * _MINUS_HALF + _HALF))
-                p = p * _TWO
-                big = big * p
-                small = small * p
-                eig[0, z, y, x] = q + big
-                eig[2, z, y, x] = q - small
-                eig[1, z, y, x] = q + (small - big)
+                    out[x] = np.sqrt(acc) * half
+            if not (want_lap or want_eig):
+                continue
+            for x in range(n2):
+                two = c[x] + c[x]
+                a = ((zp[x] + zm[x]) - two) * d0
+                b = ((yp[x] + ym[x]) - two) * d1
+                e = ((xp[x] + xm[x]) - two) * d2
+                h00[x], h11[x], h22[x] = a, b, e
+                trace[x] = (a + b) + e
+            if want_lap:
+                lap[z, y, :] = trace
+            if not want_eig:
+                continue
+            # mixed differences: the four diagonal neighbours in each plane
+            pp, mm = P[z + 2, y + 2, 1:n2 + 1], P[z, y, 1:n2 + 1]
+            pm, mp = P[z + 2, y, 1:n2 + 1], P[z, y + 2, 1:n2 + 1]
+            for x in range(n2):
+                h01[x] = ((pp[x] + mm[x]) - (pm[x] + mp[x])) * m01
+            pp, mm = P[z + 2, y + 1, 2:n2 + 2], P[z, y + 1, 0:n2]
+            pm, mp = P[z + 2, y + 1, 0:n2], P[z, y + 1, 2:n2 + 2]
+            for x in range(n2):
+                h02[x] = ((pp[x] + mm[x]) - (pm[x] + mp[x])) * m02
+            pp, mm = P[z + 1, y + 2, 2:n2 + 2], P[z + 1, y, 0:n2]
+            pm, mp = P[z + 1, y + 2, 0:n2], P[z + 1, y, 2:n2 + 2]
+            for x in range(n2):
+                h12[x] = ((pp[x] + mm[x]) - (pm[x] + mp[x])) * m12
+            _eig3_row(h00, h11, h22, h01, h02, h12, trace, eig[0, z, y], eig[1, z, y],
+                      eig[2, z, y])
 
 
 @numba.njit(nogil=True, cache=True)
@@ -128,35 +151,41 @@ def _derivatives_2d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_e
     m12 = ms[0]
     for z in range(n0):
         for y in range(n1):
-            for x in range(n2):
-                c = P[z, y + 1, x + 1]
-                yp, ym = P[z, y + 2, x + 1], P[z, y, x + 1]
-                xp, xm = P[z, y + 1, x + 2], P[z, y + 1, x]
-                if want_gm:
-                    a = (yp - ym) * g1
+            c = P[z, y + 1, 1:n2 + 1]
+            xp, xm = P[z, y + 1, 2:n2 + 2], P[z, y + 1, 0:n2]
+            yp, ym = P[z, y + 2, 1:n2 + 1], P[z, y, 1:n2 + 1]
+            if want_gm:
+                out = gm[z, y]
+                for x in range(n2):
+                    a = (yp[x] - ym[x]) * g1
                     acc = a * a
-                    a = (xp - xm) * g2
+                    a = (xp[x] - xm[x]) * g2
                     acc = acc + a * a
-                    gm[z, y, x] = np.sqrt(acc) * half
-                if not (want_lap or want_eig):
-                    continue
-                two = c + c
-                h11 = ((yp + ym) - two) * d1
-                h22 = ((xp + xm) - two) * d2
+                    out[x] = np.sqrt(acc) * half
+            if not (want_lap or want_eig):
+                continue
+            pp, mm = P[z, y + 2, 2:n2 + 2], P[z, y, 0:n2]
+            pm, mp = P[z, y + 2, 0:n2], P[z, y, 2:n2 + 2]
+            # (an output not asked for is a 1-voxel dummy, never written)
+            out_lap = lap[z, y] if want_lap else lap[0, 0]
+            big = eig[0, z, y] if want_eig else eig[0, 0, 0]
+            small = eig[1, z, y] if want_eig else eig[0, 0, 0]
+            for x in range(n2):
+                two = c[x] + c[x]
+                h11 = ((yp[x] + ym[x]) - two) * d1
+                h22 = ((xp[x] + xm[x]) - two) * d2
                 trace = h11 + h22
                 if want_lap:
-                    lap[z, y, x] = trace
-                if not want_eig:
-                    continue
-                h12 = ((P[z, y + 2, x + 2] + P[z, y, x])
-                       - (P[z, y + 2, x] + P[z, y, x + 2])) * m12
-                t = trace * _HALF
-                a = (h11 - h22) * _HALF
-                a = a * a
-                a = a + h12 * h12
-                a = np.sqrt(a)
-                eig[0, z, y, x] = t + a
-                eig[1, z, y, x] = t - a
+                    out_lap[x] = trace
+                if want_eig:
+                    h12 = ((pp[x] + mm[x]) - (pm[x] + mp[x])) * m12
+                    t = trace * _HALF
+                    a = (h11 - h22) * _HALF
+                    a = a * a
+                    a = a + h12 * h12
+                    a = np.sqrt(a)
+                    big[x] = t + a
+                    small[x] = t - a
 
 
 _DUMMY3 = np.zeros((1, 1, 1), np.float32)
