@@ -33,7 +33,7 @@ _SIXTH = _F(1 / 6)
 _TINY = np.finfo(np.float32).tiny
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _cos_third(x):
     """``cos(arccos(r) / 3)`` at ``x = sqrt((1 + r) / 2)`` (see :mod:`.eigen`)."""
     acc = x * _C0
@@ -45,7 +45,7 @@ def _cos_third(x):
     return acc + _C6
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _eig3_row(h00, h11, h22, h01, h02, h12, trace, e0_out, e1_out, e2_out):
     """Eigenvalues of one row of symmetric 3×3 matrices (Smith's closed form, as
     eigen._eig_sym): a branch-free loop the compiler vectorises."""
@@ -82,7 +82,7 @@ def _eig3_row(h00, h11, h22, h01, h02, h12, trace, e0_out, e1_out, e2_out):
         e1_out[i] = q + (small - big)
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
     """3D: ``P`` has one voxel of margin on every axis; outputs have the core's shape."""
     n0, n1, n2 = P.shape[0] - 2, P.shape[1] - 2, P.shape[2] - 2
@@ -142,7 +142,7 @@ def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_e
                       eig[2, z, y])
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _derivatives_2d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
     """2D: ``P`` has one voxel of margin on its last two axes only (slices filtered apart)."""
     n0, n1, n2 = P.shape[0], P.shape[1] - 2, P.shape[2] - 2
