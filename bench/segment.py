@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 from skimage.feature import multiscale_basic_features
 from skimage.future import fit_segmenter, predict_segmenter
+from sklearn.ensemble import RandomForestClassifier
 
 import napari_seglab
 from napari_seglab._sample_data import PHANTOM_3D_SPACING
@@ -54,10 +54,10 @@ def main():
         seeds = scribble_seeds(truth, strokes_per_class=3, length=30)
         rows = []
         for method in ("knn", "random_forest"):
-            labels, t = timed(lambda: napari_seglab.segment(image, seeds, method,
-                                                            spacing=spacing))
+            labels, t = timed(lambda image=image, seeds=seeds, method=method, spacing=spacing:
+                              napari_seglab.segment(image, seeds, method, spacing=spacing))
             rows.append((f"seglab {method}", t, mean_dice(truth, labels, seeds)))
-        labels, t = timed(lambda: skimage_pipeline(image, seeds))
+        labels, t = timed(lambda image=image, seeds=seeds: skimage_pipeline(image, seeds))
         rows.append(("skimage basic features + RF100", t, mean_dice(truth, labels, seeds)))
         for label, t, d in rows:
             print(f"{name:<16}{label:<34}{t:>10.2f}{d:>11.4f}")

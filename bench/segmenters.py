@@ -24,7 +24,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from napari_seglab.core.features import PRESETS
 from napari_seglab.core.model_io import SeededModel
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
-from napari_seglab.core.segmenters import KNNSegmenter, SEGMENTERS
+from napari_seglab.core.segmenters import SEGMENTERS, KNNSegmenter
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 
@@ -54,7 +54,7 @@ def main():
             use = seeds if method in ("knn", "nearest_mean", "random_forest",
                                       "kmeans", "gmm") else None
 
-            def run():
+            def run(model=model, inputs=inputs, use=use, finite=finite):
                 return model.fit_inputs(inputs, use, finite).predict_inputs(inputs, finite)
 
             ms, labels = median_ms(run, REPEATS if method != "minimum" else 5)
@@ -78,11 +78,11 @@ def main():
             y = truth.ravel()[idx] + 1
             mu, sd = X.mean(0), X.std(0)
             ref_clf = KNeighborsClassifier(5).fit((X - mu) / sd, y)
-            ms_ref, ref = median_ms(lambda: ref_clf.predict((F - mu) / sd), max(3, REPEATS // 4))
+            ms_ref, ref = median_ms(lambda ref_clf=ref_clf, F=F, mu=mu, sd=sd: ref_clf.predict((F - mu) / sd), max(3, REPEATS // 4))
             print(f"{preset:<9} {X.shape[0]:>7} {'sklearn':<8} {ms_ref:>8.1f} {100.0:>8.3f}")
             for route in ("kdtree", "sklearn", "brute"):
                 seg = KNNSegmenter(5, algorithm=route).fit(X, y)
-                ms, lab = median_ms(lambda: seg.fit(X, y).predict(F), max(3, REPEATS // 4))
+                ms, lab = median_ms(lambda seg=seg, X=X, y=y, F=F: seg.fit(X, y).predict(F), max(3, REPEATS // 4))
                 print(f"{'':<9} {'':>7} {route:<8} {ms:>8.1f} {100 * (lab == ref).mean():>8.3f}")
 
 
@@ -103,7 +103,10 @@ def volume_rows(repeats=3):
     from sklearn.mixture import GaussianMixture
 
     from napari_seglab.core.segmenters import (
-        GaussianMixtureSegmenter, KMeansSegmenter, NearestMeanSegmenter)
+        GaussianMixtureSegmenter,
+        KMeansSegmenter,
+        NearestMeanSegmenter,
+    )
 
     image, truth = tissue_phantom((160, 160, 160), random_state=1)
     seeds = scribble_seeds(truth, strokes_per_class=4, length=40, random_state=0)
