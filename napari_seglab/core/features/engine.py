@@ -53,6 +53,7 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import lines
 from .eigen import _eig_sym
 from .spec import (
     _BLOCK,
@@ -132,7 +133,7 @@ class _Plan:
             }.get(name, (sigma,))
             self.smooth.update(needs)
             deriv = name in ("gradient_magnitude", "laplacian", "hessian_eigenvalues",
-                             "sobel", "structure_tensor_eigenvalues")
+                             "sobel", "structure_tensor_eigenvalues") + lines.HESSIAN_KINDS
             for a in self.axes:
                 v = sigma / spacing[a]
                 if name in ("median", "median_residual"):
@@ -327,7 +328,7 @@ def _gaussian(src, vsigma, pool, out=None, tmp=None):
 # Finite differences and eigenvalues on padded blocks
 
 #: Filters computed from finite differences of one (smoothed) image.
-_DERIV = ("gradient_magnitude", "laplacian", "hessian_eigenvalues", "sobel")
+_DERIV = ("gradient_magnitude", "laplacian", "hessian_eigenvalues", "sobel") + lines.HESSIAN_KINDS
 # Voxels per block of the derivative stage. Each block is a few hundred NumPy
 # calls whose Python overhead holds the GIL: smaller blocks make two threads
 # wait for each other (measured: 2 threads slower than 1 at 8k voxels, 1.6x
@@ -566,13 +567,18 @@ def _block_features(chan, G, padded, pre, plan, out, pool):
                     np.copyto(buf[k + m], pre[name, sigma][m][block])
             elif name == "sobel":
                 _sobel(padded[sigma][halo], axes, spacing, dst)
+            elif name == "contrast":
+                np.subtract(chan[block], G[sigma][block], out=dst)
             k += FeatureSpec._outputs(name, fd)
         for sigma, where in deriv.items():
             outs = {name: (buf[i] if name != "hessian_eigenvalues"
                            else [buf[i + m] for m in range(fd)])
-                    for name, i in where.items() if name != "sobel"}
+                    for name, i in where.items()
+                    if name != "sobel" and name not in lines.HESSIAN_KINDS}
+            eigenvalues = lines.hessian_outputs(where, outs, buf, fd)
             if outs:
                 _derivative_features(padded[sigma][halo], axes, spacing, outs)
+            lines.finish_block(where, eigenvalues, buf, sigma)
         # As 2D (voxels, features): a block is whole rows of the output, so
         # this is a view (setting .shape raises rather than copy).
         flat = o.view()
