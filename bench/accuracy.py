@@ -428,6 +428,10 @@ def thin_banks():
              features=bank(*ridges, ("contrast", 3.5), ("contrast", 8), ("gaussian", 16))),
         Ours("fast_forest", "ours ff bank +context (contrast σ8, G σ16)",
              features=bank(("contrast", 8), ("gaussian", 16))),
+        Ours("fast_forest", "ours ff bank +lines σ1,2,4",
+             features=bank(("line", 1), ("line", 2), ("line", 4))),
+        Ours("fast_forest", "ours ff bank +ridges, lines σ1,2,4, contrast σ8",
+             features=bank(*ridges, ("line", 1), ("line", 2), ("line", 4), ("contrast", 8))),
     ]
 
 
@@ -640,6 +644,15 @@ def speed(wanted=None):
         ("context_forest 30 d12 smooth",
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
+        # issue 24's banks for thin structures: the whole segment() and the features alone
+        ("segment fast_forest, thin bank",
+         lambda: napari_seglab.segment(volume, seeds, features="thin")),
+        ("features blend",
+         lambda: compute_features(volume, "blend")),
+        ("features thin",
+         lambda: compute_features(volume, "thin")),
+        ("features blend + lines σ1,2,4",
+         lambda: compute_features(volume, thin_banks()[4].spec)),
     ]:
         if not chosen(label):
             continue

@@ -12,7 +12,7 @@ from napari_seglab.core.features import (
     compute_features,
     seed_features,
 )
-from napari_seglab.core.features.lines import ridge_from_image, ridge_strength
+from napari_seglab.core.features.lines import line_detector, ridge_from_image, ridge_strength
 from napari_seglab.core.features.slabs import iter_feature_slabs
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
 from napari_seglab.core.pipeline import SeededModel
@@ -138,6 +138,54 @@ def test_thin_preset_names_and_counts():
     assert FeatureSpec.from_json(spec.to_json()) == spec
 
 
+# -- the line detector (12 orientations) -----------------------------------------
+
+
+@pytest.mark.parametrize("dark_line", [False, True])
+def test_line_detector_peaks_on_bright_and_dark_lines(dark_line):
+    img, dist = line_image((61, 61), 35.0, width=1.0, noise=0.05)
+    if dark_line:
+        img = 1 - img
+    bright, dark = line_detector(img, 2.0)
+    hit, other = (dark, bright) if dark_line else (bright, dark)
+    inner = np.hypot(*(np.indices(img.shape) - 30.0)) < 20
+    assert dist[np.unravel_index(np.where(inner, hit, -1).argmax(), img.shape)] < 1
+    assert hit[inner & (dist < 0.5)].mean() > 4 * hit[inner & (dist > 8)].mean()
+    assert hit[inner & (dist < 0.5)].mean() > 4 * other[inner & (dist < 0.5)].mean()
+
+
+def test_line_detector_rotation():
+    img, _ = line_image((61, 61), 10.0, width=1.0, noise=0.05)
+    b, d = line_detector(img, 2.0)
+    # quarter turns: the 12 orientations map onto themselves
+    rb, rd = line_detector(np.rot90(img).copy(), 2.0)
+    np.testing.assert_allclose(rb, np.rot90(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rd, np.rot90(d), rtol=1e-5, atol=1e-6)
+    # any angle: the response on the line varies little (nearest orientation ≤ 7.5° off)
+    peaks = []
+    for angle in range(0, 180, 10):
+        img, dist = line_image((61, 61), float(angle), width=1.0)
+        bright, _ = line_detector(img, 2.0)
+        on = (dist < 0.5) & (np.hypot(*(np.indices(img.shape) - 30.0)) < 15)
+        peaks.append(bright[on].mean())
+    assert max(peaks) < 1.3 * min(peaks)
+
+
+def test_line_detector_rows_and_planes_are_the_whole_images_bits():
+    rng = np.random.default_rng(2)
+    img = rng.random((37, 29)).astype(np.float32)
+    whole = line_detector(img, 2.0, spacing=(1.5, 1.0))
+    for rows in ((0, 37), (0, 1), (5, 9), (30, 37)):
+        part = line_detector(img, 2.0, spacing=(1.5, 1.0), rows=rows)
+        for got, ref in zip(part, whole, strict=True):
+            np.testing.assert_array_equal(got, ref[rows[0]:rows[1]])
+    vol = rng.random((4, 20, 22)).astype(np.float32)
+    for got, ref in zip(line_detector(vol, 1.0), line_detector(vol[2], 1.0), strict=True):
+        np.testing.assert_array_equal(got[2], ref)  # a volume: plane by plane
+    with pytest.raises(ValueError, match="2D or 3D"):
+        line_detector(np.zeros(5), 1.0)
+
+
 # -- the fused (slab) path is the whole image's, bit for bit -----------------------
 
 
@@ -145,8 +193,8 @@ def test_thin_preset_names_and_counts():
 def test_slabs_of_any_depth_and_start_give_the_same_bits(mode):
     rng = np.random.default_rng(0)
     data = rng.random((23, 19, 17, 2)).astype(np.float32)
-    spec = FeatureSpec(PRESETS["thin"].filters + (("ridge", 0.7), ("contrast", 2.0)),
-                       mode=mode)
+    spec = FeatureSpec(PRESETS["thin"].filters + (("ridge", 0.7), ("contrast", 2.0),
+                                                  ("line", 2.0)), mode=mode)
     spacing = (1.5, 1.0, 1.0)
     whole = compute_features(data, spec, spacing=spacing, channel_axis=-1)
     for depth, start, stop in ((1, 0, 23), (3, 5, 18), (8, 0, 23), (23, 0, 23)):
@@ -196,7 +244,7 @@ def test_seed_features_equal_full_features_at_seeds():
     seeds = np.zeros(truth.shape, np.uint8)
     seeds[3, 10:14, 10:30] = 1
     seeds[17:19, 20:22, 20:40] = 2
-    spec = FeatureSpec((("intensity", 0.0), ("ridge", 1.5), ("contrast", 3.0)))
+    spec = FeatureSpec((("intensity", 0.0), ("ridge", 1.5), ("contrast", 3.0), ("line", 2.0)))
     spacing = (2.0, 1.0, 0.8)
     X, _ = seed_features(image, seeds, spec, spacing=spacing, max_per_class=None)
     full = compute_features(image, spec, spacing=spacing)

@@ -127,7 +127,7 @@ class _Plan:
         self.halo = [0] * ndim
         for name, sigma in spec.filters:
             needs = {
-                "intensity": (), "median": (), "median_residual": (),
+                "intensity": (), "median": (), "median_residual": (), "line": (),
                 "dog": (sigma, _DOG_RATIO * sigma),
                 "sobel": (sigma,) if sigma > 0 else (),
             }.get(name, (sigma,))
@@ -499,6 +499,7 @@ def _compute_channel(chan, plan, out, pool):
             pre["median", sigma] = ndi.median_filter(chan, size=size, mode="reflect")
         elif name == "structure_tensor_eigenvalues":
             pre[name, sigma] = _structure_tensor_eigs(G[sigma], plan, sigma, pool)
+    pre.update(lines.plane_features(chan, plan))
     # Images that derivatives are taken of, reflect-padded by one voxel along
     # the filtered axes once: every block is then a view of them.
     pads = [(1, 1) if a in axes else (0, 0) for a in range(chan.ndim)]
@@ -569,6 +570,9 @@ def _block_features(chan, G, padded, pre, plan, out, pool):
                 _sobel(padded[sigma][halo], axes, spacing, dst)
             elif name == "contrast":
                 np.subtract(chan[block], G[sigma][block], out=dst)
+            elif name in lines.PLANE_KINDS:
+                for m, plane in enumerate(pre[name, sigma]):
+                    np.copyto(buf[k + m], plane[block])
             k += FeatureSpec._outputs(name, fd)
         for sigma, where in deriv.items():
             outs = {name: (buf[i] if name != "hessian_eigenvalues"

@@ -24,6 +24,7 @@ FILTERS = (
     "sobel",
     "ridge",
     "contrast",
+    "line",
 )
 
 #: ilastik's scale grid.
