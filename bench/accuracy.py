@@ -411,7 +411,8 @@ def ours(all_variants=False):
 
 def thin_banks():
     """Issue 24's banks for thin structures (ridge strength, local contrast, σ 16)
-    under the default fast forest: ``--methods "ours ff bank"`` runs them all."""
+    under the default fast forest: ``--methods "ours ff bank"`` runs them all (no
+    commas in the labels: ``--methods`` splits on them)."""
     from napari_seglab.core.features import PRESETS, FeatureSpec
 
     blend = PRESETS["blend"].filters
@@ -421,16 +422,18 @@ def thin_banks():
 
     ridges = (("ridge", 1), ("ridge", 2), ("ridge", 4))
     return [
-        Ours("fast_forest", "ours ff bank +ridges σ1,2,4", features=bank(*ridges)),
-        Ours("fast_forest", "ours ff bank +ridges σ0.7-4, contrast σ8",
+        Ours("fast_forest", "ours ff thin bank (+ridges σ1 2 4 +contrast σ3.5 8)",
+             features="thin"),
+        Ours("fast_forest", "ours ff bank +ridges σ1 2 4", features=bank(*ridges)),
+        Ours("fast_forest", "ours ff bank +ridges σ0.7-4 +contrast σ8",
              features=bank(("ridge", 0.7), *ridges, ("contrast", 8))),
-        Ours("fast_forest", "ours ff bank +ridges, contrast σ3.5,8, G σ16",
+        Ours("fast_forest", "ours ff bank +ridges +contrast σ3.5 8 +G σ16",
              features=bank(*ridges, ("contrast", 3.5), ("contrast", 8), ("gaussian", 16))),
-        Ours("fast_forest", "ours ff bank +context (contrast σ8, G σ16)",
+        Ours("fast_forest", "ours ff bank +context (contrast σ8 G σ16)",
              features=bank(("contrast", 8), ("gaussian", 16))),
-        Ours("fast_forest", "ours ff bank +lines σ1,2,4",
+        Ours("fast_forest", "ours ff bank +lines σ1 2 4",
              features=bank(("line", 1), ("line", 2), ("line", 4))),
-        Ours("fast_forest", "ours ff bank +ridges, lines σ1,2,4, contrast σ8",
+        Ours("fast_forest", "ours ff bank +ridges +lines σ1 2 4 +contrast σ8",
              features=bank(*ridges, ("line", 1), ("line", 2), ("line", 4), ("contrast", 8))),
     ]
 
@@ -645,14 +648,14 @@ def speed(wanted=None):
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
         # issue 24's banks for thin structures: the whole segment() and the features alone
-        ("segment fast_forest, thin bank",
+        ("segment fast_forest thin bank",
          lambda: napari_seglab.segment(volume, seeds, features="thin")),
         ("features blend",
          lambda: compute_features(volume, "blend")),
         ("features thin",
          lambda: compute_features(volume, "thin")),
-        ("features blend + lines σ1,2,4",
-         lambda: compute_features(volume, thin_banks()[4].spec)),
+        ("features blend + lines σ1 2 4",
+         lambda: compute_features(volume, thin_banks()[5].spec)),
     ]:
         if not chosen(label):
             continue
