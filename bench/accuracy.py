@@ -422,9 +422,9 @@ def thin_banks():
 
     ridges = (("ridge", 1), ("ridge", 2), ("ridge", 4))
     return [
-        Ours("fast_forest", "ours ff thin bank (+ridges σ1 2 4 +contrast σ3.5 8)",
-             features="thin"),
-        Ours("fast_forest", "ours ff bank +ridges σ1 2 4", features=bank(*ridges)),
+        Ours("fast_forest", "ours ff thin bank (+ridges σ1 2 4)", features="thin"),
+        Ours("fast_forest", "ours ff bank +ridges σ1 2 4 +contrast σ3.5 8",
+             features=bank(*ridges, ("contrast", 3.5), ("contrast", 8))),
         Ours("fast_forest", "ours ff bank +ridges σ0.7-4 +contrast σ8",
              features=bank(("ridge", 0.7), *ridges, ("contrast", 8))),
         Ours("fast_forest", "ours ff bank +ridges +contrast σ3.5 8 +G σ16",

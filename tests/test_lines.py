@@ -132,9 +132,8 @@ def test_thin_preset_names_and_counts():
     spec = PRESETS["thin"]
     names = spec.names()
     assert "ridge σ=1 bright" in names and "ridge σ=4 dark" in names
-    assert "contrast σ=8" in names
-    assert spec.n_features(1, 2) == len(names) == PRESETS["blend"].n_features(1, 2) + 8
-    assert spec.n_features(1, 3) == PRESETS["blend"].n_features(1, 3) + 8
+    assert spec.n_features(1, 2) == len(names) == PRESETS["blend"].n_features(1, 2) + 6
+    assert spec.n_features(1, 3) == PRESETS["blend"].n_features(1, 3) + 6
     assert FeatureSpec.from_json(spec.to_json()) == spec
 
 

@@ -253,17 +253,16 @@ PRESETS = {
         + _multiscale(("gradient_magnitude",), (1.0, 3.5))
     ),
     # For thin structures (vessels, membranes): the blend's bank plus the
-    # bright/dark ridge strength at the Hessian's scales and the local
-    # contrast f - G(σ) at the Gaussians' two widest scales: nearly free
-    # (formulas on images the bank computes anyway), no new σ, so the same
-    # smallest image. Measured in docs/accuracy.md (issue 24).
+    # bright/dark ridge strength at the Hessian's scales, nearly free (a
+    # formula on the eigenvalues computed anyway); no new σ, so the same
+    # smallest image. Local contrast f - G(8) beside it let the trees
+    # extrapolate on KESM's border strokes (docs/accuracy.md, issue 24).
     "thin": FeatureSpec(
         (("intensity", 0.0),)
         + _multiscale(("gaussian",), (0.7, 1.6, 3.5, 8.0))
         + _multiscale(("hessian_eigenvalues",), (1.0, 2.0, 4.0))
         + _multiscale(("gradient_magnitude",), (1.0, 3.5))
         + _multiscale(("ridge",), (1.0, 2.0, 4.0))
-        + _multiscale(("contrast",), (3.5, 8.0))
     ),
 }
 
