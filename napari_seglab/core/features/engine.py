@@ -39,7 +39,10 @@ Conventions (documented choices):
 * ``sobel`` at σ is the Sobel gradient magnitude of ``G(σ)`` (σ = 0: of the
   raw image), scaled so that a ramp of slope 1 gives 1;
 * boundaries are reflected (``scipy.ndimage`` mode ``"reflect"``); Gaussian
-  kernels are truncated at 4σ.
+  kernels are truncated at 4σ;
+* ``ridge``, ``contrast`` and ``line`` (thin structures) are computed by
+  :mod:`.lines`: ``ridge`` from the Hessian eigenvalues at its σ, ``line`` on
+  the planes of the last two axes.
 """
 
 from __future__ import annotations
