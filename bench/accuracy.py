@@ -391,6 +391,7 @@ def ours(all_variants=False):
                Ours("blend", "ours blend +grow", params={"grow": True}, groups=("tumour",)),
                Ours("blend", "ours blend kNN+MLP w.4", params={"learner": "mlp",
                                                               "knn_weight": 0.4})]
+    methods += thin_banks()
     try:
         from napari_seglab.core import refine
     except ImportError:
@@ -406,6 +407,35 @@ def ours(all_variants=False):
         groups = ("tumour",) if "+grow" in label and not all_variants else None
         out.append(Refined(label, make, local, groups))
     return methods + out
+
+
+def thin_banks():
+    """Issue 24's banks for thin structures (ridge strength, local contrast, σ 16)
+    under the default fast forest: ``--methods "ours ff bank"`` runs them all (no
+    commas in the labels: ``--methods`` splits on them)."""
+    from napari_seglab.core.features import PRESETS, FeatureSpec
+
+    blend = PRESETS["blend"].filters
+
+    def bank(*extra):
+        return FeatureSpec(blend + tuple((name, float(s)) for name, s in extra))
+
+    ridges = (("ridge", 1), ("ridge", 2), ("ridge", 4))
+    return [
+        Ours("fast_forest", "ours ff thin bank (+ridges σ1 2 4)", features="thin"),
+        Ours("fast_forest", "ours ff bank +ridges σ1 2 4 +contrast σ3.5 8",
+             features=bank(*ridges, ("contrast", 3.5), ("contrast", 8))),
+        Ours("fast_forest", "ours ff bank +ridges σ0.7-4 +contrast σ8",
+             features=bank(("ridge", 0.7), *ridges, ("contrast", 8))),
+        Ours("fast_forest", "ours ff bank +ridges +contrast σ3.5 8 +G σ16",
+             features=bank(*ridges, ("contrast", 3.5), ("contrast", 8), ("gaussian", 16))),
+        Ours("fast_forest", "ours ff bank +context (contrast σ8 G σ16)",
+             features=bank(("contrast", 8), ("gaussian", 16))),
+        Ours("fast_forest", "ours ff bank +lines σ1 2 4",
+             features=bank(("line", 1), ("line", 2), ("line", 4))),
+        Ours("fast_forest", "ours ff bank +ridges +lines σ1 2 4 +contrast σ8",
+             features=bank(*ridges, ("line", 1), ("line", 2), ("line", 4), ("contrast", 8))),
+    ]
 
 
 # ---------------------------------------------------------------- protocols
@@ -617,6 +647,15 @@ def speed(wanted=None):
         ("context_forest 30 d12 smooth",
          lambda: napari_seglab.segment(volume, seeds, "context_forest", n_estimators=30,
                                        max_depth=12, features="smooth")),
+        # issue 24's banks for thin structures: the whole segment() and the features alone
+        ("segment fast_forest thin bank",
+         lambda: napari_seglab.segment(volume, seeds, features="thin")),
+        ("features blend",
+         lambda: compute_features(volume, "blend")),
+        ("features thin",
+         lambda: compute_features(volume, "thin")),
+        ("features blend + lines σ1 2 4",
+         lambda: compute_features(volume, thin_banks()[5].spec)),
     ]:
         if not chosen(label):
             continue

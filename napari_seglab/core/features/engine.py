@@ -41,7 +41,10 @@ Conventions (documented choices):
 * ``sobel`` at σ is the Sobel gradient magnitude of ``G(σ)`` (σ = 0: of the
   raw image), scaled so that a ramp of slope 1 gives 1;
 * boundaries are reflected (``scipy.ndimage`` mode ``"reflect"``); Gaussian
-  kernels are truncated at 4σ.
+  kernels are truncated at 4σ;
+* ``ridge``, ``contrast`` and ``line`` (thin structures) are computed by
+  :mod:`.lines`: ``ridge`` from the Hessian eigenvalues at its σ, ``line`` on
+  the planes of the last two axes.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import lines
 from .derivatives import derivative_features
 from .eigen import _eig_sym
 from .spec import (
@@ -129,13 +133,13 @@ class _Plan:
         self.halo = [0] * ndim
         for name, sigma in spec.filters:
             needs = {
-                "intensity": (), "median": (), "median_residual": (),
+                "intensity": (), "median": (), "median_residual": (), "line": (),
                 "dog": (sigma, _DOG_RATIO * sigma),
                 "sobel": (sigma,) if sigma > 0 else (),
             }.get(name, (sigma,))
             self.smooth.update(needs)
             deriv = name in ("gradient_magnitude", "laplacian", "hessian_eigenvalues",
-                             "sobel", "structure_tensor_eigenvalues")
+                             "sobel", "structure_tensor_eigenvalues") + lines.HESSIAN_KINDS
             for a in self.axes:
                 v = sigma / spacing[a]
                 if name in ("median", "median_residual"):
@@ -330,7 +334,7 @@ def _gaussian(src, vsigma, pool, out=None, tmp=None):
 # Finite differences and eigenvalues on padded blocks
 
 #: Filters computed from finite differences of one (smoothed) image.
-_DERIV = ("gradient_magnitude", "laplacian", "hessian_eigenvalues", "sobel")
+_DERIV = ("gradient_magnitude", "laplacian", "hessian_eigenvalues", "sobel") + lines.HESSIAN_KINDS
 # Voxels per block of the derivative stage. Each block was a few hundred NumPy
 # calls whose Python overhead holds the GIL: smaller blocks made two threads
 # wait for each other (measured: 2 threads slower than 1 at 8k voxels, 1.6x
@@ -449,6 +453,7 @@ def _compute_channel(chan, plan, out, pool):
             pre["median", sigma] = ndi.median_filter(chan, size=size, mode="reflect")
         elif name == "structure_tensor_eigenvalues":
             pre[name, sigma] = _structure_tensor_eigs(G[sigma], plan, sigma, pool)
+    pre.update(lines.plane_features(chan, plan))
     # Images that derivatives are taken of, reflect-padded by one voxel along
     # the filtered axes once: every block is then a view of them.
     pads = [(1, 1) if a in axes else (0, 0) for a in range(chan.ndim)]
@@ -517,12 +522,20 @@ def _block_features(chan, G, padded, pre, plan, out, pool):
                     np.copyto(buf[k + m], pre[name, sigma][m][block])
             elif name == "sobel":
                 _sobel(padded[sigma][halo], axes, spacing, dst)
+            elif name == "contrast":
+                np.subtract(chan[block], G[sigma][block], out=dst)
+            elif name in lines.PLANE_KINDS:
+                for m, plane in enumerate(pre[name, sigma]):
+                    np.copyto(buf[k + m], plane[block])
             k += FeatureSpec._outputs(name, fd)
         for sigma, where in deriv.items():
             outs = {name: (buf[i] if name != "hessian_eigenvalues" else buf[i:i + fd])
-                    for name, i in where.items() if name != "sobel"}
+                    for name, i in where.items()
+                    if name != "sobel" and name not in lines.HESSIAN_KINDS}
+            eigenvalues = lines.hessian_outputs(where, outs, buf, fd)
             if outs:
                 derivative_features(padded[sigma][halo], axes, spacing, outs)
+            lines.finish_block(where, eigenvalues, buf, sigma)
         # As 2D (voxels, features): a block is whole rows of the output, so
         # this is a view (setting .shape raises rather than copy).
         flat = o.view()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import lines
 from .engine import (
     _blas_threads,
     _block_features,
@@ -233,7 +234,8 @@ class _ChannelStream:
             rows = _reflect_index(np.arange(z0 - m, z1 + m), n)
             padded[0.0] = np.pad(chan[rows], [(0, 0)] + [(1, 1) if p else (0, 0) for p in plane],
                                  mode="symmetric")
-        _block_features(chan[z0:z1], G, padded, {}, plan, out, self.pool)
+        pre = lines.plane_features(chan, plan, z0, z1)
+        _block_features(chan[z0:z1], G, padded, pre, plan, out, self.pool)
 
 
 def iter_feature_slabs(data, spec, spacing, *, depth, num_workers=None, out=None,

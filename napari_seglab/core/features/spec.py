@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .lines import OUTPUT_LABELS
+
 #: Filters this engine knows. ``intensity`` takes σ = 0, ``sobel`` σ ≥ 0,
 #: the others σ > 0.
 FILTERS = (
@@ -20,6 +22,9 @@ FILTERS = (
     "median",
     "median_residual",
     "sobel",
+    "ridge",
+    "contrast",
+    "line",
 )
 
 #: ilastik's scale grid.
@@ -111,6 +116,8 @@ class FeatureSpec:
 
     @staticmethod
     def _outputs(name: str, ndim: int) -> int:
+        if name in OUTPUT_LABELS:
+            return len(OUTPUT_LABELS[name])
         return ndim if name in _EIGEN else 1
 
     def _filtered_ndim(self, ndim: int) -> int:
@@ -143,7 +150,8 @@ class FeatureSpec:
                 label = name if name == "intensity" else f"{name} σ={sigma:g}"
                 k = self._outputs(name, fd)
                 for i in range(k):
-                    text = label + (f" λ{i + 1}" if k > 1 else "")
+                    suffix = OUTPUT_LABELS[name][i] if name in OUTPUT_LABELS else f"λ{i + 1}"
+                    text = label + (f" {suffix}" if k > 1 else "")
                     out.append(text if n_channels == 1 else f"{text} [ch {c}]")
         return out
 
@@ -243,6 +251,18 @@ PRESETS = {
         + _multiscale(("gaussian",), (0.7, 1.6, 3.5, 8.0))
         + _multiscale(("hessian_eigenvalues",), (1.0, 2.0, 4.0))
         + _multiscale(("gradient_magnitude",), (1.0, 3.5))
+    ),
+    # For thin structures (vessels, membranes): the blend's bank plus the
+    # bright/dark ridge strength at the Hessian's scales, nearly free (a
+    # formula on the eigenvalues computed anyway); no new σ, so the same
+    # smallest image. Local contrast f - G(8) beside it let the trees
+    # extrapolate on KESM's border strokes (docs/accuracy.md, issue 24).
+    "thin": FeatureSpec(
+        (("intensity", 0.0),)
+        + _multiscale(("gaussian",), (0.7, 1.6, 3.5, 8.0))
+        + _multiscale(("hessian_eigenvalues",), (1.0, 2.0, 4.0))
+        + _multiscale(("gradient_magnitude",), (1.0, 3.5))
+        + _multiscale(("ridge",), (1.0, 2.0, 4.0))
     ),
 }
 
