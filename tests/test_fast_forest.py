@@ -83,10 +83,13 @@ def test_linear_share_and_grow_are_reachable(tumour_crop):
         a, b = labels[keep] == 2, truth[keep] == 2
         return 2 * (a & b).sum() / (a.sum() + b.sum())
 
-    plain = napari_seglab.segment(image, seeds, spacing=spacing)
-    grown = napari_seglab.segment(image, seeds, spacing=spacing, grow=True)
-    # measured: 0.34 grown vs 0.23 plain (the blend: 0.21 vs 0.09)
-    assert dice(grown) > 1.3 * dice(plain) and dice(plain) > 0.15, (dice(grown), dice(plain))
+    # Averaged over three forests: one draw's Dice moves by ±0.05 (0.27-0.37 grown).
+    plain, grown = (np.mean([dice(napari_seglab.segment(image, seeds, spacing=spacing,
+                                                        grow=grow, random_state=r))
+                             for r in range(3)]) for grow in (False, True))
+    # measured: 0.30 grown vs 0.22 plain (scikit-learn-built trees 0.31 vs 0.20; the
+    # blend: 0.21 vs 0.09)
+    assert grown > 1.3 * plain and plain > 0.15, (grown, plain)
     linear = napari_seglab.segment(image, seeds, spacing=spacing, linear_weight=0.3)
     assert linear.shape == image.shape
 

@@ -115,14 +115,16 @@ def _grow_tree(Xt, y, weight, n_classes, max_features, max_depth, min_leaf, seed
         if depth < max_depth and end - start >= 2 * min_leaf and impurity > _PURE:
             best_score = -np.inf
             visited = 0
+            varying = 0
             remaining = n_features
-            while visited < max_features and remaining > 0:
+            while remaining > 0 and (visited < max_features or varying == 0):
                 # Draw a feature not drawn yet at this node (Fisher-Yates, in place).
                 j = int(_next_uniform(state) * remaining)
                 remaining -= 1
                 f = features[j]
                 features[j] = features[remaining]
                 features[remaining] = f
+                visited += 1
                 lo = Xt[f, samples[start]]
                 hi = lo
                 for i in range(start + 1, end):
@@ -133,7 +135,7 @@ def _grow_tree(Xt, y, weight, n_classes, max_features, max_depth, min_leaf, seed
                         hi = v
                 if hi <= lo + _CONSTANT:
                     continue
-                visited += 1
+                varying += 1
                 t = np.float32(lo + _next_uniform(state) * (np.float64(hi) - np.float64(lo)))
                 if t >= hi or t < lo:
                     t = lo
