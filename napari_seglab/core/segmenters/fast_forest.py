@@ -84,6 +84,9 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     #: Keep every seeded pixel (up to max_per_class) and weigh the classes:
     #: a correction stroke adds samples instead of being cut to the smallest class.
     cut_to_smallest_class = False
+    #: A saved model's parameters missing from its file, as they were when it was
+    #: written: scikit-learn grew the trees before the compiled builder.
+    params_before = {"builder": "sklearn"}
 
     def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
                  kind="extra", class_weight="balanced", first_trees=4, confidence=1.0,
