@@ -9,10 +9,11 @@ forest took most of the stroke. This module grows the same kind of trees
 numba kernel, writing nodes in the layout :func:`.tree_predict.flatten_trees`
 returns, so :func:`.tree_predict.predict_forest_proba` reads them unchanged.
 
-At each node: features are drawn without replacement until ``max_features``
-of them vary within the node (constant ones do not count); for each, one
-threshold uniform between the node's minimum and maximum; the split with the
-lowest weighted Gini impurity of the children among those wins. A node is a
+At each node: ``max_features`` features are drawn without replacement (more
+when all of those are constant within the node, until one varies, as
+scikit-learn does); for each varying one, one threshold uniform between the
+node's minimum and maximum; the split with the lowest weighted Gini impurity
+of the children among those wins. A node is a
 leaf at ``max_depth``, when pure, when it holds fewer than
 ``2 * min_samples_leaf`` samples, or when no drawn split leaves
 ``min_samples_leaf`` on each side. Leaves hold the class fractions of their
