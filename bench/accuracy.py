@@ -374,6 +374,11 @@ def ours(all_variants=False):
                Ours("fast_forest", "ours fast_forest +local (Local corrections)", local=0),
                Ours("fast_forest", "ours ff no kNN", params={"knn_weight": 0.0}),
                Ours("fast_forest", "ours ff no cascade", params={"first_trees": 0}),
+               Ours("fast_forest", "ours ff sklearn-built trees", params={"builder": "sklearn"}),
+               # Another draw of each builder's forest: the noise floor of comparing builders.
+               Ours("fast_forest", "ours ff sklearn-built trees, seed 1",
+                    params={"builder": "sklearn", "random_state": 1}),
+               Ours("fast_forest", "ours ff seed 1", params={"random_state": 1}),
                Ours("fast_forest", "ours ff rf trees", params={"kind": "random"}),
                Ours("fast_forest", "ours ff octaves bank", features="octaves"),
                Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2}),

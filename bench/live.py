@@ -2,12 +2,14 @@
 
 For each method: median time over 50 strokes (each adds a short stroke to
 the seeds, then :func:`napari_seglab.core.live.segment_slice` retrains and
-predicts the slice), and the mean Dice of the last result. kNN, the default
-live method, runs its default route (``algorithm="auto"``: the certified
-grid for up to 8 features) and, as a peer, the exact k-d tree route. The
-other peer, in the same run: scikit-image's ``fit_segmenter`` /
-``predict_segmenter`` with a 100-tree forest on its own precomputed
-``multiscale_basic_features``.
+predicts the slice), and the mean Dice of the last result. The default
+(the fast forest, its extra-trees grown by the compiled builder) runs beside
+the same forest grown by scikit-learn (``builder="sklearn"``, the previous
+path), with the ratio and where the default's stroke goes (fit / predict).
+kNN runs its default route (``algorithm="auto"``: the certified grid for up
+to 8 features) and, as a peer, the exact k-d tree route. The other peer, in
+the same run: scikit-image's ``fit_segmenter`` / ``predict_segmenter`` with a
+100-tree forest on its own precomputed ``multiscale_basic_features``.
 
 Then the kNN default route against exact kNN (scikit-learn's
 ``KNeighborsClassifier`` on the same scaled samples): the fraction of
@@ -15,7 +17,7 @@ identical labels over every pixel of the bench's slice and of the real
 images in ``../shared/data`` (KESM vessels, the nine MRBrainS slices), with
 the share of pixels the grid certified and both routes' predict times.
 
-    .venv/bin/python bench/live.py [n_strokes]
+    .venv/bin/python bench/live.py [n_strokes] [strokes,3d,agreement]
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.neighbors import KNeighborsClassifier
 from skimage.feature import multiscale_basic_features
 from skimage.future import fit_segmenter, predict_segmenter
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
 
 import napari_seglab
 from napari_seglab.core.feature_cache import FeatureCache
 from napari_seglab.core.live import segment_slice
 from napari_seglab.core.model_io import SeededModel
 from napari_seglab.core.phantoms import scribble_seeds, tissue_phantom
+from napari_seglab.core.segmenters import DEFAULT_METHOD
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: MRBrainS labels grouped into background, WM, GM, CSF (as bench/brains.py).
@@ -76,23 +80,29 @@ def median_ms(fn, repeats):
 def stroke_latency(image, truth, sequence):
     data = image[..., None]
     print(f"512x512 slice, {len(sequence)} strokes, features cached; median ms per stroke")
-    print(f"{'method':<34}{'median ms':>10}{'p90 ms':>9}{'Dice':>8}")
-    runs = [("blend", None, "blend (the default method)"),
+    print(f"{'method':<44}{'median ms':>10}{'p90 ms':>9}{'Dice':>8}{'CPU ms':>8}")
+    runs = [(DEFAULT_METHOD, None, f"{DEFAULT_METHOD} (the default method)"),
+            ("fast_forest", {"builder": "sklearn"}, "fast_forest, scikit-learn-built trees"),
+            ("blend", None, "blend"),
             ("knn", None, "knn (default: auto)"),
             ("knn", {"algorithm": "kdtree"}, "knn kdtree (exact peer)"),
             ("nearest_mean", None, "nearest_mean"), ("kmeans", None, "kmeans"),
             ("gmm", None, "gmm"), ("random_forest", None, "random_forest")]
+    medians = {}
     for method, params, name in runs:
         cache = FeatureCache()
         segment_slice(data, sequence[0], method=method, params=params, cache=cache)
-        times = []
+        times, cpu = [], []
         for seeds in sequence:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             labels = segment_slice(data, seeds, method=method, params=params, cache=cache)
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         ms = 1000 * np.array(times)
-        print(f"{'seglab ' + name:<34}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
-              f"{dice(truth, labels):>8.4f}")
+        medians[name] = np.median(ms)
+        # CPU time of every thread: what a stroke costs whatever the other jobs take.
+        print(f"{'seglab ' + name:<44}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
+              f"{dice(truth, labels):>8.4f}{1000 * np.median(cpu):>8.1f}")
 
     features = multiscale_basic_features(image)
     times = []
@@ -104,8 +114,50 @@ def stroke_latency(image, truth, sequence):
         labels = predict_segmenter(features, clf)
         times.append(time.perf_counter() - start)
     ms = 1000 * np.array(times)
-    print(f"{'skimage RF100 (cached)':<34}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
+    print(f"{'skimage RF100 (cached)':<44}{np.median(ms):>10.1f}{np.percentile(ms, 90):>9.1f}"
           f"{dice(truth, labels):>8.4f}")
+    default, sklearn_built = medians[runs[0][2]], medians[runs[1][2]]
+    print(f"the default's stroke: {default:.1f} ms (goal <= 20), "
+          f"{sklearn_built / default:.1f}x faster than with scikit-learn-built trees "
+          f"({sklearn_built:.1f} ms), {np.median(ms) / default:.0f}x faster than "
+          f"scikit-image RF100 ({np.median(ms):.0f} ms)")
+    stroke_parts(data, sequence)
+
+
+def stroke_parts(data, sequence):
+    """Where the default's stroke goes: the fit (trees by each builder, the kNN) and the
+    prediction of the slice (the trees' cascade, the kNN vote), medians over the strokes."""
+    cache = FeatureCache()
+    parts = {}
+    for seeds in sequence[::5]:
+        _, model = segment_slice(data, seeds, cache=cache, return_model=True)
+        inputs = cache.get(data, model._spec(), spacing=None, channel_axis=-1, version=0)
+        for name, fn in _stroke_steps(model, inputs).items():
+            parts.setdefault(name, []).append(median_ms(fn, 3)[0])
+    print(f"the default's stroke, part by part ({model.y_train_.size} training rows at the "
+          f"last stroke; medians):")
+    for name, ms in parts.items():
+        print(f"  {name:<34}{np.median(ms):>8.1f} ms")
+
+
+def _stroke_steps(model, inputs):
+    """Callables for each step of a stroke of ``model`` (fitted by ``segment_slice``)."""
+    from napari_seglab.core.live import _predict_in_blocks
+    from napari_seglab.core.segmenters.tree_predict import predict_forest_proba
+
+    seg = model.segmenter_
+    X, y, columns = model.X_train_, model.y_train_, seg.knn_columns_
+    rows = np.ascontiguousarray(inputs.reshape(-1, inputs.shape[-1]))
+    numba_built = clone(seg).set_params(builder="numba")
+    sklearn_built = clone(seg).set_params(builder="sklearn")
+    return {
+        "fit, numba-built trees": lambda: numba_built.fit(X, y, knn_columns=columns),
+        "fit, scikit-learn-built trees": lambda: sklearn_built.fit(X, y, knn_columns=columns),
+        "predict the slice": lambda: _predict_in_blocks(model, inputs, None),
+        "  the trees' cascade": lambda: predict_forest_proba(
+            rows, seg.trees_, first_trees=seg.first_trees, confidence=seg.confidence),
+        "  the kNN vote": lambda: seg.knn_.predict_proba(rows[:, columns]),
+    }
 
 
 def knn_agreement(image, seeds, *, channel_axis=None, n_neighbors=5, max_per_class=5000):
@@ -216,12 +268,17 @@ def first_3d_stroke(shape=(48, 512, 512)):
           f"Gaussian σ=2 pass {unit:.0f} ms")
 
 
-def main(n=50):
+def main(n=50, parts=("strokes", "3d", "agreement")):
     image, truth = tissue_phantom((512, 512), random_state=4)
-    stroke_latency(image, truth, strokes(truth, n + 2))
-    first_3d_stroke()
-    agreement(image, truth)
+    if "strokes" in parts:
+        stroke_latency(image, truth, strokes(truth, n + 2))
+    if "3d" in parts:
+        first_3d_stroke()
+    if "agreement" in parts:
+        agreement(image, truth)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
+    # bench/live.py [n_strokes] [strokes,3d,agreement]
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50,
+         sys.argv[2].split(",") if len(sys.argv) > 2 else ("strokes", "3d", "agreement"))

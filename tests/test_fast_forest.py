@@ -58,10 +58,13 @@ def test_the_knn_share_rescues_the_noisy_phantom_from_few_seeds():
     # noise of the ridge columns; the kNN vote on the smooth columns does not.
     volume, truth = tissue_phantom((10, 64, 64), random_state=3)
     seeds = scribble_seeds(truth, strokes_per_class=3, random_state=3)
-    accuracy = {w: np.mean(napari_seglab.segment(volume, seeds, knn_weight=w) == truth + 1)
+    # Averaged over forests: how far trees alone go depends on the draw (0.86-0.97).
+    accuracy = {w: np.mean([np.mean(napari_seglab.segment(volume, seeds, knn_weight=w,
+                                                          random_state=r) == truth + 1)
+                            for r in range(4)])
                 for w in (0.0, 0.4)}
-    # measured: 0.88 trees alone, 0.98 with the default share
-    assert accuracy[0.4] > 0.95 > accuracy[0.0] + 0.03, accuracy
+    # measured: 0.91 trees alone, 0.98 with the default share (scikit-learn's trees 0.89, 0.97)
+    assert accuracy[0.4] > max(0.97, accuracy[0.0] + 0.03), accuracy
 
 
 def test_parameters_are_checked():
@@ -80,10 +83,13 @@ def test_linear_share_and_grow_are_reachable(tumour_crop):
         a, b = labels[keep] == 2, truth[keep] == 2
         return 2 * (a & b).sum() / (a.sum() + b.sum())
 
-    plain = napari_seglab.segment(image, seeds, spacing=spacing)
-    grown = napari_seglab.segment(image, seeds, spacing=spacing, grow=True)
-    # measured: 0.34 grown vs 0.23 plain (the blend: 0.21 vs 0.09)
-    assert dice(grown) > 1.3 * dice(plain) and dice(plain) > 0.15, (dice(grown), dice(plain))
+    # Averaged over three forests: one draw's Dice moves by ±0.05 (0.27-0.37 grown).
+    plain, grown = (np.mean([dice(napari_seglab.segment(image, seeds, spacing=spacing,
+                                                        grow=grow, random_state=r))
+                             for r in range(3)]) for grow in (False, True))
+    # measured: 0.30 grown vs 0.22 plain (scikit-learn-built trees 0.31 vs 0.20; the
+    # blend: 0.21 vs 0.09)
+    assert grown > 1.3 * plain and plain > 0.15, (grown, plain)
     linear = napari_seglab.segment(image, seeds, spacing=spacing, linear_weight=0.3)
     assert linear.shape == image.shape
 

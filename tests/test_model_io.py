@@ -436,10 +436,12 @@ def _tiny_v1(method):
     elif method == "fast_forest":
         from napari_seglab.core.segmenters import FastForestSegmenter
 
+        # Written before the compiled builder: no "builder", scikit-learn's trees.
         params = FastForestSegmenter(n_estimators=5, n_jobs=1).get_params()
+        del params["builder"]
         X = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.7, 1, 20)].astype(np.float32)[:, None]
         y = np.repeat([1, 2], 20).astype(np.int64)
-        forest = FastForestSegmenter(**params).fit(X, y, knn_columns=(0,))
+        forest = FastForestSegmenter(**params, builder="sklearn").fit(X, y, knn_columns=(0,))
         expected = forest.predict(_RAMP.reshape(-1, 1)).reshape(8, 8)
         return params, {"train_X": X, "train_y": y,
                         "check_proba": forest.predict_proba(X).astype(np.float32)}, expected
@@ -474,6 +476,8 @@ def test_tiny_format_1_files_load_and_predict_as_written(tmp_path, method):
         model = load_model(path)
     image = _CHECKER if method == "local" else _RAMP
     assert model.method == method and model.classes_.tolist() == [1, 2]
+    if method == "fast_forest":  # the trees are grown as they were when it was saved
+        assert model.segmenter_.builder == "sklearn"
     np.testing.assert_array_equal(model.predict(image), expected)
     proba = model.predict_proba(image)
     assert proba.shape == (8, 8, 2) and np.array_equal(proba.argmax(-1) + 1, expected)

@@ -352,6 +352,8 @@ def _check_header(header):
         raise ValueError(f"unknown method {method!r:.40}; methods are {', '.join(SEGMENTERS)}")
     params = _need(header, "params", lambda v: isinstance(v, dict), "an object")
     _check_params(method, params)
+    # A parameter added since the file was written takes the value it had then.
+    params = {**getattr(SEGMENTERS[method], "params_before", {}), **params}
     kind = _need(header, "input", lambda v: v in _INPUTS, " or ".join(_INPUTS))
     expected = getattr(SEGMENTERS[method], "input", None)  # segmenters may drop it
     if (kind != expected) if expected is not None else (

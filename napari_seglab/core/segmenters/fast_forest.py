@@ -38,6 +38,10 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         smoother probabilities, faster to fit) or
         :class:`~sklearn.ensemble.RandomForestClassifier`.
     class_weight : {"balanced", "balanced_subsample"} or None, default "balanced"
+    builder : {"numba", "sklearn"}, default "numba"
+        Who grows extra-trees: :func:`.tree_build.build_extra_trees` (compiled,
+        straight into the flat arrays) or scikit-learn. ``kind="random"`` always
+        uses scikit-learn.
     first_trees : int, default 8
         The cascade: rows whose average over the first ``first_trees`` trees
         gives one class at least ``confidence`` stop there; 0 = every tree.
@@ -80,11 +84,14 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     #: Keep every seeded pixel (up to max_per_class) and weigh the classes:
     #: a correction stroke adds samples instead of being cut to the smallest class.
     cut_to_smallest_class = False
+    #: A saved model's parameters missing from its file, as they were when it was
+    #: written: scikit-learn grew the trees before the compiled builder.
+    params_before = {"builder": "sklearn"}
 
     def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
                  kind="extra", class_weight="balanced", first_trees=4, confidence=1.0,
                  knn_weight=0.4, n_neighbors=5, linear_weight=0.0, C=1.0, n_jobs=-1,
-                 random_state=0, grow=False):
+                 random_state=0, grow=False, builder="numba"):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -100,6 +107,7 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.grow = grow
+        self.builder = builder
 
     def layout_fit_params(self, spec, n_channels, ndim):
         """The kNN's columns (the intensity and Gaussians σ ≤ 1.6), when it is used."""
@@ -115,6 +123,7 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
             _check_int("max_depth", self.max_depth, 1)
         _check_int("first_trees", self.first_trees, 0)
         _check_choice("kind", self.kind, ("extra", "random"))
+        _check_choice("builder", self.builder, ("numba", "sklearn"))
         _check_choice("class_weight", self.class_weight,
                       ("balanced", "balanced_subsample", None))
         for name in ("knn_weight", "linear_weight"):
@@ -140,14 +149,17 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self._check_params()
         X = self._check_X(X, fitting=True)
         self.classes_, y_index = _check_supervised_y(X, y)
-        forest = ExtraTreesClassifier if self.kind == "extra" else RandomForestClassifier
-        # Few hundred seeds: joblib's threads cost more than they save.
+        # Few hundred seeds: threads cost more than they save.
         n_jobs = 1 if X.shape[0] < 2000 else self.n_jobs
-        est = forest(n_estimators=int(self.n_estimators), max_depth=self.max_depth,
-                     min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
-                     class_weight=self.class_weight, n_jobs=n_jobs,
-                     random_state=self.random_state).fit(X, y_index)
-        self.trees_ = flatten_trees(est.estimators_, self.classes_.size)
+        if self.kind == "extra" and self.builder == "numba":
+            self.trees_ = _build_trees(self, X, y_index, n_jobs)
+        else:
+            forest = ExtraTreesClassifier if self.kind == "extra" else RandomForestClassifier
+            est = forest(n_estimators=int(self.n_estimators), max_depth=self.max_depth,
+                         min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
+                         class_weight=self.class_weight, n_jobs=n_jobs,
+                         random_state=self.random_state).fit(X, y_index)
+            self.trees_ = flatten_trees(est.estimators_, self.classes_.size)
         cols = np.arange(X.shape[1]) if knn_columns is None else np.asarray(
             knn_columns, dtype=np.intp).ravel()
         if cols.size == 0 or cols.min() < 0 or cols.max() >= X.shape[1]:
@@ -201,6 +213,27 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     def predict(self, X):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _build_trees(params, X, y_index, n_jobs):
+    """:func:`.tree_build.build_extra_trees` with the segmenter's parameters; without
+    bootstrap, "balanced_subsample" weighs as "balanced" (as in scikit-learn)."""
+    from joblib import effective_n_jobs
+
+    from .tree_build import build_extra_trees
+
+    n_classes = int(y_index.max()) + 1
+    weight = None
+    if params.class_weight is not None:
+        counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
+        present = np.count_nonzero(counts)
+        weight = (y_index.size / (present * counts))[y_index]
+    return build_extra_trees(X, y_index, n_classes, n_estimators=params.n_estimators,
+                             max_depth=params.max_depth,
+                             min_samples_leaf=params.min_samples_leaf,
+                             max_features=params.max_features, sample_weight=weight,
+                             random_state=params.random_state,
+                             threads=max(int(effective_n_jobs(n_jobs)), 1))
 
 
 def _fit_linear(X, y_index, n_classes, *, C):
