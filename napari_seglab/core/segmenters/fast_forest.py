@@ -38,14 +38,25 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         :class:`~sklearn.ensemble.ExtraTreesClassifier` (random thresholds:
         smoother probabilities, faster to fit) or
         :class:`~sklearn.ensemble.RandomForestClassifier`.
-    class_weight : {"balanced", "balanced_subsample"} or None, default "balanced"
+    class_weight : {"balanced", "balanced_subsample", "sqrt"} or None, default "balanced"
+        ``"sqrt"``: the square root of ``"balanced"``'s weights.
     first_trees : int, default 8
         The cascade: rows whose average over the first ``first_trees`` trees
         gives one class at least ``confidence`` stop there; 0 = every tree.
     confidence : float, default 0.95
-    knn_weight : float, default 0.0
+    knn_weight : float, default 0.4
         Share of a kNN vote (``n_neighbors``, on the intensity and Gaussian
         σ ≤ 1.6 columns, :meth:`layout_fit_params`) in the probabilities.
+    knn_share : {"constant", "outside"}, default "constant"
+        ``"outside"``: the share is ``knn_inside`` where a row lies within the
+        range of every column the training rows covered, and grows to
+        ``knn_weight`` at ``outside_margin`` training standard deviations
+        beyond it (:class:`.seed_range.SeedRange`, :meth:`knn_shares`):
+        the kNN takes over where the trees extrapolate.
+    outside_margin : float, default 0.5
+        0 = a step at the range's edge.
+    knn_inside : float, default 0.0
+        Within ``[0, knn_weight]``.
     n_neighbors : int, default 5
     linear_weight : float, default 0.0
         Share of a logistic regression on every column (z-scored, ``C``).
