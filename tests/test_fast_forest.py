@@ -153,7 +153,7 @@ def test_the_outside_share_is_knn_inside_within_the_range_and_knn_weight_beyond(
     np.testing.assert_allclose(model.predict_proba(test).sum(axis=1), 1, atol=1e-5)
     # knn_inside == knn_weight is the constant share exactly
     flat = FastForestSegmenter(knn_share="outside", knn_weight=0.4, knn_inside=0.4).fit(X, y + 1)
-    constant = FastForestSegmenter(knn_weight=0.4).fit(X, y + 1)
+    constant = FastForestSegmenter(knn_share="constant", knn_weight=0.4).fit(X, y + 1)
     np.testing.assert_allclose(flat.predict_proba(test), constant.predict_proba(test), atol=1e-6)
 
 
@@ -198,7 +198,7 @@ def test_the_outside_share_rescues_the_noisy_phantom_too():
 def test_outside_share_and_class_weight_parameters_are_checked():
     X, y = _rows(300)
     for bad in ({"knn_share": "near"}, {"knn_share": "outside", "outside_margin": -1},
-                {"knn_share": "outside", "knn_weight": 0.3, "knn_inside": 0.4},
+                {"knn_share": "outside", "knn_inside": 1.5},
                 {"class_weight": "sqrtt"}):
         with pytest.raises(ValueError):
             FastForestSegmenter(**bad).fit(X, y + 1)

@@ -56,7 +56,7 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     outside_margin : float, default 0.5
         0 = a step at the range's edge.
     knn_inside : float, default 0.0
-        Within ``[0, knn_weight]``.
+        At most ``knn_weight`` is used (``knn_weight=0``: no kNN anywhere).
     n_neighbors : int, default 5
     linear_weight : float, default 0.0
         Share of a logistic regression on every column (z-scored, ``C``).
@@ -136,9 +136,8 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         _check_choice("knn_share", self.knn_share, ("constant", "outside"))
         if not float(self.outside_margin) >= 0:
             raise ValueError(f"outside_margin must be >= 0; got {self.outside_margin}")
-        if not 0.0 <= float(self.knn_inside) <= float(self.knn_weight):
-            raise ValueError("knn_inside must be within [0, knn_weight]; got "
-                             f"{self.knn_inside} (knn_weight {self.knn_weight})")
+        if not 0.0 <= float(self.knn_inside) <= 1.0:
+            raise ValueError(f"knn_inside must be within [0, 1]; got {self.knn_inside}")
         for name in ("knn_weight", "linear_weight"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]; got {getattr(self, name)}")
@@ -236,11 +235,12 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
 
     def knn_shares(self, X):
         """Per row, the kNN vote's share with ``knn_share="outside"``: ``knn_inside``
-        within the range of every column the training rows covered, growing to
+        (at most ``knn_weight``) within the range of every column the training rows covered, growing to
         ``knn_weight`` at ``outside_margin`` training standard deviations beyond it.
         (With ``knn_share="constant"``: ``knn_weight`` everywhere.)"""
         X = self._check_X(X)
-        w, inside = float(self.knn_weight), float(self.knn_inside)
+        w = float(self.knn_weight)
+        inside = min(float(self.knn_inside), w)
         if self.knn_ is None or getattr(self, "range_", None) is None:
             return np.full(X.shape[0], w if self.knn_ is not None else 0.0, np.float32)
         from joblib import effective_n_jobs
