@@ -369,8 +369,10 @@ def peers():
     return [SkimageRF(), ScriptRF30(), ScriptNearestMean(), CourseKNN()]
 
 
-#: The fast forest's kNN share only outside the range the strokes covered (issue 24).
+#: The fast forest's kNN share only outside the range the strokes covered (issue 24;
+#: the default since the confirm run), and the constant share before it.
 OUTSIDE_SHARE = {"knn_share": "outside", "outside_margin": 0.0, "knn_inside": 0.2}
+CONSTANT_SHARE = {"knn_share": "constant"}
 
 
 def ours(all_variants=False):
@@ -380,7 +382,10 @@ def ours(all_variants=False):
                Ours("fast_forest", "ours ff no cascade", params={"first_trees": 0}),
                Ours("fast_forest", "ours ff rf trees", params={"kind": "random"}),
                Ours("fast_forest", "ours ff octaves bank", features="octaves"),
-               Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2}),
+               Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2,
+                                                              "knn_share": "constant"}),
+               Ours("fast_forest", "ours ff constant kNN share 0.4 (previous default)",
+                    params={"knn_share": "constant"}),
                Ours("fast_forest", "ours ff rf trees, no kNN", params={"knn_weight": 0.0,
                                                                      "kind": "random"}),
                Ours("fast_forest", "ours ff 64 full-depth trees, no kNN",
@@ -609,8 +614,8 @@ def speed(wanted=None):
          lambda: napari_seglab.segment(volume, seeds)),
         ("SeededModel fast_forest",
          lambda: SeededModel("fast_forest").fit(volume, seeds).predict(volume)),
-        ("segment fast_forest kNN outside",
-         lambda: napari_seglab.segment(volume, seeds, **OUTSIDE_SHARE)),
+        ("segment fast_forest constant kNN share (previous)",
+         lambda: napari_seglab.segment(volume, seeds, knn_share="constant")),
         ("skimage RF100 (peer)",
          lambda: _skimage_volume(volume, seeds)),
         ("ours random_forest",
@@ -647,14 +652,14 @@ def speed(wanted=None):
     F = compute_features(image, "blend")
     for label, params in [("ours kNN", None),
                           ("fast_forest (default)", "fast_forest"),
-                          ("fast_forest kNN outside", OUTSIDE_SHARE),
+                          ("fast_forest constant kNN share (previous)", CONSTANT_SHARE),
                           ("blend (previous default)", {}),
                           ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
         if not chosen(label):
             continue
         model = (SeededModel("knn") if params is None else SeededModel(params)
                  if isinstance(params, str) else SeededModel("fast_forest", params=params)
-                 if params is OUTSIDE_SHARE else SeededModel("blend", params=params))
+                 if params is CONSTANT_SHARE else SeededModel("blend", params=params))
         G = compute_features(image, "smooth") if params is None else F
         run = lambda G=G, model=model: model.fit_inputs(G, seeds2).predict_inputs(G)  # noqa: E731
         run()

@@ -5,10 +5,12 @@ models miss (docs/accuracy.md), but scikit-learn's prediction of 50–100
 trees costs seconds per million pixels here. This one fits scikit-learn's
 trees and predicts them with :mod:`.tree_predict` (a numba kernel, one row
 through every tree at a time) as a cascade: the first trees everywhere,
-the rest only where those hesitate. Averaged (weight 0.4 by default) with
-a kNN vote on the smooth columns: where every stroke hugs a sparse
-structure, trees alone extrapolate to it far from the strokes (KESM: 77 %
-of the tile labelled vessel); the neighbours on the intensity do not.
+the rest only where those hesitate. Averaged with a kNN vote on the smooth
+columns: where every stroke hugs a sparse structure, trees alone
+extrapolate to it far from the strokes (KESM: 77 % of the tile labelled
+vessel); the neighbours on the intensity do not. The vote weighs 0.4 where
+a pixel lies outside the range the strokes covered (where the trees
+extrapolate), 0.2 within it (:mod:`.seed_range`).
 """
 
 from __future__ import annotations
@@ -47,15 +49,15 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     knn_weight : float, default 0.4
         Share of a kNN vote (``n_neighbors``, on the intensity and Gaussian
         σ ≤ 1.6 columns, :meth:`layout_fit_params`) in the probabilities.
-    knn_share : {"constant", "outside"}, default "constant"
+    knn_share : {"constant", "outside"}, default "outside"
         ``"outside"``: the share is ``knn_inside`` where a row lies within the
         range of every column the training rows covered, and grows to
         ``knn_weight`` at ``outside_margin`` training standard deviations
         beyond it (:class:`.seed_range.SeedRange`, :meth:`knn_shares`):
         the kNN takes over where the trees extrapolate.
-    outside_margin : float, default 0.5
+    outside_margin : float, default 0.0
         0 = a step at the range's edge.
-    knn_inside : float, default 0.0
+    knn_inside : float, default 0.2
         At most ``knn_weight`` is used (``knn_weight=0``: no kNN anywhere).
     n_neighbors : int, default 5
     linear_weight : float, default 0.0
@@ -96,8 +98,8 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
                  kind="extra", class_weight="balanced", first_trees=4, confidence=1.0,
                  knn_weight=0.4, n_neighbors=5, linear_weight=0.0, C=1.0, n_jobs=-1,
-                 random_state=0, grow=False, knn_share="constant", outside_margin=0.5,
-                 knn_inside=0.0):
+                 random_state=0, grow=False, knn_share="outside", outside_margin=0.0,
+                 knn_inside=0.2):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
