@@ -369,6 +369,12 @@ def peers():
     return [SkimageRF(), ScriptRF30(), ScriptNearestMean(), CourseKNN()]
 
 
+#: The fast forest's kNN share only outside the range the strokes covered (issue 24;
+#: the default since the confirm run), and the constant share before it.
+OUTSIDE_SHARE = {"knn_share": "outside", "outside_margin": 0.0, "knn_inside": 0.2}
+CONSTANT_SHARE = {"knn_share": "constant"}
+
+
 def ours(all_variants=False):
     methods = [Ours("fast_forest", "ours fast_forest (default)"),
                Ours("fast_forest", "ours fast_forest +local (Local corrections)", local=0),
@@ -381,13 +387,29 @@ def ours(all_variants=False):
                Ours("fast_forest", "ours ff seed 1", params={"random_state": 1}),
                Ours("fast_forest", "ours ff rf trees", params={"kind": "random"}),
                Ours("fast_forest", "ours ff octaves bank", features="octaves"),
-               Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2}),
+               Ours("fast_forest", "ours ff kNN 0.2", params={"knn_weight": 0.2,
+                                                              "knn_share": "constant"}),
+               Ours("fast_forest", "ours ff constant kNN share 0.4 (previous default)",
+                    params={"knn_share": "constant"}),
                Ours("fast_forest", "ours ff rf trees, no kNN", params={"knn_weight": 0.0,
                                                                      "kind": "random"}),
                Ours("fast_forest", "ours ff 64 full-depth trees, no kNN",
                     params={"knn_weight": 0.0, "n_estimators": 64, "max_depth": None}),
                Ours("fast_forest", "ours ff no class weights, no kNN",
                     params={"knn_weight": 0.0, "class_weight": None}),
+               Ours("fast_forest", "ours ff kNN outside w.5 step",
+                    params={"knn_share": "outside", "knn_weight": 0.5, "outside_margin": 0.0}),
+               Ours("fast_forest", "ours ff kNN outside w.6 m.25 in.2",
+                    params={"knn_share": "outside", "knn_weight": 0.6, "outside_margin": 0.25,
+                            "knn_inside": 0.2}),
+               Ours("fast_forest", "ours ff kNN outside w.4 step in.2", params=OUTSIDE_SHARE),
+               Ours("fast_forest", "ours ff kNN outside w.4 step in.1",
+                    params={"knn_share": "outside", "outside_margin": 0.0, "knn_inside": 0.1}),
+               Ours("fast_forest", "ours ff RF100 learner (full depth, no weights, no kNN)",
+                    params={"kind": "random", "n_estimators": 100, "max_depth": None,
+                            "class_weight": None, "knn_weight": 0.0}),
+               Ours("fast_forest", "ours ff sqrt class weights", params={"class_weight": "sqrt"}),
+               Ours("fast_forest", "ours ff no class weights", params={"class_weight": None}),
                Ours("knn", "ours kNN"),
                Ours("random_forest", "ours random_forest"),
                Ours("context_forest", "ours context_forest (segment)"),
@@ -627,6 +649,8 @@ def speed(wanted=None):
          lambda: napari_seglab.segment(volume, seeds)),
         ("SeededModel fast_forest",
          lambda: SeededModel("fast_forest").fit(volume, seeds).predict(volume)),
+        ("segment fast_forest constant kNN share (previous)",
+         lambda: napari_seglab.segment(volume, seeds, knn_share="constant")),
         ("skimage RF100 (peer)",
          lambda: _skimage_volume(volume, seeds)),
         ("ours random_forest",
@@ -672,12 +696,14 @@ def speed(wanted=None):
     F = compute_features(image, "blend")
     for label, params in [("ours kNN", None),
                           ("fast_forest (default)", "fast_forest"),
+                          ("fast_forest constant kNN share (previous)", CONSTANT_SHARE),
                           ("blend (previous default)", {}),
                           ("blend kNN+MLP w.4", {"learner": "mlp", "knn_weight": 0.4})]:
         if not chosen(label):
             continue
         model = (SeededModel("knn") if params is None else SeededModel(params)
-                 if isinstance(params, str) else SeededModel("blend", params=params))
+                 if isinstance(params, str) else SeededModel("fast_forest", params=params)
+                 if params is CONSTANT_SHARE else SeededModel("blend", params=params))
         G = compute_features(image, "smooth") if params is None else F
         run = lambda G=G, model=model: model.fit_inputs(G, seeds2).predict_inputs(G)  # noqa: E731
         run()

@@ -78,7 +78,7 @@ EXPECTED_FAILURES = {
     "context_forest": {**SUPERVISED, "check_class_weight_classifiers":
                        "class_weight is 'balanced', 'balanced_subsample' or None only"},
     "fast_forest": {**SUPERVISED, "check_class_weight_classifiers":
-                    "class_weight is 'balanced', 'balanced_subsample' or None only"},
+                    "class_weight is 'balanced', 'balanced_subsample', 'sqrt' or None only"},
     "kmeans": CLUSTERING,
     "gmm": {**CLUSTERING, "check_methods_sample_order_invariance": SEED_Y},
     "manual": {**THRESHOLD, "check_fit2d_1sample": THRESHOLD_Y},

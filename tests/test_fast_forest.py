@@ -63,8 +63,8 @@ def test_the_knn_share_rescues_the_noisy_phantom_from_few_seeds():
                                                           random_state=r) == truth + 1)
                             for r in range(4)])
                 for w in (0.0, 0.4)}
-    # measured: 0.91 trees alone, 0.98 with the default share (scikit-learn's trees 0.89, 0.97)
-    assert accuracy[0.4] > max(0.97, accuracy[0.0] + 0.03), accuracy
+    # measured: 0.91 trees alone, 0.97 with the default share (the share everywhere: 0.98)
+    assert accuracy[0.4] > max(0.95, accuracy[0.0] + 0.03), accuracy
 
 
 def test_parameters_are_checked():
@@ -123,5 +123,104 @@ def test_default_beats_the_old_default_on_retina_with_border_hugging_strokes(sha
             truth = vessel[keep]
             f1[method].append(2 * (found & truth).sum() / (found.sum() + truth.sum()))
     means = {m: float(np.mean(v)) for m, v in f1.items()}
-    # measured: 0.593 vs 0.568 (0.515 / 0.588 / 0.675 vs 0.522 / 0.548 / 0.635)
+    # measured: 0.636 vs 0.569 (the constant kNN share 0.4, the previous default: 0.592)
     assert means[DEFAULT_METHOD] > means["blend"] + 0.01, f1
+
+
+# ---------------------------------------------------------------- the kNN share outside the seeds' range
+
+
+def test_seed_range_excess_is_the_largest_standardised_distance_outside():
+    from napari_seglab.core.segmenters.seed_range import SeedRange
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(200, 5)).astype(np.float32)
+    train[:, 4] = 2.0  # a constant column tells nothing: ignored
+    rows = (3 * rng.normal(size=(70000, 5))).astype(np.float32)  # over two kernel blocks
+    r = SeedRange(train)
+    low, high, std = train.min(0), train.max(0), train.std(0)
+    outside = np.maximum(low - rows, rows - high)[:, :4] / std[:4]
+    expected = np.maximum(outside.max(axis=1), 0)
+    np.testing.assert_allclose(r.excess(rows, threads=2), expected, rtol=1e-5, atol=1e-6)
+    assert np.all(r.excess(train) == 0)
+
+
+def test_the_outside_share_is_knn_inside_within_the_range_and_knn_weight_beyond():
+    X, y = _rows(600)
+    model = FastForestSegmenter(knn_share="outside", knn_weight=0.4, knn_inside=0.1,
+                                outside_margin=0.5).fit(X, y + 1)
+    test = np.r_[X[:100], X[:100] + np.float32(100)]  # the second half far outside
+    share = model.knn_shares(test)
+    assert np.allclose(share[:100], 0.1) and np.allclose(share[100:], 0.4)
+    # deterministic, and the probabilities still sum to 1
+    again = FastForestSegmenter(knn_share="outside", knn_weight=0.4, knn_inside=0.1,
+                                outside_margin=0.5).fit(X, y + 1)
+    assert np.array_equal(model.predict_proba(test), again.predict_proba(test))
+    np.testing.assert_allclose(model.predict_proba(test).sum(axis=1), 1, atol=1e-5)
+    # knn_inside == knn_weight is the constant share exactly
+    flat = FastForestSegmenter(knn_share="outside", knn_weight=0.4, knn_inside=0.4).fit(X, y + 1)
+    constant = FastForestSegmenter(knn_share="constant", knn_weight=0.4).fit(X, y + 1)
+    np.testing.assert_allclose(flat.predict_proba(test), constant.predict_proba(test), atol=1e-6)
+
+
+def test_the_outside_share_keeps_kesm_border_strokes_repaired(shared_data):
+    # Strokes that all hug the vessels (background within 2 px of them) leave
+    # the far background outside the range the strokes covered: trees alone
+    # extrapolate "vessel" there; the kNN share taking over outside it repairs it.
+    from PIL import Image
+
+    d = shared_data / "kesm"
+    with Image.open(d / "grayscale.png") as im, Image.open(d / "groundtruth.png") as gt:
+        image, vessel = np.asarray(im).astype(np.float32), np.asarray(gt) > 0
+    band = ~vessel & (ndi.distance_transform_edt(~vessel) <= 2)
+    rng = np.random.default_rng(0)
+    rr, cc = np.mgrid[: image.shape[0], : image.shape[1]]
+    seeds = np.zeros(image.shape, np.uint8)
+    for label, where in ((1, band), (2, vessel)):
+        for r, c in np.argwhere(where)[rng.choice(where.sum(), 4, replace=False)]:
+            seeds[where & ((rr - r) ** 2 + (cc - c) ** 2 <= 4)] = label
+    keep = seeds == 0
+
+    def f1(**params):
+        found, truth = (napari_seglab.segment(image, seeds, **params) == 2)[keep], vessel[keep]
+        return 2 * (found & truth).sum() / (found.sum() + truth.sum())
+
+    # Over four forests: how far trees alone extrapolate depends on the draw.
+    trees = [f1(knn_weight=0.0, random_state=r) for r in range(4)]
+    outside = [f1(knn_share="outside", outside_margin=0.0, knn_inside=0.2, random_state=r)
+               for r in range(4)]
+    # measured: trees alone 0.77, 0.70, 0.14, 0.14; the outside share 0.87, 0.81, 0.88, 0.88
+    assert min(outside) > 0.78 and min(trees) < 0.2, (outside, trees)
+    assert np.mean(outside) > np.mean(trees) + 0.3, (outside, trees)
+
+
+@pytest.mark.filterwarnings("ignore:.*too thin along its first axis")
+def test_the_outside_share_rescues_the_noisy_phantom_too():
+    volume, truth = tissue_phantom((10, 64, 64), random_state=3)
+    seeds = scribble_seeds(truth, strokes_per_class=3, random_state=3)
+    labels = napari_seglab.segment(volume, seeds, knn_share="outside", outside_margin=0.0,
+                                   knn_inside=0.2)
+    # measured: 0.967 (0.88 trees alone, 0.978 with the constant share)
+    assert np.mean(labels == truth + 1) > 0.95
+
+
+def test_outside_share_and_class_weight_parameters_are_checked():
+    X, y = _rows(300)
+    for bad in ({"knn_share": "near"}, {"knn_share": "outside", "outside_margin": -1},
+                {"knn_share": "outside", "knn_inside": 1.5},
+                {"class_weight": "sqrtt"}):
+        with pytest.raises(ValueError):
+            FastForestSegmenter(**bad).fit(X, y + 1)
+
+
+def test_sqrt_class_weights_lie_between_balanced_and_none():
+    from napari_seglab.core.segmenters.fast_forest import _class_weight
+
+    y = np.repeat([0, 1], [880, 120])  # vessels: 12 % of the seeds
+    w = _class_weight("sqrt", y)
+    balanced = {c: y.size / (2 * n) for c, n in enumerate(np.bincount(y))}
+    assert 1 < w[1] < balanced[1] and balanced[0] < w[0] < 1
+    assert np.isclose(w[1] / w[0], np.sqrt(balanced[1] / balanced[0]))
+    X, yy = _rows(400)
+    labels = FastForestSegmenter(class_weight="sqrt").fit(X, yy + 1).predict(X)
+    assert np.mean(labels == yy + 1) > 0.9

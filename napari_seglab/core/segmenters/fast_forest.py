@@ -5,10 +5,12 @@ models miss (docs/accuracy.md), but scikit-learn's prediction of 50–100
 trees costs seconds per million pixels here. This one fits scikit-learn's
 trees and predicts them with :mod:`.tree_predict` (a numba kernel, one row
 through every tree at a time) as a cascade: the first trees everywhere,
-the rest only where those hesitate. Averaged (weight 0.4 by default) with
-a kNN vote on the smooth columns: where every stroke hugs a sparse
-structure, trees alone extrapolate to it far from the strokes (KESM: 77 %
-of the tile labelled vessel); the neighbours on the intensity do not.
+the rest only where those hesitate. Averaged with a kNN vote on the smooth
+columns: where every stroke hugs a sparse structure, trees alone
+extrapolate to it far from the strokes (KESM: 77 % of the tile labelled
+vessel); the neighbours on the intensity do not. The vote weighs 0.4 where
+a pixel lies outside the range the strokes covered (where the trees
+extrapolate), 0.2 within it (:mod:`.seed_range`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sklearn.base import ClassifierMixin
 from .base import _check_choice, _check_int, _check_supervised_y, _GrowOnProba, _Segmenter
 from .blend import knn_columns_for
 from .knn import KNNSegmenter
+from .seed_range import SeedRange
 from .tree_predict import flatten_trees, predict_forest_proba
 
 __all__ = ["FastForestSegmenter"]
@@ -37,7 +40,8 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         :class:`~sklearn.ensemble.ExtraTreesClassifier` (random thresholds:
         smoother probabilities, faster to fit) or
         :class:`~sklearn.ensemble.RandomForestClassifier`.
-    class_weight : {"balanced", "balanced_subsample"} or None, default "balanced"
+    class_weight : {"balanced", "balanced_subsample", "sqrt"} or None, default "balanced"
+        ``"sqrt"``: the square root of ``"balanced"``'s weights.
     builder : {"numba", "sklearn"}, default "numba"
         Who grows extra-trees: :func:`.tree_build.build_extra_trees` (compiled,
         straight into the flat arrays) or scikit-learn. ``kind="random"`` always
@@ -46,9 +50,19 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         The cascade: rows whose average over the first ``first_trees`` trees
         gives one class at least ``confidence`` stop there; 0 = every tree.
     confidence : float, default 0.95
-    knn_weight : float, default 0.0
+    knn_weight : float, default 0.4
         Share of a kNN vote (``n_neighbors``, on the intensity and Gaussian
         σ ≤ 1.6 columns, :meth:`layout_fit_params`) in the probabilities.
+    knn_share : {"constant", "outside"}, default "outside"
+        ``"outside"``: the share is ``knn_inside`` where a row lies within the
+        range of every column the training rows covered, and grows to
+        ``knn_weight`` at ``outside_margin`` training standard deviations
+        beyond it (:class:`.seed_range.SeedRange`, :meth:`knn_shares`):
+        the kNN takes over where the trees extrapolate.
+    outside_margin : float, default 0.0
+        0 = a step at the range's edge.
+    knn_inside : float, default 0.2
+        At most ``knn_weight`` is used (``knn_weight=0``: no kNN anywhere).
     n_neighbors : int, default 5
     linear_weight : float, default 0.0
         Share of a logistic regression on every column (z-scored, ``C``).
@@ -85,13 +99,15 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
     #: a correction stroke adds samples instead of being cut to the smallest class.
     cut_to_smallest_class = False
     #: A saved model's parameters missing from its file, as they were when it was
-    #: written: scikit-learn grew the trees before the compiled builder.
-    params_before = {"builder": "sklearn"}
+    #: written: scikit-learn grew the trees before the compiled builder, and the
+    #: kNN's share was constant before the share outside the strokes' range.
+    params_before = {"builder": "sklearn", "knn_share": "constant"}
 
     def __init__(self, n_estimators=32, max_depth=16, min_samples_leaf=1, max_features="sqrt",
                  kind="extra", class_weight="balanced", first_trees=4, confidence=1.0,
                  knn_weight=0.4, n_neighbors=5, linear_weight=0.0, C=1.0, n_jobs=-1,
-                 random_state=0, grow=False, builder="numba"):
+                 random_state=0, grow=False, knn_share="outside", outside_margin=0.0,
+                 knn_inside=0.2, builder="numba"):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -107,6 +123,9 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.grow = grow
+        self.knn_share = knn_share
+        self.outside_margin = outside_margin
+        self.knn_inside = knn_inside
         self.builder = builder
 
     def layout_fit_params(self, spec, n_channels, ndim):
@@ -125,7 +144,12 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         _check_choice("kind", self.kind, ("extra", "random"))
         _check_choice("builder", self.builder, ("numba", "sklearn"))
         _check_choice("class_weight", self.class_weight,
-                      ("balanced", "balanced_subsample", None))
+                      ("balanced", "balanced_subsample", "sqrt", None))
+        _check_choice("knn_share", self.knn_share, ("constant", "outside"))
+        if not float(self.outside_margin) >= 0:
+            raise ValueError(f"outside_margin must be >= 0; got {self.outside_margin}")
+        if not 0.0 <= float(self.knn_inside) <= 1.0:
+            raise ValueError(f"knn_inside must be within [0, 1]; got {self.knn_inside}")
         for name in ("knn_weight", "linear_weight"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]; got {getattr(self, name)}")
@@ -157,7 +181,7 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
             forest = ExtraTreesClassifier if self.kind == "extra" else RandomForestClassifier
             est = forest(n_estimators=int(self.n_estimators), max_depth=self.max_depth,
                          min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,
-                         class_weight=self.class_weight, n_jobs=n_jobs,
+                         class_weight=_class_weight(self.class_weight, y_index), n_jobs=n_jobs,
                          random_state=self.random_state).fit(X, y_index)
             self.trees_ = flatten_trees(est.estimators_, self.classes_.size)
         cols = np.arange(X.shape[1]) if knn_columns is None else np.asarray(
@@ -169,6 +193,9 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self.knn_ = None
         if float(self.knn_weight) > 0:
             self.knn_ = KNNSegmenter(n_neighbors=self.n_neighbors).fit(X[:, cols], y_index)
+        self.range_ = None
+        if self.knn_ is not None and self.knn_share == "outside":
+            self.range_ = SeedRange(X)
         self.linear_ = None
         if float(self.linear_weight) > 0:
             self.linear_ = _fit_linear(X, y_index, self.classes_.size, C=float(self.C))
@@ -202,13 +229,42 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
                                      confidence=float(self.confidence),
                                      threads=max(int(effective_n_jobs(self.n_jobs)), 1))
         w_knn, w_lin = float(self.knn_weight), float(self.linear_weight)
+        if self.knn_ is None:
+            w_knn = 0.0
+        share = None if getattr(self, "range_", None) is None or not w_knn else self.knn_shares(X)
         if w_knn + w_lin > 0:
-            proba *= 1.0 - w_knn - w_lin
-        if self.knn_ is not None and w_knn > 0:
+            proba *= 1.0 - (0.0 if share is not None else w_knn) - w_lin
+        if share is not None:
+            # The trees give up to the kNN only where the share is > 0.
+            rows = slice(None) if share.min() > 0 else np.flatnonzero(share > 0)
+            part = X[:, self.knn_columns_] if isinstance(rows, slice) else X[
+                np.ix_(rows, self.knn_columns_)]
+            if part.shape[0]:
+                knn = self.knn_.predict_proba(part)
+                proba[rows] += share[rows, None] * (knn - proba[rows] / (1.0 - w_lin))
+        elif w_knn > 0:
             proba += w_knn * self.knn_.predict_proba(X[:, self.knn_columns_])
         if self.linear_ is not None and w_lin > 0:
             proba += w_lin * _linear_proba(X, *self.linear_)
         return proba
+
+    def knn_shares(self, X):
+        """Per row, the kNN vote's share with ``knn_share="outside"``: ``knn_inside``
+        (at most ``knn_weight``) within the range of every column the training rows covered, growing to
+        ``knn_weight`` at ``outside_margin`` training standard deviations beyond it.
+        (With ``knn_share="constant"``: ``knn_weight`` everywhere.)"""
+        X = self._check_X(X)
+        w = float(self.knn_weight)
+        inside = min(float(self.knn_inside), w)
+        if self.knn_ is None or getattr(self, "range_", None) is None:
+            return np.full(X.shape[0], w if self.knn_ is not None else 0.0, np.float32)
+        from joblib import effective_n_jobs
+
+        excess = self.range_.excess(X, threads=max(int(effective_n_jobs(self.n_jobs)), 1))
+        margin = float(self.outside_margin)
+        ramp = (excess > 0).astype(np.float32) if margin == 0 else np.minimum(
+            excess / np.float32(margin), np.float32(1))
+        return (inside + (w - inside) * ramp).astype(np.float32)
 
     def predict(self, X):
         proba = self.predict_proba(X)
@@ -228,12 +284,26 @@ def _build_trees(params, X, y_index, n_jobs):
         counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
         present = np.count_nonzero(counts)
         weight = (y_index.size / (present * counts))[y_index]
+        if params.class_weight == "sqrt":
+            weight = np.sqrt(weight)
     return build_extra_trees(X, y_index, n_classes, n_estimators=params.n_estimators,
                              max_depth=params.max_depth,
                              min_samples_leaf=params.min_samples_leaf,
                              max_features=params.max_features, sample_weight=weight,
                              random_state=params.random_state,
                              threads=max(int(effective_n_jobs(n_jobs)), 1))
+
+
+def _class_weight(class_weight, y_index):
+    """scikit-learn's ``class_weight``; ``"sqrt"``: the square root of
+    ``"balanced"``'s weights (between balanced and none: a class of 12 % of the
+    seeds weighs 1.4 ×, not 4 ×, the others)."""
+    if class_weight != "sqrt":
+        return class_weight
+    counts = np.bincount(y_index)
+    present = np.flatnonzero(counts)
+    return {int(c): float(np.sqrt(y_index.size / (present.size * counts[c])))
+            for c in present}
 
 
 def _fit_linear(X, y_index, n_classes, *, C):
