@@ -37,6 +37,16 @@ __all__ = ["BlendSegmenter", "knn_columns_for"]
 _KNN_FILTERS = (("intensity", 0.0), ("gaussian", 0.7), ("gaussian", 1.6))
 
 
+def check_knn_columns(knn_columns, n_features):
+    """``knn_columns`` (None = every column) as an index array into rows of ``n_features``."""
+    cols = np.arange(n_features) if knn_columns is None else np.asarray(
+        knn_columns, dtype=np.intp).ravel()
+    if cols.size == 0 or cols.min() < 0 or cols.max() >= n_features:
+        raise ValueError(f"knn_columns must be column indices of X (0..{n_features - 1}); "
+                         f"got {knn_columns}")
+    return cols
+
+
 def knn_columns_for(spec, n_channels=1, ndim=2, filters=_KNN_FILTERS):
     """Columns of ``spec``'s feature stack computed by one of ``filters``.
 
@@ -183,12 +193,7 @@ class BlendSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self._check_params()
         X = self._check_X(X, fitting=True)
         self.classes_, y_index = _check_supervised_y(X, y)
-        cols = np.arange(X.shape[1]) if knn_columns is None else np.asarray(
-            knn_columns, dtype=np.intp).ravel()
-        if cols.size == 0 or cols.min() < 0 or cols.max() >= X.shape[1]:
-            raise ValueError(f"knn_columns must be column indices of X (0..{X.shape[1] - 1}); "
-                             f"got {knn_columns}")
-        self.knn_columns_ = cols
+        cols = self.knn_columns_ = check_knn_columns(knn_columns, X.shape[1])
         self.knn_ = KNNSegmenter(n_neighbors=self.n_neighbors).fit(X[:, cols], y_index)
         mean = X.mean(axis=0, dtype=np.float64)
         std = X.std(axis=0, dtype=np.float64)

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from .base import _check_choice, _check_int, _check_supervised_y, _GrowOnProba, _Segmenter
-from .blend import knn_columns_for
+from .blend import check_knn_columns, knn_columns_for
 from .knn import KNNSegmenter
 from .seed_range import SeedRange
 from .tree_predict import flatten_trees, predict_forest_proba
@@ -173,6 +173,7 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
         self._check_params()
         X = self._check_X(X, fitting=True)
         self.classes_, y_index = _check_supervised_y(X, y)
+        cols = self.knn_columns_ = check_knn_columns(knn_columns, X.shape[1])
         # Few hundred seeds: threads cost more than they save.
         n_jobs = 1 if X.shape[0] < 2000 else self.n_jobs
         if self.kind == "extra" and self.builder == "numba":
@@ -184,12 +185,6 @@ class FastForestSegmenter(_GrowOnProba, ClassifierMixin, _Segmenter):
                          class_weight=_class_weight(self.class_weight, y_index), n_jobs=n_jobs,
                          random_state=self.random_state).fit(X, y_index)
             self.trees_ = flatten_trees(est.estimators_, self.classes_.size)
-        cols = np.arange(X.shape[1]) if knn_columns is None else np.asarray(
-            knn_columns, dtype=np.intp).ravel()
-        if cols.size == 0 or cols.min() < 0 or cols.max() >= X.shape[1]:
-            raise ValueError(f"knn_columns must be column indices of X (0..{X.shape[1] - 1}); "
-                             f"got {knn_columns}")
-        self.knn_columns_ = cols
         self.knn_ = None
         if float(self.knn_weight) > 0:
             self.knn_ = KNNSegmenter(n_neighbors=self.n_neighbors).fit(X[:, cols], y_index)
@@ -281,11 +276,7 @@ def _build_trees(params, X, y_index, n_jobs):
     n_classes = int(y_index.max()) + 1
     weight = None
     if params.class_weight is not None:
-        counts = np.bincount(y_index, minlength=n_classes).astype(np.float64)
-        present = np.count_nonzero(counts)
-        weight = (y_index.size / (present * counts))[y_index]
-        if params.class_weight == "sqrt":
-            weight = np.sqrt(weight)
+        weight = _balanced_weights(y_index, sqrt=params.class_weight == "sqrt")[y_index]
     return build_extra_trees(X, y_index, n_classes, n_estimators=params.n_estimators,
                              max_depth=params.max_depth,
                              min_samples_leaf=params.min_samples_leaf,
@@ -300,10 +291,16 @@ def _class_weight(class_weight, y_index):
     seeds weighs 1.4 ×, not 4 ×, the others)."""
     if class_weight != "sqrt":
         return class_weight
-    counts = np.bincount(y_index)
-    present = np.flatnonzero(counts)
-    return {int(c): float(np.sqrt(y_index.size / (present.size * counts[c])))
-            for c in present}
+    weights = _balanced_weights(y_index, sqrt=True)
+    return {int(c): float(weights[c]) for c in np.flatnonzero(np.bincount(y_index))}
+
+
+def _balanced_weights(y_index, *, sqrt=False):
+    """Per class, ``"balanced"``'s weight ``n / (classes present × count)`` (or its
+    square root); classes absent from ``y_index`` get 1."""
+    counts = np.bincount(y_index).astype(np.float64)
+    weights = y_index.size / (np.count_nonzero(counts) * np.where(counts > 0, counts, 1.0))
+    return np.sqrt(weights) if sqrt else weights
 
 
 def _fit_linear(X, y_index, n_classes, *, C):
