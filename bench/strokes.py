@@ -30,6 +30,11 @@ __all__ = ["GENERATORS", "correction_stroke", "generated_strokes", "initial_stro
 _STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
 
+
+def _per_class(value, c):
+    """``value[c]`` for a per-class dict, else ``value`` itself."""
+    return value[c] if isinstance(value, dict) else value
+
 def path_in_mask(mask2d, start, length, rng):
     """Pixels of a path of up to ``length`` steps inside ``mask2d`` from ``start``.
 
@@ -107,24 +112,21 @@ def initial_strokes(truth, *, n_strokes=4, length=20, margin=2, random_state=0):
     rng = np.random.default_rng(random_state)
     seeds = np.zeros(truth.shape, np.uint8)
 
-    def per(value, c):
-        return value[c] if isinstance(value, dict) else value
-
     for c in np.unique(truth):
         if c == 0:
             continue
         inside = truth == c
-        m = per(margin, c)
+        m = _per_class(margin, c)
         eroded = _erode2d(inside, m)
         while m > 0 and eroded.sum() < 50:
             m -= 1
             eroded = _erode2d(inside, m)
         points = np.argwhere(eroded)
-        for _ in range(per(n_strokes, c)):
+        for _ in range(_per_class(n_strokes, c)):
             start = points[rng.integers(len(points))]
             index, rc = start[:-2], start[-2:]
             mask2d = eroded[tuple(index)]
-            path = path_in_mask(mask2d, rc, per(length, c), rng)
+            path = path_in_mask(mask2d, rc, _per_class(length, c), rng)
             _paint(seeds, truth, index, path, c)
     return seeds
 
@@ -187,9 +189,6 @@ def generated_strokes(truth, generator="core", *, n_strokes=4, length=20, margin
     rng = np.random.default_rng(random_state)
     seeds = np.zeros(truth.shape, np.uint8)
 
-    def per(value, c):
-        return value[c] if isinstance(value, dict) else value
-
     for c in np.unique(truth):
         if c == 0:
             continue
@@ -201,10 +200,10 @@ def generated_strokes(truth, generator="core", *, n_strokes=4, length=20, margin
             if band.sum() >= 20:
                 allowed = band
         points = np.argwhere(allowed)
-        for _ in range(per(n_strokes, c)):
+        for _ in range(_per_class(n_strokes, c)):
             start = points[rng.integers(len(points))]
             index, rc = start[:-2], start[-2:]
-            path = path_in_mask(allowed[tuple(index)], rc, per(length, c), rng)
+            path = path_in_mask(allowed[tuple(index)], rc, _per_class(length, c), rng)
             _paint(seeds, truth, index, path, c)
     return seeds
 
