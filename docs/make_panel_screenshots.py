@@ -28,7 +28,8 @@ def _wait(condition, seconds=120):
         time.sleep(0.02)
 
 
-def shoot(width, height, sample):
+def _segmented(width, height, sample):
+    """A shown viewer with the sample, a few strokes painted and Segment run."""
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(width, height)
     viewer.open_sample("napari-seglab", sample)
@@ -42,6 +43,11 @@ def shoot(width, height, sample):
     panel.segmentation.run.native.click()
     _wait(lambda: bool(done))
     _wait(lambda: "Mean Dice" in panel.evaluation.results.value, 10)
+    return viewer, panel
+
+
+def shoot(width, height, sample):
+    viewer, panel = _segmented(width, height, sample)
     if height >= 1000:
         panel.expand("Features")
     panel.scroll.ensureWidgetVisible(panel.evaluation.results.native)
@@ -58,19 +64,7 @@ def shoot_sections(width, height, sample="phantom_2d"):
     Writes docs/panel_sections_<w>x<h>/<section>.png: what the dock shows at
     its default width, to check that nothing is clipped.
     """
-    viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(width, height)
-    viewer.open_sample("napari-seglab", sample)
-    _, panel = viewer.window.add_plugin_dock_widget("napari-seglab", "Segmentation Lab")
-    seeds = viewer.layers["seeds"]
-    strokes = scribble_seeds(viewer.layers["ground truth"].data)
-    index = np.nonzero(strokes)
-    seeds.data_setitem(index, strokes[index])
-    done = []
-    panel.segmentation.finished_run.connect(done.append)
-    panel.segmentation.run.native.click()
-    _wait(lambda: bool(done))
-    _wait(lambda: "Mean Dice" in panel.evaluation.results.value, 10)
+    viewer, panel = _segmented(width, height, sample)
     folder = DOCS / f"panel_sections_{width}x{height}"
     folder.mkdir(exist_ok=True)
     for title in panel.sections:
