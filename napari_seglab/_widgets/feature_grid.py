@@ -89,6 +89,9 @@ _SHORT = {
     "median": "Median",
     "median_residual": "Med resid",
     "sobel": "Sobel",
+    "ridge": "Ridge",
+    "contrast": "Contrast",
+    "line": "Line det",
 }
 _LONG = {
     "intensity": "the raw intensity",
@@ -101,6 +104,9 @@ _LONG = {
     "median": "median filter",
     "median_residual": "median residual |f − median(f)| (spots)",
     "sobel": "Sobel gradient magnitude of G(σ)",
+    "ridge": "bright and dark line / tube strength from the Hessian eigenvalues (vessels)",
+    "contrast": "local contrast f − G(σ)",
+    "line": "line detector: 12 oriented lines against the local mean, in each plane (vessels)",
 }
 _WARN_COLOUR = "#ff9f1c"
 _MODE_TIP = ("3D filters a volume along all axes; 2D per slice filters each slice "
