@@ -16,9 +16,11 @@ install (numba's on-disk cache serves it afterwards).
 
 from __future__ import annotations
 
-import numba
+import functools
+
 import numpy as np
 
+from ..compiled import with_globals
 from .eigen import _COS_THIRD
 
 __all__ = ["derivative_features"]
@@ -35,7 +37,6 @@ _SIXTH = _F(1 / 6)
 _TINY = np.finfo(np.float32).tiny
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _cos_third(x):
     """``cos(arccos(r) / 3)`` at ``x = sqrt((1 + r) / 2)`` (see :mod:`.eigen`)."""
     acc = x * _C0
@@ -47,7 +48,6 @@ def _cos_third(x):
     return acc + _C6
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _eig3_row(h00, h11, h22, h01, h02, h12, trace, e0_out, e1_out, e2_out):
     """Eigenvalues of one row of symmetric 3×3 matrices (Smith's closed form, as
     eigen._eig_sym): a branch-free loop the compiler vectorises."""
@@ -84,7 +84,6 @@ def _eig3_row(h00, h11, h22, h01, h02, h12, trace, e0_out, e1_out, e2_out):
         e1_out[i] = q + (small - big)
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
     """3D: ``P`` has one voxel of margin on every axis; outputs have the core's shape."""
     n0, n1, n2 = P.shape[0] - 2, P.shape[1] - 2, P.shape[2] - 2
@@ -144,7 +143,6 @@ def _derivatives_3d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_e
                       eig[2, z, y])
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _derivatives_2d(P, gs, ds, ms, half, gm, lap, eig, want_gm, want_lap, want_eig):
     """2D: ``P`` has one voxel of margin on its last two axes only (slices filtered apart)."""
     n0, n1, n2 = P.shape[0], P.shape[1] - 2, P.shape[2] - 2
@@ -238,6 +236,16 @@ def derivative_features(P, axes, spacing, outs):
     ms = np.array([0.25 / (spacing[a] * spacing[b])
                    for i, a in enumerate(axes) for b in axes[i + 1:]], np.float32)
     half = np.float32(0.5 / ref)
-    kernel = _derivatives_3d if len(axes) == 3 else _derivatives_2d
+    kernel = _kernels()[len(axes) - 2]
     kernel(np.asarray(P, dtype=np.float32), gs, ds, ms, half, gm, lap, eig,
            want_gm, want_lap, want_eig)
+
+
+@functools.lru_cache(maxsize=1)
+def _kernels():
+    """The compiled 2D and 3D kernels (numba is imported on first use)."""
+    import numba
+
+    jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+    eig3_row = jit(with_globals(_eig3_row, _cos_third=jit(_cos_third)))
+    return jit(_derivatives_2d), jit(with_globals(_derivatives_3d, _eig3_row=eig3_row))

@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from ..compiled import with_globals
 from ..threads import run_blocks
 
 __all__ = ["build_extra_trees", "resolve_max_features"]
@@ -216,17 +217,8 @@ def _kernels():
 
     jit = numba.njit(nogil=True, cache=True)
     uniform = jit(_next_uniform)
-    grow_tree = jit(_with_globals(_grow_tree, _next_uniform=uniform))
-    return jit(_with_globals(_grow_trees, _grow_tree=grow_tree))
-
-
-def _with_globals(function, **names):
-    """``function`` with some module globals replaced (the compiled callees)."""
-    import types
-
-    scope = dict(function.__globals__, **names)
-    return types.FunctionType(function.__code__, scope, function.__name__,
-                              function.__defaults__, function.__closure__)
+    grow_tree = jit(with_globals(_grow_tree, _next_uniform=uniform))
+    return jit(with_globals(_grow_trees, _grow_tree=grow_tree))
 
 
 def build_extra_trees(X, y, n_classes, *, n_estimators=32, max_depth=None, min_samples_leaf=1,
